@@ -1,0 +1,6 @@
+from .ema import (BUFFER_POLICIES, EMAPlan, build_ema_plan, copy_student_to_teacher_,
+                  ema_update_)
+from .momentum import SCHEDULES, build_momentum_schedule, with_burn_in
+
+__all__ = ['BUFFER_POLICIES', 'EMAPlan', 'build_ema_plan', 'copy_student_to_teacher_',
+           'ema_update_', 'SCHEDULES', 'build_momentum_schedule', 'with_burn_in']
