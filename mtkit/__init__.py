@@ -1,1 +1,18 @@
-from .version import __version__
+"""mtkit: semi-supervised mean-teacher toolkit for OpenMMLab 2.x.
+
+``import mtkit`` (or ``custom_imports=dict(imports=['mtkit'])`` in a config) registers every
+component in the ``mtkit`` registries and makes MMEngine checkpoints load under torch >= 2.6.
+"""
+from .utils.stack import require
+
+require('mmengine')
+
+from .utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
+
+allow_mmengine_checkpoints()
+
+from . import engine, filters, hooks, losses, models, registry, teachers  # noqa: E402,F401
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__', 'engine', 'filters', 'hooks', 'losses', 'models', 'registry',
+           'teachers']

@@ -6,6 +6,8 @@ iteration that just finished).
 """
 from typing import Any, Callable, Dict
 
+from ..utils.errors import ConfigKeyError
+
 MomentumSchedule = Callable[[int], float]
 
 
@@ -62,7 +64,7 @@ def build_momentum_schedule(cfg: Dict[str, Any]) -> MomentumSchedule:
     cfg = dict(cfg)
     kind = cfg.pop('type', None)
     if kind not in SCHEDULES:
-        raise KeyError(f'momentum schedule type must be one of {sorted(SCHEDULES)}, got {kind!r}')
+        raise ConfigKeyError(f'momentum schedule type must be one of {sorted(SCHEDULES)}, got {kind!r}')
     fn = SCHEDULES[kind]
     try:
         return fn(**cfg)

@@ -1,0 +1,3 @@
+from .mean_teacher_detector import MeanTeacherDetector
+
+__all__ = ['MeanTeacherDetector']

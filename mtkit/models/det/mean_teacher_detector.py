@@ -1,0 +1,191 @@
+"""Mean-teacher wrapper for any mmdet 3.x detector."""
+import copy
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmdet.models.detectors.semi_base import SemiBaseDetector
+from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox_project
+from mmengine.logging import MessageHub
+from torch import Tensor
+
+from ...filters import FilterChain
+from ...losses.ramps import ramp_weight
+from ...registry import MODELS, register
+from ...utils.errors import ConfigKeyError
+
+BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
+
+TRAIN_DEFAULTS = dict(
+    sup_weight=1.0,
+    unsup_weight=1.0,
+    # Filters applied in order to the teacher's predictions, in the student's view.
+    pseudo_filters=None,
+    # mmdet SemiBaseDetector spellings, used when pseudo_filters is None.
+    cls_pseudo_thr=0.5,
+    min_pseudo_bbox_wh=(1e-2, 1e-2),
+    burn_in_iters=0,
+    ramp_iters=0,
+    ramp='linear',
+    freeze_teacher=True,
+)
+TEST_DEFAULTS = dict(predict_on='teacher')
+
+
+def check_cfg(name: str, cfg: Optional[dict], defaults: dict) -> dict:
+    """Merge ``cfg`` into ``defaults``; an unknown key is an error that lists the valid ones."""
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(defaults))
+    if unknown:
+        raise ConfigKeyError(f'{name}: unknown key(s) {unknown}; valid keys are {sorted(defaults)}')
+    return dict(defaults, **cfg)
+
+
+@register(MODELS)
+class MeanTeacherDetector(SemiBaseDetector):
+    """Teacher/student pair of one mmdet detector, trained with teacher pseudo labels.
+
+    Built on mmdet's :class:`SemiBaseDetector` (so its ``MultiBranch`` pipelines, samplers and
+    checkpoints work unchanged: a plain supervised checkpoint fills both models), it adds:
+
+    * pseudo labels filtered by a configurable :class:`~mtkit.filters.FilterChain`, applied in
+      the student's view after projection through the transforms' homography matrices;
+    * an unsupervised weight with burn-in and ramp (``burn_in_iters``, ``ramp_iters``,
+      ``ramp``); during burn-in the teacher is not even run;
+    * images without any pseudo box contribute nothing: the student's unsupervised loss is
+      computed on the other images only, and a batch with none gives zero losses still
+      connected to the student's parameters (the backward pass stays valid);
+    * logged statistics ``unsup_pseudo_per_img`` and ``unsup_weight``.
+
+    The teacher is updated by a hook (:class:`~mtkit.hooks.EMATeacherHook`), not here.
+
+    Args:
+        detector: Config of any mmdet detector.
+        semi_train_cfg: Keys of ``TRAIN_DEFAULTS``; an unknown key raises.
+        semi_test_cfg: ``predict_on``: ``'teacher'`` (default) or ``'student'``.
+        data_preprocessor: Defaults to mmdet's ``MultiBranchDataPreprocessor`` around the
+            detector's own preprocessor.
+        init_cfg: As mmdet.
+    """
+
+    def __init__(self, detector: dict, semi_train_cfg: Optional[dict] = None,
+                 semi_test_cfg: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        train_cfg = check_cfg('MeanTeacherDetector.semi_train_cfg', semi_train_cfg,
+                              TRAIN_DEFAULTS)
+        test_cfg = check_cfg('MeanTeacherDetector.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
+        if test_cfg['predict_on'] not in ('teacher', 'student'):
+            raise ValueError(f"MeanTeacherDetector.semi_test_cfg.predict_on must be 'teacher' or "
+                             f"'student', got {test_cfg['predict_on']!r}")
+        ramp_weight(0, train_cfg['burn_in_iters'], train_cfg['ramp_iters'], train_cfg['ramp'])
+        if data_preprocessor is None:
+            inner = detector.get('data_preprocessor')
+            if inner is None:
+                raise ConfigKeyError('MeanTeacherDetector: give data_preprocessor, or a detector config '
+                               'with its own data_preprocessor')
+            data_preprocessor = dict(type='mmdet.MultiBranchDataPreprocessor',
+                                     data_preprocessor=inner)
+        super().__init__(detector=detector, semi_train_cfg=train_cfg, semi_test_cfg=test_cfg,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        filters = train_cfg['pseudo_filters']
+        if filters is None:
+            filters = [dict(type='ScoreThreshold', thr=train_cfg['cls_pseudo_thr']),
+                       dict(type='MinBoxSize', min_size=tuple(train_cfg['min_pseudo_bbox_wh']))]
+        self.pseudo_filter = FilterChain(filters)
+
+    # ------------------------------------------------------------------ training
+    def unsup_weight(self) -> float:
+        """Unsupervised loss weight at the current iteration (from MMEngine's MessageHub)."""
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        c = self.semi_train_cfg
+        return c['unsup_weight'] * ramp_weight(it, c['burn_in_iters'], c['ramp_iters'],
+                                               c['ramp'])
+
+    def loss(self, multi_batch_inputs: Dict[str, Tensor],
+             multi_batch_data_samples: Dict[str, SampleList]) -> dict:
+        missing = [b for b in BRANCHES if b not in multi_batch_inputs]
+        if missing:
+            raise ConfigKeyError(
+                f'MeanTeacherDetector: the training batch lacks branch(es) {missing} (has '
+                f'{sorted(multi_batch_inputs)}). Labeled data must go through mmdet MultiBranch '
+                f'with a "sup" branch, unlabeled data with "unsup_teacher" and "unsup_student" '
+                f'(see configs/_base_/datasets/semi_digitscenes_det.py).')
+        losses = self.loss_by_gt_instances(multi_batch_inputs['sup'],
+                                           multi_batch_data_samples['sup'])
+        weight = self.unsup_weight()
+        if weight == 0.0:  # burn-in: the teacher is not run
+            unsup = self._zero_unsup_losses(losses)
+            unsup['unsup_pseudo_per_img'] = torch.zeros((), device=self.data_preprocessor.device)
+        else:
+            pseudo, batch_info = self.get_pseudo_instances(
+                multi_batch_inputs['unsup_teacher'], multi_batch_data_samples['unsup_teacher'])
+            student_samples = self.project_pseudo_instances(
+                pseudo, multi_batch_data_samples['unsup_student'])
+            unsup = self.loss_by_pseudo_instances(multi_batch_inputs['unsup_student'],
+                                                  student_samples, batch_info, losses)
+        unsup['unsup_weight'] = torch.tensor(weight, device=self.data_preprocessor.device)
+        losses.update(unsup)
+        return losses
+
+    def _zero_unsup_losses(self, sup_losses: dict) -> dict:
+        """``unsup_*`` zeros with the supervised loss keys, connected to the student's graph."""
+        params = [p.view(-1)[:1] for p in self.student.parameters() if p.requires_grad]
+        zero = torch.cat(params).sum() * 0.0
+        out = {}
+        for key, value in sup_losses.items():
+            if 'loss' not in key:
+                continue
+            key = 'unsup_' + key[len('sup_'):] if key.startswith('sup_') else 'unsup_' + key
+            out[key] = [zero] * len(value) if isinstance(value, (list, tuple)) else zero
+        return out
+
+    @torch.no_grad()
+    def get_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList
+                             ) -> Tuple[SampleList, Optional[dict]]:
+        """Teacher predictions (weak view), mapped back to the original image frame."""
+        self._check_homography(batch_data_samples, 'unsup_teacher')
+        return super().get_pseudo_instances(batch_inputs, batch_data_samples)
+
+    def project_pseudo_instances(self, batch_pseudo_instances: SampleList,
+                                 batch_data_samples: SampleList) -> SampleList:
+        """Map pseudo boxes into the student's (strong) view, then apply the filter chain."""
+        self._check_homography(batch_data_samples, 'unsup_student')
+        device = self.data_preprocessor.device
+        for pseudo, samples in zip(batch_pseudo_instances, batch_data_samples):
+            inst = copy.deepcopy(pseudo.gt_instances)
+            matrix = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
+                                     device=device)
+            inst.bboxes = bbox_project(inst.bboxes, matrix, samples.img_shape)
+            samples.gt_instances = self.pseudo_filter(inst)
+        return batch_data_samples
+
+    def loss_by_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList,
+                                 batch_info: Optional[dict] = None,
+                                 sup_losses: Optional[dict] = None) -> dict:
+        """Student loss on the images that kept at least one pseudo box."""
+        counts = [len(s.gt_instances) for s in batch_data_samples]
+        device = batch_inputs.device
+        keep = [i for i, n in enumerate(counts) if n > 0]
+        if not keep:
+            if sup_losses is None:
+                sup_losses = self.student.loss(batch_inputs, batch_data_samples)
+            losses = self._zero_unsup_losses(sup_losses)
+        else:
+            if len(keep) < len(counts):
+                batch_inputs = batch_inputs[keep]
+                batch_data_samples = [batch_data_samples[i] for i in keep]
+            raw = self.student.loss(batch_inputs, batch_data_samples)
+            losses = rename_loss_dict('unsup_', reweight_loss_dict(raw, self.unsup_weight()))
+        losses['unsup_pseudo_per_img'] = torch.tensor(sum(counts) / max(len(counts), 1),
+                                                      device=device)
+        return losses
+
+    @staticmethod
+    def _check_homography(batch_data_samples: SampleList, branch: str) -> None:
+        for s in batch_data_samples:
+            if 'homography_matrix' not in s:
+                raise ConfigKeyError(
+                    f'MeanTeacherDetector: a data sample of the "{branch}" branch has no '
+                    f'homography_matrix (image {s.get("img_path", "?")}); add '
+                    f"'homography_matrix' to the meta_keys of that branch's PackDetInputs")

@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny generated datasets in the real COCO / Cityscapes layouts."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import pytest
+
+os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+import mtkit  # noqa: E402,F401  (registers mtkit; allowlists checkpoint classes)
+from mtkit.datasets.digitscenes import DigitScenesConfig, generate  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# The first COCO class names: the COCO configs use CocoDataset's 80-class METAINFO, so the
+# tiny COCO-layout folder names its 10 categories after them.
+COCO_NAMES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck',
+              'boat', 'traffic light')
+
+
+def tiny_cfg(seed: int = 0, n_train: int = 24) -> DigitScenesConfig:
+    return DigitScenesConfig(seed=seed, num_images=dict(train=n_train, val=6, test=6),
+                             img_size=64, min_digit=12, max_digit=28, max_objects=3,
+                             percents=(10, 50), folds=(1, ))
+
+
+@pytest.fixture(scope='session')
+def digitscenes(tmp_path_factory):
+    """A tiny DigitScenes (64 px): returns its root folder."""
+    root = str(tmp_path_factory.mktemp('digitscenes'))
+    generate(root, tiny_cfg())
+    return root
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory, digitscenes):
+    """The tiny DigitScenes laid out like data/coco (train2017, val2017, semi_anns/)."""
+    root = str(tmp_path_factory.mktemp('coco'))
+    src = osp.join(digitscenes, 'coco')
+    shutil.copytree(osp.join(src, 'train'), osp.join(root, 'train2017'))
+    shutil.copytree(osp.join(src, 'val'), osp.join(root, 'val2017'))
+    os.makedirs(osp.join(root, 'annotations'))
+    os.makedirs(osp.join(root, 'semi_anns'))
+
+    def rename(name_in, name_out):
+        with open(osp.join(src, 'annotations', name_in)) as f:
+            coco = json.load(f)
+        for c in coco['categories']:
+            c['name'] = COCO_NAMES[c['id'] - 1]
+        with open(name_out, 'w') as f:
+            json.dump(coco, f)
+
+    rename('instances_val.json', osp.join(root, 'annotations', 'instances_val2017.json'))
+    rename('instances_train.json', osp.join(root, 'annotations', 'instances_train2017.json'))
+    from mtkit.datasets.coco_split import write_splits
+    write_splits(osp.join(root, 'annotations', 'instances_train2017.json'), [1, 5, 10], [1],
+                 osp.join(root, 'semi_anns'))
+    return root

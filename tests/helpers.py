@@ -1,0 +1,41 @@
+"""Helpers for tests that run real Runners on the tiny datasets."""
+import os.path as osp
+from typing import Any
+
+from mmengine.config import Config
+
+
+def replace_strings(obj: Any, old: str, new: str) -> Any:
+    """Recursively replace a prefix in every string of a config (paths to datasets)."""
+    if isinstance(obj, dict):
+        return type(obj)({k: replace_strings(v, old, new) for k, v in obj.items()})
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(replace_strings(v, old, new) for v in obj)
+    if isinstance(obj, str) and obj.startswith(old):
+        return new + obj[len(old):]
+    return obj
+
+
+def small_run_cfg(cfg: Config, work_dir: str, max_iters: int = 2, val: bool = True) -> Config:
+    """Shrink a shipped config to ``max_iters`` iterations on CPU without worker processes."""
+    cfg.work_dir = work_dir
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters if val else 10 ** 6
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if key in cfg:
+            cfg[key].num_workers = 0
+            cfg[key].persistent_workers = False
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.interval = max_iters
+    cfg.default_hooks.visualization = dict(type='DetVisualizationHook', draw=False)
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def detector_of(cfg: Config):
+    return cfg.model.detector if 'detector' in cfg.model else cfg.model
+
+
+def point_digitscenes(cfg: Config, root: str) -> Config:
+    return Config(replace_strings(cfg._cfg_dict.to_dict(), 'data/digitscenes/coco/',
+                                  osp.join(root, 'coco') + '/'))

@@ -1,0 +1,148 @@
+"""mtkit.MeanTeacherDetector on a real mmdet YOLOX-tiny (no Runner)."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from conftest import REPO
+from mtkit.registry import MODELS
+
+init_default_scope('mmdet')
+DET_CFG = Config.fromfile(osp.join(REPO, 'configs/_base_/models/yolox_tiny_digitscenes.py'))
+
+
+def build(**train_cfg):
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
+                              semi_train_cfg=train_cfg))
+    model.train()
+    return model
+
+
+def sample(boxes=(), labels=(), matrix=None, size=64):
+    s = DetDataSample(metainfo=dict(
+        img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
+        batch_input_shape=(size, size), scale_factor=(1.0, 1.0),
+        homography_matrix=np.eye(3, dtype=np.float32) if matrix is None else matrix))
+    s.gt_instances = InstanceData(
+        bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        labels=torch.tensor(labels, dtype=torch.long),
+        scores=torch.ones(len(labels)))
+    return s
+
+
+def set_iter(it):
+    MessageHub.get_current_instance().update_info('iter', it)
+
+
+def test_unknown_cfg_key_is_named():
+    with pytest.raises(KeyError, match=r"unknown key\(s\) \['unsup_wieght'\]; valid keys"):
+        build(unsup_wieght=2.0)
+    with pytest.raises(ValueError, match='ramp kind'):
+        build(ramp='cosine')
+
+
+def test_plain_checkpoint_fills_teacher_and_student():
+    model = build()
+    plain = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v
+             for k, v in model.student.state_dict().items()}
+    model.load_state_dict(plain)
+    for name in ('teacher', 'student'):
+        w = getattr(model, name).backbone.stem.conv.conv.weight
+        assert torch.all(w == 0.5)
+
+
+def test_projection_and_filters():
+    model = build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.5),
+                                  dict(type='MinBoxSize', min_size=4)])
+    shift = np.array([[1, 0, 5], [0, 1, -2], [0, 0, 1]], dtype=np.float32)
+    pseudo = sample([[10, 10, 30, 30], [0, 0, 3, 3], [20, 20, 40, 40]], [1, 2, 3])
+    pseudo.gt_instances.scores = torch.tensor([0.9, 0.9, 0.3])
+    out = model.project_pseudo_instances([pseudo], [sample(matrix=shift)])[0].gt_instances
+    assert out.labels.tolist() == [1]                   # tiny box and low score removed
+    assert out.bboxes.tolist() == [[15.0, 8.0, 35.0, 28.0]]  # moved by the student's shift
+
+
+def test_missing_homography_and_branches_are_named():
+    model = build()
+    s = sample()
+    del s.homography_matrix
+    with pytest.raises(KeyError, match='"unsup_student" branch has no homography_matrix'):
+        model.project_pseudo_instances([sample()], [s])
+    with pytest.raises(KeyError, match=r"lacks branch\(es\) \['unsup_teacher', "
+                       r"'unsup_student'\]"):
+        model.loss(dict(sup=torch.zeros(1, 3, 64, 64)), dict(sup=[sample()]))
+
+
+def test_empty_pseudo_labels_give_zero_loss_with_valid_graph():
+    model = build()
+    x = torch.rand(2, 3, 64, 64) * 255
+    losses = model.loss_by_pseudo_instances(x, [sample(), sample()])
+    loss_keys = sorted(k for k in losses if 'loss' in k)
+    assert loss_keys == ['unsup_loss_bbox', 'unsup_loss_cls', 'unsup_loss_obj']
+    total = sum(losses[k] for k in loss_keys)
+    assert total.item() == 0.0
+    total.backward()
+    grads = [p.grad for p in model.student.parameters()]
+    assert all(g is not None and torch.all(g == 0) for g in grads)
+    assert losses['unsup_pseudo_per_img'].item() == 0.0
+
+
+def test_images_without_pseudo_boxes_contribute_nothing():
+    model = build(unsup_weight=2.0)
+    set_iter(10)
+    x = torch.rand(2, 3, 64, 64) * 255
+    full = sample([[8, 8, 40, 40]], [3])
+    losses = model.loss_by_pseudo_instances(x, [full, sample()])
+    alone = model.student.loss(x[:1], [sample([[8, 8, 40, 40]], [3])])
+    for k in ('loss_cls', 'loss_bbox', 'loss_obj'):
+        torch.testing.assert_close(losses['unsup_' + k], 2.0 * alone[k])
+    assert losses['unsup_pseudo_per_img'].item() == 0.5
+
+
+def _multi_batch(n=2):
+    x = torch.rand(n, 3, 64, 64) * 255
+    return (dict(sup=x.clone(), unsup_teacher=x.clone(), unsup_student=x.clone()),
+            dict(sup=[sample([[8, 8, 40, 40]], [3]) for _ in range(n)],
+                 unsup_teacher=[sample() for _ in range(n)],
+                 unsup_student=[sample() for _ in range(n)]))
+
+
+def test_burn_in_skips_the_teacher_then_ramps():
+    model = build(burn_in_iters=5, ramp_iters=10, unsup_weight=4.0,
+                  pseudo_filters=[dict(type='ScoreThreshold', thr=0.0)])
+    calls = []
+    model.teacher.backbone.register_forward_hook(lambda *a: calls.append(1))
+    set_iter(2)
+    losses = model.loss(*_multi_batch())
+    assert calls == [] and losses['unsup_weight'].item() == 0.0
+    assert losses['unsup_loss_cls'].item() == 0.0
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    set_iter(10)  # half-way through the ramp: 4.0 * 0.5
+    losses = model.loss(*_multi_batch())
+    assert calls == [1] and losses['unsup_weight'].item() == pytest.approx(2.0)
+    assert losses['unsup_pseudo_per_img'].item() > 0  # threshold 0 keeps teacher boxes
+
+
+def test_predict_on_teacher_or_student():
+    model = build()
+    model.eval()
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(0.1)
+    x = torch.rand(1, 3, 64, 64) * 255
+    outs = {}
+    for who in ('teacher', 'student'):
+        model.semi_test_cfg['predict_on'] = who
+        with torch.no_grad():
+            outs[who] = model.predict(x, [sample()])[0].pred_instances.scores
+    assert not torch.equal(outs['teacher'], outs['student'])
+    with pytest.raises(ValueError, match="predict_on must be 'teacher' or 'student'"):
+        MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
+                          semi_test_cfg=dict(predict_on='both')))
