@@ -20,9 +20,11 @@ def small_run_cfg(cfg: Config, work_dir: str, max_iters: int = 2, val: bool = Tr
     """Shrink a shipped config to ``max_iters`` iterations on CPU without worker processes."""
     cfg.work_dir = work_dir
     cfg.train_cfg.max_iters = max_iters
-    cfg.train_cfg.val_interval = max_iters if val else 10 ** 6
+    cfg.train_cfg.val_interval = max_iters
+    if not val:  # IterBasedTrainLoop also validates after the last iteration
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if key in cfg:
+        if cfg.get(key) is not None:
             cfg[key].num_workers = 0
             cfg[key].persistent_workers = False
     cfg.default_hooks.logger.interval = 1

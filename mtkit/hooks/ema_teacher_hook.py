@@ -6,7 +6,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ..registry import HOOKS, register
-from ..teachers.ema import build_ema_plan, copy_student_to_teacher_, ema_update_
+from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
 from ..teachers.momentum import build_momentum_schedule, with_burn_in
 
 DATA_BATCH = Optional[Any]
@@ -72,7 +72,9 @@ class EMATeacherHook(Hook):
         self.init_teacher_from_student = init_teacher_from_student
         self.teacher_name = teacher_name
         self.student_name = student_name
-        build_ema_plan(nn.Linear(1, 1), nn.Linear(1, 1), buffer_policy)  # validates the policy
+        if buffer_policy not in BUFFER_POLICIES:
+            raise ValueError(f'EMATeacherHook: buffer_policy must be one of {BUFFER_POLICIES}, '
+                             f'got {buffer_policy!r}')
         self._plan = None
 
     def before_train(self, runner) -> None:

@@ -1,0 +1,59 @@
+"""Collect validation metrics of finished (or stopped) runs into one JSON / Markdown table.
+
+    python tools/collect_results.py WORK_DIR [WORK_DIR ...] [--out results.json]
+
+Each WORK_DIR is a ``tools/train.py`` work dir; the metrics come from the newest
+``*/vis_data/scalars.json`` in it (MMEngine's LocalVisBackend). Prints, per run, the metrics
+at every validation step and the mean seconds per training iteration.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import statistics
+import sys
+
+
+def read_run(work_dir: str) -> dict:
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no */vis_data/scalars.json (did the run start?)')
+    vals, times, last_iter = {}, [], 0
+    for path in files:  # a resumed run writes a second timestamped folder
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                step = rec.get('step', rec.get('iter', 0))
+                metrics = {k: v for k, v in rec.items() if 'bbox_mAP' in k or 'mIoU' in k}
+                if metrics:
+                    # logged by epoch (LoggerHook log_metric_by_epoch=True) the step is the
+                    # epoch, 0 in iteration-based training: use the last training iteration
+                    vals[str(step if step > 0 else last_iter)] = metrics
+                elif 'loss' in rec:
+                    last_iter = max(last_iter, rec.get('iter', step))
+                    if 'time' in rec:
+                        times.append(rec['time'])
+    return dict(work_dir=work_dir, last_train_iter=last_iter, val=vals,
+                sec_per_iter=statistics.mean(times[1:]) if len(times) > 1 else None)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument('work_dirs', nargs='+')
+    p.add_argument('--out')
+    args = p.parse_args(argv)
+    runs = {}
+    for wd in args.work_dirs:
+        try:
+            runs[osp.basename(osp.normpath(wd))] = read_run(wd)
+        except FileNotFoundError as e:
+            print(f'skipped: {e}', file=sys.stderr)
+    text = json.dumps(runs, indent=1)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text)
+    print(text)
+
+
+if __name__ == '__main__':
+    main()
