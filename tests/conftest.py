@@ -13,10 +13,6 @@ from mtkit.datasets.digitscenes import DigitScenesConfig, generate  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-# The first COCO class names: the COCO configs use CocoDataset's 80-class METAINFO, so the
-# tiny COCO-layout folder names its 10 categories after them.
-COCO_NAMES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck',
-              'boat', 'traffic light')
 
 
 def tiny_cfg(seed: int = 0, n_train: int = 24) -> DigitScenesConfig:
@@ -46,8 +42,11 @@ def tiny_coco(tmp_path_factory, digitscenes):
     def rename(name_in, name_out):
         with open(osp.join(src, 'annotations', name_in)) as f:
             coco = json.load(f)
-        for c in coco['categories']:
-            c['name'] = COCO_NAMES[c['id'] - 1]
+        # the COCO configs use CocoDataset's 80-class METAINFO: list all 80 categories; the
+        # ten digits become the first ten
+        from mmdet.datasets import CocoDataset
+        coco['categories'] = [dict(id=i + 1, name=n, supercategory='x')
+                              for i, n in enumerate(CocoDataset.METAINFO['classes'])]
         with open(name_out, 'w') as f:
             json.dump(coco, f)
 

@@ -41,3 +41,21 @@ def detector_of(cfg: Config):
 def point_digitscenes(cfg: Config, root: str) -> Config:
     return Config(replace_strings(cfg._cfg_dict.to_dict(), 'data/digitscenes/coco/',
                                   osp.join(root, 'coco') + '/'))
+
+
+def shrink_resizes(obj: Any, short: int = 160, long: int = 256) -> Any:
+    """Make every Resize / RandomResize of a pipeline target about ``long`` x ``short`` px
+    (the COCO configs resize to 1333 x 800, far too slow for a CPU test)."""
+    if isinstance(obj, dict):
+        obj = type(obj)({k: shrink_resizes(v, short, long) for k, v in obj.items()})
+        if obj.get('type') in ('Resize', 'RandomResize') and 'scale' in obj:
+            scale = obj['scale']
+            if isinstance(scale, (list, tuple)) and scale and isinstance(scale[0],
+                                                                         (list, tuple)):
+                obj['scale'] = [(long, short * 3 // 4), (long, short)]
+            else:
+                obj['scale'] = (long, short)
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(shrink_resizes(v, short, long) for v in obj)
+    return obj

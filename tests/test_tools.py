@@ -1,0 +1,80 @@
+"""tools/train.py and tools/test.py as a user runs them (subprocesses, real files)."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from conftest import REPO
+from helpers import point_digitscenes, small_run_cfg
+
+DEMO = osp.join(REPO, 'configs/mean_teacher/mt_yolox-tiny_digitscenes-demo.py')
+
+
+def _run(*args, check=True):
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO)
+    if check and r.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}')
+    return r
+
+
+def test_train_resume_and_test(digitscenes, tmp_path):
+    cfg = small_run_cfg(point_digitscenes(Config.fromfile(DEMO), digitscenes),
+                        str(tmp_path / 'wd'), max_iters=2)
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.sampler.batch_size = 2
+    cfg.val_dataloader.batch_size = 6
+    cfg.test_dataloader.batch_size = 6
+    cfg_file = tmp_path / 'cfg.py'
+    cfg.dump(str(cfg_file))
+    wd = tmp_path / 'wd'
+    _run('tools/train.py', str(cfg_file), '--work-dir', str(wd))
+    ckpt = wd / 'iter_2.pth'
+    assert ckpt.is_file()
+    # resume from the checkpoint and train 1 more iteration
+    r = _run('tools/train.py', str(cfg_file), '--work-dir', str(wd), '--resume', str(ckpt),
+             '--cfg-options', 'train_cfg.max_iters=3')
+    assert 'Advance dataloader 2 steps' in r.stdout + r.stderr  # MMEngine's resume warning
+    assert (wd / 'iter_3.pth').is_file()
+    out = tmp_path / 'metrics.json'
+    _run('tools/test.py', str(cfg_file), str(ckpt), '--work-dir', str(tmp_path / 'test'),
+         '--out', str(out))
+    metrics = json.loads(out.read_text())
+    assert {'teacher/coco/bbox_mAP', 'student/coco/bbox_mAP'} <= set(metrics)
+
+
+def test_clear_errors_for_missing_files(tmp_path):
+    r = _run('tools/train.py', str(tmp_path / 'nope.py'), check=False)
+    assert r.returncode != 0 and 'config file not found' in r.stderr
+    r = _run('tools/test.py', DEMO, str(tmp_path / 'nope.pth'), check=False)
+    assert r.returncode != 0 and 'checkpoint not found' in r.stderr
+
+
+def test_amp_and_resume_flags():
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import train
+    cfg = train.build_cfg(train.parse_args([DEMO, '--amp', '--resume']))
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.resume is True
+    assert cfg.load_from is None and cfg.work_dir.endswith('mt_yolox-tiny_digitscenes-demo')
+    with pytest.raises(FileNotFoundError, match='--resume checkpoint not found'):
+        train.build_cfg(train.parse_args([DEMO, '--resume', '/no/such.pth']))
+
+
+def test_train_and_test_an_mmseg_config(digitscenes, tmp_path):
+    from helpers import replace_strings
+    seg = osp.join(REPO, 'configs/supervised/fcn-r18-d8_digitscenes-seg.py')
+    raw = replace_strings(Config.fromfile(seg)._cfg_dict.to_dict(),
+                          'data/digitscenes/cityscapes/',
+                          osp.join(digitscenes, 'cityscapes') + '/')
+    cfg = small_run_cfg(Config(raw), str(tmp_path / 'wd'), max_iters=2)
+    cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
+    cfg.train_dataloader.batch_size = 2
+    cfg_file = tmp_path / 'seg.py'
+    cfg.dump(str(cfg_file))
+    _run('tools/train.py', str(cfg_file), '--work-dir', str(tmp_path / 'wd'))
+    out = tmp_path / 'seg_metrics.json'
+    _run('tools/test.py', str(cfg_file), str(tmp_path / 'wd' / 'iter_2.pth'),
+         '--work-dir', str(tmp_path / 'test'), '--out', str(out))
+    assert 'mIoU' in json.loads(out.read_text())
