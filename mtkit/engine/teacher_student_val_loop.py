@@ -14,7 +14,10 @@ Metrics = Dict[str, Union[float, int]]
 class _EachModelMixin:
     """Shared body of the two loops: one pass over the data per model, prefixed metrics."""
 
-    def _setup_each(self, predict_on: Sequence[str], empty_result_metrics: Sequence[str]):
+    def __init__(self, runner, dataloader, evaluator, fp16: bool = False,
+                 predict_on: Sequence[str] = ('teacher', 'student'),
+                 empty_result_metrics: Sequence[str] = ('coco/bbox_mAP', )) -> None:
+        super().__init__(runner, dataloader, evaluator, fp16)
         if not predict_on:
             raise ValueError(f'{type(self).__name__}: predict_on must name at least one model')
         self.predict_on: List[str] = list(predict_on)
@@ -79,12 +82,6 @@ class TeacherStudentEvalLoop(_EachModelMixin, ValLoop):
             any evaluation revealed the metric names.
     """
 
-    def __init__(self, runner, dataloader, evaluator, fp16: bool = False,
-                 predict_on: Sequence[str] = ('teacher', 'student'),
-                 empty_result_metrics: Sequence[str] = ('coco/bbox_mAP', )) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_each(predict_on, empty_result_metrics)
-
     def run(self) -> Metrics:
         self.val_loss.clear()
         return self._run_each('val')
@@ -93,12 +90,6 @@ class TeacherStudentEvalLoop(_EachModelMixin, ValLoop):
 @register(LOOPS)
 class TeacherStudentTestLoop(_EachModelMixin, TestLoop):
     """:class:`TeacherStudentEvalLoop` for ``tools/test.py`` (the test hooks and dataloader)."""
-
-    def __init__(self, runner, dataloader, evaluator, fp16: bool = False,
-                 predict_on: Sequence[str] = ('teacher', 'student'),
-                 empty_result_metrics: Sequence[str] = ('coco/bbox_mAP', )) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_each(predict_on, empty_result_metrics)
 
     def run(self) -> Metrics:
         self.test_loss.clear()
