@@ -6,6 +6,7 @@
 set -u
 OUT=${OUT:-/tmp/mtkit_out}; mkdir -p "$OUT"
 ITERS=${ITERS:-4000}; VAL=${VAL:-500}; DEADLINE=${DEADLINE:-380}; SEEDS=${SEEDS:-"0 1 2"}
+BENCH=${BENCH:-1}; KEEPBN=${KEEPBN:-1}
 export PYTHONUNBUFFERED=1
 if [ -d .devwheels ] && [ -z "${NO_DEVWHEELS:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --target /tmp/site .devwheels/*.whl || exit 1
@@ -13,7 +14,7 @@ if [ -d .devwheels ] && [ -z "${NO_DEVWHEELS:-}" ]; then
 fi
 PY=${PY:-python3}
 { nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())"; nproc; } > "$OUT/device.txt" 2>&1
-if $PY -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+if [ "$BENCH" = 1 ] && $PY -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   $PY benchmarks/ema_update.py --device cuda --reps 100 --json "$OUT/ema_gpu.json" > "$OUT/ema_gpu.txt" 2>&1
   tail -12 "$OUT/ema_gpu.txt"
 fi
@@ -27,7 +28,7 @@ for seed in $SEEDS; do
     --work-dir wd/mt_s$seed --cfg-options randomness.seed=$seed $common > wd/mt_s$seed.log 2>&1 &
 done
 first=$(echo $SEEDS | cut -d' ' -f1)
-timeout "$DEADLINE" $PY tools/train.py configs/mean_teacher/mt_yolox-tiny_digitscenes-10pct.py \
+[ "$KEEPBN" = 1 ] && timeout "$DEADLINE" $PY tools/train.py configs/mean_teacher/mt_yolox-tiny_digitscenes-10pct.py \
   --work-dir wd/mt-keepbn_s$first --cfg-options randomness.seed=$first $common \
   custom_hooks.0.buffer_policy=keep > wd/mt-keepbn_s$first.log 2>&1 &
 wait
