@@ -36,6 +36,11 @@ class ScoreThreshold(PseudoLabelFilter):
     def __init__(self, thr: Union[float, Sequence[float]] = 0.5) -> None:
         self.thr = thr
         self._thr = as_threshold_tensor(thr, 'ScoreThreshold.thr')
+        self._on_device = {}  # (device, dtype) -> threshold tensor: copied there once, not per image
 
     def keep(self, instances: Any) -> Tensor:
-        return score_threshold_mask(instances.scores, instances.labels, self._thr)
+        scores = instances.scores
+        key = (scores.device, scores.dtype)
+        if key not in self._on_device:
+            self._on_device[key] = self._thr.to(scores.device, scores.dtype)
+        return score_threshold_mask(scores, instances.labels, self._on_device[key])

@@ -123,7 +123,7 @@ class MeanTeacherDetector(SemiBaseDetector):
             student_samples = self.project_pseudo_instances(
                 pseudo, multi_batch_data_samples['unsup_student'])
             unsup = self.loss_by_pseudo_instances(multi_batch_inputs['unsup_student'],
-                                                  student_samples, batch_info, losses)
+                                                  student_samples, batch_info, losses, weight)
         unsup['unsup_weight'] = torch.tensor(weight, device=self.data_preprocessor.device)
         losses.update(unsup)
         return losses
@@ -162,8 +162,10 @@ class MeanTeacherDetector(SemiBaseDetector):
 
     def loss_by_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                                  batch_info: Optional[dict] = None,
-                                 sup_losses: Optional[dict] = None) -> dict:
-        """Student loss on the images that kept at least one pseudo box."""
+                                 sup_losses: Optional[dict] = None,
+                                 weight: Optional[float] = None) -> dict:
+        """Student loss on the images that kept at least one pseudo box, times ``weight``
+        (the current :meth:`unsup_weight` when not given)."""
         counts = [len(s.gt_instances) for s in batch_data_samples]
         device = batch_inputs.device
         keep = [i for i, n in enumerate(counts) if n > 0]
@@ -176,7 +178,9 @@ class MeanTeacherDetector(SemiBaseDetector):
                 batch_inputs = batch_inputs[keep]
                 batch_data_samples = [batch_data_samples[i] for i in keep]
             raw = self.student.loss(batch_inputs, batch_data_samples)
-            losses = rename_loss_dict('unsup_', reweight_loss_dict(raw, self.unsup_weight()))
+            if weight is None:
+                weight = self.unsup_weight()
+            losses = rename_loss_dict('unsup_', reweight_loss_dict(raw, weight))
         losses['unsup_pseudo_per_img'] = torch.tensor(sum(counts) / max(len(counts), 1),
                                                       device=device)
         return losses
