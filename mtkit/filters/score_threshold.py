@@ -36,7 +36,8 @@ class ScoreThreshold(PseudoLabelFilter):
     def __init__(self, thr: Union[float, Sequence[float]] = 0.5) -> None:
         self.thr = thr
         self._thr = as_threshold_tensor(thr, 'ScoreThreshold.thr')
-        self._on_device = {}  # (device, dtype) -> threshold tensor: copied there once, not per image
+        # (device, dtype) -> threshold: copied to the device once, not for every image
+        self._on_device = {}
 
     def keep(self, instances: Any) -> Tensor:
         scores = instances.scores
