@@ -11,6 +11,7 @@ from conftest import REPO
 from helpers import replace_strings, shrink_resizes, small_run_cfg
 
 ALL = sorted(glob.glob(osp.join(REPO, 'configs', 'mean_teacher', '*.py')) +
+             glob.glob(osp.join(REPO, 'configs', 'consistent_teacher', '*.py')) +
              glob.glob(osp.join(REPO, 'configs', 'supervised', '*.py')))
 SEG = [c for c in ALL if Config.fromfile(c).default_scope == 'mmseg']
 CONFIGS = [c for c in ALL if c not in SEG]

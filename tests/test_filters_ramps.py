@@ -39,23 +39,24 @@ def test_min_box_size():
 def test_chain_applies_in_order():
     chain = FilterChain([dict(type='ScoreThreshold', thr=0.5), dict(type='MinBoxSize',
                                                                        min_size=2)])
-    out = chain(_inst())
+    out, = chain([_inst()])
     assert out.scores.tolist() == pytest.approx([0.9, 0.6])
-    assert len(FilterChain([])(_inst())) == 4
-    empty = chain(_inst()[torch.zeros(4, dtype=torch.bool)])
-    assert len(empty) == 0
+    assert len(FilterChain([])([_inst()])[0]) == 4
+    empty, full = chain([_inst()[torch.zeros(4, dtype=torch.bool)], _inst()])
+    assert len(empty) == 0 and len(full) == 2
 
 
 def test_filter_config_errors():
     with pytest.raises(KeyError, match="unknown pseudo-label filter type 'Threshold'"):
         build_filter(dict(type='Threshold'))
-    with pytest.raises(TypeError, match=r"accepts \['thr'\], got \['threshold'\]"):
+    with pytest.raises(KeyError, match=r"unknown key\(s\) \['threshold'\]; it accepts "
+                       r"\['thr'\]"):
         build_filter(dict(type='ScoreThreshold', threshold=0.3))
     with pytest.raises(ValueError, match=r'must lie in \[0, 1\]'):
         ScoreThreshold(thr=[0.5, 1.2])
     with pytest.raises(ValueError, match='MinBoxSize.min_size'):
         MinBoxSize(min_size=(1, 2, 3))
-    with pytest.raises(TypeError, match='"type" key'):
+    with pytest.raises(KeyError, match='"type" key'):
         build_filter(['ScoreThreshold'])
 
 

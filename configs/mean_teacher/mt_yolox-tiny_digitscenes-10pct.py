@@ -9,7 +9,8 @@ fold = 1
 labeled_dataset = _base_.labeled_dataset
 unlabeled_dataset = _base_.unlabeled_dataset
 labeled_dataset.ann_file = f'annotations/instances_train.{fold}@{percent}.json'
-unlabeled_dataset.ann_file = f'annotations/instances_train.{fold}@{percent}-unlabeled.json'
+# held-out boxes of the unlabeled images: read only by the pseudo-label diagnostics
+unlabeled_dataset.ann_file = f'annotations/instances_train.{fold}@{percent}-unlabeled.gt.json'
 train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
 
 model = dict(
@@ -23,7 +24,8 @@ model = dict(
         pseudo_filters=[
             dict(type='ScoreThreshold', thr=0.5),
             dict(type='MinBoxSize', min_size=2),
-        ]),
+        ],
+        diagnose_pseudo_labels=True),
     semi_test_cfg=dict(predict_on='teacher'))
 
 val_cfg = dict(type='mtkit.TeacherStudentEvalLoop')
@@ -31,5 +33,6 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop')
 default_hooks = dict(checkpoint=dict(save_best='teacher/coco/bbox_mAP', rule='greater'))
 custom_hooks = [
     dict(type='mtkit.EMATeacherHook', momentum=0.004, begin_iter=500, buffer_policy='copy'),
+    dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
     dict(type='CheckInvalidLossHook', interval=50),
 ]

@@ -7,6 +7,7 @@ train_cfg = dict(max_iters=max_iters, val_interval=300)
 model = dict(semi_train_cfg=dict(burn_in_iters=200, ramp_iters=100))
 custom_hooks = [
     dict(type='mtkit.EMATeacherHook', momentum=0.01, begin_iter=200),
+    dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=25),
     dict(type='CheckInvalidLossHook', interval=50),
 ]
 default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=300))

@@ -1,31 +1,66 @@
 """Base class and chain of pseudo-label filters.
 
-A filter looks at a teacher's predictions for one image, given as an object with tensor
-fields ``bboxes`` (N, 4, xyxy), ``scores`` (N,) and ``labels`` (N,) (mmdet's ``InstanceData``
-or anything indexable the same way), and returns a boolean keep mask of shape (N,). The math
-lives in pure functions next to each filter; the classes only hold configuration.
+Two kinds of pseudo labels are filtered:
+
+* **instances** (detection): per image an object with tensor fields ``bboxes`` (N, 4, xyxy),
+  ``scores`` (N,) and ``labels`` (N,) -- mmdet's ``InstanceData`` or anything indexable the
+  same way. A chain takes the list of a batch's images, so a filter can look at the whole
+  batch (the GMM threshold does) before deciding per image.
+* **dense maps** (segmentation): ``scores`` and ``labels`` of any shape, e.g. (B, H, W); a
+  filter returns a boolean keep mask of the same shape.
+
+Filters are ``nn.Module`` s so that stateful ones (score queues) live in the model's
+``state_dict`` and therefore in checkpoints; stateless ones hold only configuration. The math
+lives in pure functions next to each filter.
 """
-from typing import Any, Dict, List, Sequence, Union
+import inspect
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..registry import PSEUDO_FILTERS
 from ..utils.errors import ConfigKeyError
 
+Context = Optional[Dict[str, Any]]
 
-class PseudoLabelFilter:
-    """A filter of one image's pseudo instances; subclasses implement :meth:`keep`."""
+
+class PseudoLabelFilter(nn.Module):
+    """A pseudo-label filter.
+
+    Subclasses implement :meth:`keep` (per-image instance mask) and, when the filter makes
+    sense for dense maps, :meth:`keep_dense`; a filter that needs the whole batch overrides
+    :meth:`filter_batch`.
+    """
+
+    #: Names of the ``context`` entries the filter needs (e.g. a second teacher's output).
+    requires: Sequence[str] = ()
 
     def keep(self, instances: Any) -> Tensor:
-        raise NotImplementedError
+        """(N,) bool mask of the instances of one image to keep."""
+        raise NotImplementedError(f'{type(self).__name__} does not filter instances')
 
-    def __call__(self, instances: Any) -> Any:
-        return instances[self.keep(instances)]
+    def filter_batch(self, batch: List[Any], context: Context = None) -> List[Any]:
+        """Filter every image of a batch; ``context`` carries extra inputs some filters need."""
+        return [inst[self.keep(inst)] for inst in batch]
 
-    def __repr__(self) -> str:
-        args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
-        return f'{type(self).__name__}({args})'
+    def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
+                   context: Context = None) -> Tensor:
+        """Keep mask for dense pseudo labels, given the mask of the previous filters."""
+        raise NotImplementedError(f'{type(self).__name__} does not apply to dense (per-pixel) '
+                                  f'pseudo labels')
+
+    def thresholds(self) -> Optional[Tensor]:
+        """Current per-class (C,) or global () score threshold, for diagnostics; None if the
+        filter has none."""
+        return None
+
+    def forward(self, batch: List[Any], context: Context = None) -> List[Any]:
+        return self.filter_batch(batch, context)
+
+    def extra_repr(self) -> str:
+        return ', '.join(f'{k}={v!r}' for k, v in vars(self).items()
+                         if not k.startswith('_') and k != 'training')
 
 
 def build_filter(cfg: Union[Dict[str, Any], PseudoLabelFilter]) -> PseudoLabelFilter:
@@ -33,39 +68,65 @@ def build_filter(cfg: Union[Dict[str, Any], PseudoLabelFilter]) -> PseudoLabelFi
     if isinstance(cfg, PseudoLabelFilter):
         return cfg
     if not isinstance(cfg, dict) or 'type' not in cfg:
-        raise TypeError(f'a pseudo-label filter config must be a dict with a "type" key, got '
-                        f'{cfg!r}')
+        raise ConfigKeyError(f'a pseudo-label filter config must be a dict with a "type" key, '
+                             f'got {cfg!r}')
     cfg = dict(cfg)
     name = cfg.pop('type')
+    if isinstance(name, str) and name.startswith('mtkit.'):
+        name = name[len('mtkit.'):]
     cls = PSEUDO_FILTERS.get(name)
     if cls is None:
         raise ConfigKeyError(f'unknown pseudo-label filter type {name!r}; registered: '
-                       f'{sorted(PSEUDO_FILTERS.module_dict)}')
-    try:
-        return cls(**cfg)
-    except TypeError as e:
-        import inspect
-        expected = [p for p in inspect.signature(cls).parameters]
-        raise TypeError(f'pseudo-label filter {name}: accepts {expected}, got {sorted(cfg)} '
-                        f'({e})') from e
+                             f'{sorted(PSEUDO_FILTERS.module_dict)}')
+    accepted = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(cfg) - set(accepted))
+    if unknown:
+        raise ConfigKeyError(f'pseudo-label filter {name}: unknown key(s) {unknown}; it accepts '
+                             f'{accepted}')
+    return cls(**cfg)
 
 
-class FilterChain:
+class FilterChain(nn.Module):
     """Filters applied in config order, each to the survivors of the previous one."""
 
     def __init__(self, filters: Sequence[Union[Dict[str, Any], PseudoLabelFilter]] = ()):
-        self.filters: List[PseudoLabelFilter] = [build_filter(f) for f in filters]
+        super().__init__()
+        self.filters = nn.ModuleList([build_filter(f) for f in filters])
 
-    def __call__(self, instances: Any) -> Any:
+    @property
+    def requires(self) -> List[str]:
+        return sorted({r for f in self.filters for r in f.requires})
+
+    def forward(self, batch: List[Any], context: Context = None) -> List[Any]:
+        """Filter a batch (list of per-image instances)."""
+        context = context or {}
         for f in self.filters:
-            instances = f(instances)
-        return instances
+            missing = [r for r in f.requires if r not in context]
+            if missing:
+                raise ConfigKeyError(
+                    f'pseudo-label filter {type(f).__name__} needs {missing}, which this model '
+                    f'does not provide (it provides {sorted(context)})')
+            batch = f.filter_batch(batch, context)
+        return batch
+
+    def dense(self, scores: Tensor, labels: Tensor, context: Context = None) -> Tensor:
+        """Keep mask of dense pseudo labels (any shape): all filters must keep a pixel."""
+        mask = torch.ones_like(scores, dtype=torch.bool)
+        for f in self.filters:
+            mask = mask & f.keep_dense(scores, labels, mask, context)
+        return mask
+
+    def thresholds(self) -> Dict[str, Tensor]:
+        """``{'<index>.<FilterName>': thresholds}`` of the filters that have thresholds."""
+        out = {}
+        for i, f in enumerate(self.filters):
+            t = f.thresholds()
+            if t is not None:
+                out[f'{i}.{type(f).__name__}'] = t
+        return out
 
     def __len__(self) -> int:
         return len(self.filters)
-
-    def __repr__(self) -> str:
-        return f'FilterChain({self.filters!r})'
 
 
 def as_threshold_tensor(thr: Union[float, Sequence[float]], name: str) -> Tensor:

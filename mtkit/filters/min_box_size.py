@@ -23,6 +23,7 @@ class MinBoxSize(PseudoLabelFilter):
     """
 
     def __init__(self, min_size: Union[float, Sequence[float]] = 2.0) -> None:
+        super().__init__()
         wh = (min_size, min_size) if isinstance(min_size, (int, float)) else tuple(min_size)
         if len(wh) != 2 or any(v < 0 for v in wh):
             raise ValueError(f'MinBoxSize.min_size: expected a number >= 0 or (w, h), '

@@ -11,14 +11,15 @@ def score_threshold_mask(scores: Tensor, labels: Tensor, thr: Tensor) -> Tensor:
     """Keep ``scores >= thr`` (``thr`` a scalar tensor or indexed by ``labels``).
 
     Args:
-        scores: (N,) teacher confidences.
-        labels: (N,) integer class indices.
+        scores: (N,) teacher confidences (or any shape, e.g. a (B, H, W) confidence map).
+        labels: integer class indices, shaped like ``scores``.
         thr: () global threshold or (C,) per-class thresholds.
 
     Returns:
-        (N,) bool keep mask.
+        Bool keep mask shaped like ``scores``.
     """
-    thr = thr.to(scores.device, scores.dtype)
+    if thr.device != scores.device or thr.dtype != scores.dtype:
+        thr = thr.to(scores.device, scores.dtype)
     if thr.ndim == 0:
         return scores >= thr
     # A clear error for a mis-sized per-class list; checked on CPU only, where reading the
@@ -34,14 +35,17 @@ class ScoreThreshold(PseudoLabelFilter):
     """Keep pseudo instances whose score is at least ``thr`` (float or per-class list)."""
 
     def __init__(self, thr: Union[float, Sequence[float]] = 0.5) -> None:
+        super().__init__()
         self.thr = thr
-        self._thr = as_threshold_tensor(thr, 'ScoreThreshold.thr')
-        # (device, dtype) -> threshold: copied to the device once, not for every image
-        self._on_device = {}
+        # moves with the model (.to / .cuda); not persistent: the config is the source
+        self.register_buffer('_thr', as_threshold_tensor(thr, 'ScoreThreshold.thr'),
+                             persistent=False)
 
     def keep(self, instances: Any) -> Tensor:
-        scores = instances.scores
-        key = (scores.device, scores.dtype)
-        if key not in self._on_device:
-            self._on_device[key] = self._thr.to(scores.device, scores.dtype)
-        return score_threshold_mask(scores, instances.labels, self._on_device[key])
+        return score_threshold_mask(instances.scores, instances.labels, self._thr)
+
+    def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor, context=None) -> Tensor:
+        return score_threshold_mask(scores, labels, self._thr)
+
+    def thresholds(self) -> Tensor:
+        return self._thr

@@ -1,3 +1,4 @@
 from .ema_teacher_hook import EMATeacherHook
+from .pseudo_label_diagnostics_hook import PseudoLabelDiagnosticsHook
 
-__all__ = ['EMATeacherHook']
+__all__ = ['EMATeacherHook', 'PseudoLabelDiagnosticsHook']

@@ -8,7 +8,7 @@ img_scale = (128, 128)
 percent = 10
 fold = 1
 labeled_ann = f'annotations/instances_train.{fold}@{percent}.json'
-unlabeled_ann = f'annotations/instances_train.{fold}@{percent}-unlabeled.json'
+unlabeled_ann = f'annotations/instances_train.{fold}@{percent}-unlabeled.gt.json'
 backend_args = None
 
 # Digit identity changes under flips and large rotations: only label-preserving geometry

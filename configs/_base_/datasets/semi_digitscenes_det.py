@@ -28,12 +28,18 @@ strong_pipeline = [
         dict(type='RandAugment', aug_space=_base_.geometric, aug_num=1),
     ]),
     dict(type='RandomErasing', n_patches=(1, 3), ratio=(0, 0.15)),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
+    # keep_empty=False: an image whose held-out boxes all leave the view stays in the batch
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2), keep_empty=False),
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
+# The unlabeled images' held-out ground truth is loaded for pseudo-label diagnostics only
+# (precision/recall, see PseudoLabelDiagnosticsHook): MeanTeacherDetector replaces the student
+# branch's gt_instances with pseudo labels before any loss, and the teacher's are overwritten by
+# its predictions. Use LoadEmptyAnnotations and the *-unlabeled.json file when there is no
+# ground truth (and set diagnose_pseudo_labels=False).
 unsup_pipeline = [
     dict(type='LoadImageFromFile', backend_args=_base_.backend_args),
-    dict(type='LoadEmptyAnnotations'),
+    dict(type='LoadAnnotations', with_bbox=True),
     dict(type='MultiBranch', branch_field=branch_field, unsup_teacher=weak_pipeline,
          unsup_student=strong_pipeline),
 ]

@@ -6,11 +6,12 @@ import torch
 from mmdet.models.detectors.semi_base import SemiBaseDetector
 from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox_project
+from mmdet.structures.bbox import bbox_project, get_box_tensor
 from mmengine.logging import MessageHub
 from torch import Tensor
 
 from ...filters import FilterChain
+from ...filters.diagnostics import PseudoLabelStats, pseudo_label_matches
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError
@@ -29,6 +30,10 @@ TRAIN_DEFAULTS = dict(
     ramp_iters=0,
     ramp='linear',
     freeze_teacher=True,
+    # The unlabeled images' ground truth reaches the model (the unlabeled pipeline loads the
+    # held-out annotations): measure pseudo-label precision/recall against it. Never trained on.
+    diagnose_pseudo_labels=False,
+    diagnose_iou_thr=0.5,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
 
@@ -56,9 +61,16 @@ class MeanTeacherDetector(SemiBaseDetector):
     * images without any pseudo box contribute nothing: the student's unsupervised loss is
       computed on the other images only, and a batch with none gives zero losses still
       connected to the student's parameters (the backward pass stays valid);
-    * logged statistics ``unsup_pseudo_per_img`` and ``unsup_weight``.
+    * logged statistics ``unsup_pseudo_per_img`` and ``unsup_weight``, and running counts in
+      ``self.pseudo_stats`` (boxes before/after filtering; with ``diagnose_pseudo_labels``
+      also precision/recall counts against the unlabeled images' held-out ground truth) for
+      :class:`~mtkit.hooks.PseudoLabelDiagnosticsHook`;
+    * a second teacher ``teacher2`` when a filter needs one (:class:`ConsensusFilter`): it
+      predicts on the same weak view and its boxes are the filter's ``context['second']``.
+      Keep it an EMA of the student with a second ``EMATeacherHook(teacher_name='teacher2',
+      momentum=...)`` (another momentum than the first teacher's).
 
-    The teacher is updated by a hook (:class:`~mtkit.hooks.EMATeacherHook`), not here.
+    The teachers are updated by hooks (:class:`~mtkit.hooks.EMATeacherHook`), not here.
 
     Args:
         detector: Config of any mmdet detector.
@@ -93,6 +105,15 @@ class MeanTeacherDetector(SemiBaseDetector):
             filters = [dict(type='ScoreThreshold', thr=train_cfg['cls_pseudo_thr']),
                        dict(type='MinBoxSize', min_size=tuple(train_cfg['min_pseudo_bbox_wh']))]
         self.pseudo_filter = FilterChain(filters)
+        self.pseudo_stats = PseudoLabelStats()
+        unknown = [r for r in self.pseudo_filter.requires if r != 'second']
+        if unknown:
+            raise ConfigKeyError(f'MeanTeacherDetector: pseudo filters need {unknown}, which '
+                                 f'this model cannot provide')
+        if 'second' in self.pseudo_filter.requires:
+            self.teacher2 = MODELS.build(detector)
+            if train_cfg['freeze_teacher']:
+                self.freeze(self.teacher2)
 
     # ------------------------------------------------------------------ training
     def unsup_weight(self) -> float:
@@ -121,7 +142,7 @@ class MeanTeacherDetector(SemiBaseDetector):
             pseudo, batch_info = self.get_pseudo_instances(
                 multi_batch_inputs['unsup_teacher'], multi_batch_data_samples['unsup_teacher'])
             student_samples = self.project_pseudo_instances(
-                pseudo, multi_batch_data_samples['unsup_student'])
+                pseudo, multi_batch_data_samples['unsup_student'], batch_info)
             unsup = self.loss_by_pseudo_instances(multi_batch_inputs['unsup_student'],
                                                   student_samples, batch_info, losses, weight)
         unsup['unsup_weight'] = torch.tensor(weight, device=self.data_preprocessor.device)
@@ -143,21 +164,79 @@ class MeanTeacherDetector(SemiBaseDetector):
     @torch.no_grad()
     def get_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList
                              ) -> Tuple[SampleList, Optional[dict]]:
-        """Teacher predictions (weak view), mapped back to the original image frame."""
+        """Teacher predictions (weak view), mapped back to the original image frame.
+
+        With a second teacher, its predictions (same frame) are in ``batch_info['second']``.
+        """
         self._check_homography(batch_data_samples, 'unsup_teacher')
-        return super().get_pseudo_instances(batch_inputs, batch_data_samples)
+        batch_info = {}
+        if hasattr(self, 'teacher2'):
+            batch_info['second'] = self._predict_in_original_frame(
+                self.teacher2, batch_inputs, batch_data_samples)
+        pseudo = self._predict_in_original_frame(self.teacher, batch_inputs, batch_data_samples)
+        for samples, inst in zip(batch_data_samples, pseudo):
+            samples.gt_instances = inst
+        return batch_data_samples, batch_info
+
+    def _predict_in_original_frame(self, model, batch_inputs: Tensor,
+                                   batch_data_samples: SampleList) -> list:
+        model.eval()
+        results = model.predict(batch_inputs, batch_data_samples, rescale=False)
+        out = []
+        for samples, res in zip(batch_data_samples, results):
+            inst = res.pred_instances
+            inverse = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
+                                      device=inst.bboxes.device).inverse()
+            inst.bboxes = bbox_project(inst.bboxes, inverse, samples.ori_shape)
+            out.append(inst)
+        return out
+
+    def _to_student_view(self, instances, samples):
+        inst = copy.deepcopy(instances)
+        matrix = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
+                                 device=inst.bboxes.device)
+        inst.bboxes = bbox_project(inst.bboxes, matrix, samples.img_shape)
+        return inst
 
     def project_pseudo_instances(self, batch_pseudo_instances: SampleList,
-                                 batch_data_samples: SampleList) -> SampleList:
-        """Map pseudo boxes into the student's (strong) view, then apply the filter chain."""
+                                 batch_data_samples: SampleList,
+                                 batch_info: Optional[dict] = None) -> SampleList:
+        """Map pseudo boxes into the student's (strong) view, then apply the filter chain.
+
+        With ``diagnose_pseudo_labels`` the student samples' own ``gt_instances`` (the
+        held-out ground truth, in the student's view) are compared with the kept pseudo boxes
+        and then replaced by them.
+        """
         self._check_homography(batch_data_samples, 'unsup_student')
+        batch_info = batch_info or {}
+        projected = [self._to_student_view(p.gt_instances, s)
+                     for p, s in zip(batch_pseudo_instances, batch_data_samples)]
+        context = {}
+        if 'second' in batch_info:
+            context['second'] = [self._to_student_view(p, s)
+                                 for p, s in zip(batch_info['second'], batch_data_samples)]
+        kept = self.pseudo_filter(projected, context)
         device = self.data_preprocessor.device
-        for pseudo, samples in zip(batch_pseudo_instances, batch_data_samples):
-            inst = copy.deepcopy(pseudo.gt_instances)
-            matrix = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
-                                     device=device)
-            inst.bboxes = bbox_project(inst.bboxes, matrix, samples.img_shape)
-            samples.gt_instances = self.pseudo_filter(inst)
+        stats = dict(images=torch.tensor(float(len(kept)), device=device),
+                     raw=torch.tensor(float(sum(len(p) for p in projected)), device=device),
+                     pseudo=torch.tensor(float(sum(len(k) for k in kept)), device=device))
+        if self.semi_train_cfg['diagnose_pseudo_labels']:
+            counts = torch.zeros(4, device=device)
+            n_with_gt = 0
+            for inst, samples in zip(kept, batch_data_samples):
+                gt = samples.get('gt_instances', None)
+                if gt is None or 'bboxes' not in gt:
+                    continue
+                n_with_gt += 1
+                counts += pseudo_label_matches(inst.bboxes, inst.labels,
+                                               get_box_tensor(gt.bboxes).to(device),
+                                               gt.labels.to(device),
+                                               self.semi_train_cfg['diagnose_iou_thr'])
+            stats.update(pseudo_correct=counts[1], gt=counts[2], gt_found=counts[3],
+                         gt_images=torch.tensor(float(n_with_gt), device=device))
+        self.pseudo_stats.add(stats)
+        for inst, samples in zip(kept, batch_data_samples):
+            samples.gt_instances = inst  # the held-out ground truth never reaches the loss
         return batch_data_samples
 
     def loss_by_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList,

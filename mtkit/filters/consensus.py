@@ -1,0 +1,124 @@
+"""Keep only the pseudo labels two teachers agree on (Dual Mean-Teacher style consensus)."""
+from typing import Any, List, Tuple
+
+import torch
+from torch import Tensor
+
+from ..registry import PSEUDO_FILTERS, register
+from .base import Context, PseudoLabelFilter
+
+SCORE_RULES = ('mean', 'min', 'max', 'geometric')
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """(N, M) IoU of xyxy boxes."""
+    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
+    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clamp_min(0).prod(-1)
+    area_a = (a[:, 2:] - a[:, :2]).clamp_min(0).prod(-1)
+    area_b = (b[:, 2:] - b[:, :2]).clamp_min(0).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return inter / union.clamp_min(torch.finfo(a.dtype).eps)
+
+
+def combine_scores(a: Tensor, b: Tensor, rule: str) -> Tensor:
+    """Score of an agreed pseudo label from the two teachers' scores."""
+    if rule == 'mean':
+        return (a + b) / 2
+    if rule == 'min':
+        return torch.minimum(a, b)
+    if rule == 'max':
+        return torch.maximum(a, b)
+    if rule == 'geometric':
+        return (a * b).clamp_min(0).sqrt()
+    raise ValueError(f'score rule must be one of {SCORE_RULES}, got {rule!r}')
+
+
+def consensus_boxes(boxes_a: Tensor, labels_a: Tensor, scores_a: Tensor, boxes_b: Tensor,
+                    labels_b: Tensor, scores_b: Tensor, iou_thr: float,
+                    rule: str = 'mean') -> Tuple[Tensor, Tensor]:
+    """Match teacher A's boxes to teacher B's.
+
+    A box of A is kept when B has a box of the same class with IoU >= ``iou_thr``; its partner
+    is B's same-class box of highest IoU, and the kept box gets ``rule(score_a, score_b)``.
+
+    Returns:
+        ``(keep, scores)``: (N,) bool mask over A and (N,) combined scores (A's score where
+        not kept).
+    """
+    n = boxes_a.shape[0]
+    if n == 0 or boxes_b.shape[0] == 0:
+        return torch.zeros(n, dtype=torch.bool, device=boxes_a.device), scores_a
+    iou = box_iou(boxes_a, boxes_b)
+    iou = torch.where(labels_a[:, None] == labels_b[None, :], iou, iou.new_full((), -1.0))
+    best_iou, best = iou.max(1)
+    keep = best_iou >= iou_thr
+    combined = combine_scores(scores_a, scores_b[best], rule)
+    return keep, torch.where(keep, combined, scores_a)
+
+
+def consensus_dense(scores_a: Tensor, labels_a: Tensor, scores_b: Tensor, labels_b: Tensor,
+                    thr: float, rule: str = 'mean') -> Tuple[Tensor, Tensor]:
+    """Intersection of two confidence maps: same label and both scores >= ``thr``.
+
+    Returns:
+        ``(keep, scores)`` shaped like the inputs.
+    """
+    keep = (labels_a == labels_b) & (scores_a >= thr) & (scores_b >= thr)
+    return keep, combine_scores(scores_a, scores_b, rule)
+
+
+@register(PSEUDO_FILTERS)
+class ConsensusFilter(PseudoLabelFilter):
+    """Keep the pseudo labels of the (primary) teacher that a second teacher agrees with.
+
+    The model provides the second teacher's predictions, projected into the same view, as
+    ``context['second']`` (a list of per-image instances; for dense maps a
+    ``(scores, labels)`` pair). Boxes: same class and IoU >= ``iou_thr``; the primary
+    teacher's box is kept, its score replaced by ``score_rule`` of both scores. Dense: pixels
+    where both teachers predict the same class with confidence >= ``dense_thr``.
+
+    Args:
+        iou_thr: IoU a box pair needs to count as agreement.
+        score_rule: ``'mean'`` (default), ``'min'``, ``'max'`` or ``'geometric'``.
+        dense_thr: Per-pixel confidence both teachers need (dense maps only).
+    """
+
+    requires = ('second', )
+
+    def __init__(self, iou_thr: float = 0.5, score_rule: str = 'mean',
+                 dense_thr: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= iou_thr <= 1.0:
+            raise ValueError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
+                             f'{iou_thr!r}')
+        if score_rule not in SCORE_RULES:
+            raise ValueError(f'ConsensusFilter.score_rule: expected one of {SCORE_RULES}, got '
+                             f'{score_rule!r}')
+        self.iou_thr = float(iou_thr)
+        self.score_rule = score_rule
+        self.dense_thr = float(dense_thr)
+
+    def filter_batch(self, batch: List[Any], context: Context = None) -> List[Any]:
+        second = context['second']
+        if len(second) != len(batch):
+            raise ValueError(f'ConsensusFilter: {len(batch)} images from the first teacher but '
+                             f'{len(second)} from the second')
+        out = []
+        for a, b in zip(batch, second):
+            keep, scores = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels,
+                                           b.scores, self.iou_thr, self.score_rule)
+            a = a.clone() if hasattr(a, 'clone') else a
+            a.scores = scores
+            out.append(a[keep])
+        return out
+
+    def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
+                   context: Context = None) -> Tensor:
+        if not context or 'second' not in context:
+            raise ValueError("ConsensusFilter: dense use needs context['second'] = (scores, "
+                             'labels) of the second teacher')
+        scores_b, labels_b = context['second']
+        keep, _ = consensus_dense(scores, labels, scores_b, labels_b, self.dense_thr,
+                                  self.score_rule)
+        return keep

@@ -1,0 +1,223 @@
+"""Batched two-component 1-D Gaussian mixtures and Consistent-Teacher thresholds (pure torch).
+
+Consistent-Teacher (Wang et al., CVPR 2023) picks, for every class, a score threshold from a
+2-component Gaussian mixture fitted to that class's recent teacher scores. This module fits
+*all classes at once*: scores are a ``(C, Q)`` tensor with a validity mask for ragged queues,
+and one EM step is a handful of tensor ops over every class together.
+
+The EM reproduces ``sklearn.mixture.GaussianMixture(2, weights_init=[.5, .5],
+means_init=[[min], [max]], precisions_init=[[[1.]], [[1.]]])`` (its defaults ``tol=1e-3``,
+``reg_covar=1e-6``, ``max_iter=100``): the same initialisation, the same M-step (``nk`` gets
+``10 * eps``, variances get ``reg_covar``), the same stopping rule (a class stops once the
+change of its mean log-likelihood falls below ``tol``, keeping the parameters of the M-step
+of that iteration). A class that has stopped is frozen while the others go on, so the result
+does not depend on which classes share a batch.
+
+Each component's log-density is a quadratic in ``x``, ``log w - log(2 pi var)/2 - (x - mu)^2 /
+(2 var) = a + b x + c x^2``, so the E-step for both components of all classes is one batched
+matrix product of ``[1, x, x^2]`` with a ``(C, 3, 2)`` coefficient tensor, and the M-step's
+sufficient statistics are a second one. The fit runs in float64 (the expanded quadratic
+cancels badly in float32 once a variance collapses to ``reg_covar``).
+
+Device behaviour: on CPU the loop stops as soon as every class has converged (reading that
+flag costs nothing there). On other devices it runs ``max_iter`` steps with converged classes
+frozen, so the training step never waits on the host.
+"""
+import math
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+_LOG_2PI = math.log(2.0 * math.pi)
+MIN_SCORES = 4  # fewer queued scores than this: no fit, the class uses its fallback
+
+
+class GMM2(NamedTuple):
+    """Fitted parameters; component 0 started at the minimum, component 1 at the maximum."""
+    weights: Tensor  # (C, 2)
+    means: Tensor  # (C, 2)
+    variances: Tensor  # (C, 2)
+    n_iter: Tensor  # (C,) EM iterations each class ran
+    converged: Tensor  # (C,) bool
+    fitted: Tensor  # (C,) bool: the class had >= MIN_SCORES valid scores
+
+
+def _coefficients(logw: Tensor, mu: Tensor, var: Tensor) -> Tensor:
+    """(C, 3, 2) coefficients ``[a, b, c]`` of ``log w_k + log N(x | mu_k, var_k)``."""
+    c = -0.5 / var
+    b = mu / var
+    a = logw - 0.5 * (_LOG_2PI + torch.log(var)) + c * mu * mu
+    return torch.stack((a, b, c), dim=1)
+
+
+def _features(x: Tensor, valid: Tensor) -> Tensor:
+    """(C, Q, 3) rows ``[1, x, x^2]``, zero for invalid entries."""
+    v = valid.to(x.dtype)
+    xv = x * v
+    return torch.stack((v, xv, xv * x), dim=-1)
+
+
+def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
+             reg_covar: float = 1e-6, early_stop: Optional[bool] = None) -> GMM2:
+    """Fit a 2-component 1-D Gaussian mixture to every row of ``x`` at once.
+
+    Args:
+        x: (C, Q) values; entries where ``valid`` is False are ignored.
+        valid: (C, Q) bool mask.
+        max_iter: EM iterations at most (sklearn's default 100).
+        tol: Convergence threshold on the change of the mean log-likelihood (sklearn's 1e-3).
+        reg_covar: Added to every variance (sklearn's 1e-6).
+        early_stop: Stop once all rows converged. Needs a host read of a flag each step, so
+            the default (None) enables it on CPU only.
+
+    Returns:
+        :class:`GMM2` in float64. Rows with fewer than ``MIN_SCORES`` valid values are not
+        fitted (``fitted`` False; their parameters are meaningless).
+    """
+    if x.shape != valid.shape or x.ndim != 2:
+        raise ValueError(f'fit_gmm2: x and valid must both be (C, Q), got {tuple(x.shape)} and '
+                         f'{tuple(valid.shape)}')
+    if early_stop is None:
+        early_stop = x.device.type == 'cpu'
+    x = x.to(torch.float64)
+    valid = valid.bool()
+    n = valid.sum(1)
+    fitted = n >= MIN_SCORES
+    nf = n.clamp_min(1).to(x.dtype)
+    inf = torch.tensor(float('inf'), dtype=x.dtype, device=x.device)
+    lo = torch.where(valid, x, inf).amin(1)
+    hi = torch.where(valid, x, -inf).amax(1)
+    lo = torch.where(fitted, lo, torch.zeros_like(lo))
+    hi = torch.where(fitted, hi, torch.ones_like(hi))
+
+    feats = _features(x, valid)  # (C, Q, 3)
+    feats_t = feats.transpose(1, 2)  # (C, 3, Q)
+    logw = torch.full((x.shape[0], 2), math.log(0.5), dtype=x.dtype, device=x.device)
+    mu = torch.stack((lo, hi), dim=1)
+    var = torch.ones_like(mu)
+    coef = _coefficients(logw, mu, var)
+    eps10 = 10 * torch.finfo(x.dtype).eps
+    prev_ll = torch.full_like(nf, -float('inf'))
+    active = fitted.clone()
+    converged = torch.zeros_like(fitted)
+    n_iter = torch.zeros_like(n)
+    for _ in range(max_iter):
+        if early_stop and not bool(active.any()):
+            break
+        # E-step under the current parameters (log-likelihood = sklearn's lower bound).
+        logp = torch.bmm(feats, coef)  # (C, Q, 2)
+        norm = torch.logaddexp(logp[..., 0], logp[..., 1])  # (C, Q)
+        resp = torch.exp(logp - norm.unsqueeze(-1))  # (C, Q, 2)
+        ll = (norm * valid).sum(1) / nf
+        # M-step: [sum r, sum r x, sum r x^2] per component in one batched product.
+        stats = torch.bmm(feats_t, resp)  # (C, 3, 2)
+        nk = stats[:, 0] + eps10
+        new_mu = stats[:, 1] / nk
+        new_var = (stats[:, 2] / nk - new_mu * new_mu).clamp_min(0.0) + reg_covar
+        new_logw = torch.log(nk) - torch.log(nk.sum(1, keepdim=True))
+        new_coef = _coefficients(new_logw, new_mu, new_var)
+        upd = active.view(-1, 1)
+        mu = torch.where(upd, new_mu, mu)
+        var = torch.where(upd, new_var, var)
+        logw = torch.where(upd, new_logw, logw)
+        coef = torch.where(upd.view(-1, 1, 1), new_coef, coef)
+        n_iter = n_iter + active.long()
+        done = active & ((ll - prev_ll).abs() < tol)
+        converged = converged | done
+        active = active & ~done
+        prev_ll = ll
+    return GMM2(logw.exp(), mu, var, n_iter, converged, fitted)
+
+
+def gmm_log_probs(gmm: GMM2, x: Tensor) -> Tensor:
+    """(C, Q, 2) weighted component log-densities ``log w_k + log N(x | mu_k, var_k)``."""
+    x = x.to(torch.float64)
+    feats = _features(x, torch.ones_like(x, dtype=torch.bool))
+    return torch.bmm(feats, _coefficients(gmm.weights.log(), gmm.means, gmm.variances))
+
+
+def gmm_thresholds(scores: Tensor, valid: Optional[Tensor] = None, policy: str = 'high',
+                   fallback: float = 0.5, **fit_kwargs) -> Tensor:
+    """Per-class score thresholds of Consistent-Teacher from queued scores.
+
+    The component initialised at the maximum is the positive one; a score is positive when
+    that component's weighted density is strictly larger (a tie goes to the negative one, as
+    ``argmax`` does in sklearn's ``predict``).
+
+    * ``'high'``: the positive score with the highest mixture log-density (the lowest such
+      score if several tie exactly), i.e. the lowest positive score that is >= it.
+    * ``'middle'``: the lowest positive score.
+
+    A class with fewer than ``MIN_SCORES`` valid scores, or no positive score, gets
+    ``fallback``.
+
+    Args:
+        scores: (C, Q) queued scores.
+        valid: (C, Q) bool; default ``scores > 0`` (Consistent-Teacher's empty slots are 0).
+        policy: ``'high'`` or ``'middle'``.
+        fallback: Threshold for classes that cannot be fitted.
+        **fit_kwargs: Passed to :func:`fit_gmm2`.
+
+    Returns:
+        (C,) thresholds in the dtype of ``scores``.
+    """
+    if policy not in ('high', 'middle'):
+        raise ValueError(f"gmm_thresholds: policy must be 'high' or 'middle', got {policy!r}")
+    if valid is None:
+        valid = scores > 0
+    gmm = fit_gmm2(scores, valid, **fit_kwargs)
+    x = scores.to(torch.float64)
+    logp = gmm_log_probs(gmm, x)
+    positive = valid & (logp[..., 1] > logp[..., 0])
+    inf = torch.tensor(float('inf'), dtype=x.dtype, device=x.device)
+    if policy == 'high':
+        density = torch.logaddexp(logp[..., 0], logp[..., 1])
+        density = torch.where(positive, density, -inf)
+        best = density.amax(1, keepdim=True)
+        positive = positive & (density == best)
+    thr = torch.where(positive, x, inf).amin(1)
+    ok = gmm.fitted & positive.any(1)
+    return torch.where(ok, thr, torch.full_like(thr, fallback)).to(scores.dtype)
+
+
+def push_scores(queue: Tensor, scores: Tensor, labels: Tensor,
+                max_per_class: Optional[int] = None) -> Tensor:
+    """Per-class FIFO: put ``scores`` in front of their class's row of ``queue``, keep ``Q``.
+
+    Row ``c`` of the result is ``cat([scores[labels == c][:K] (batch order), queue[c]])[:Q]``
+    with ``K = max_per_class`` (all when None), computed for all classes at once (no loop over
+    classes, no host sync).
+
+    Args:
+        queue: (C, Q) current queue (newest first).
+        scores: (M,) new scores.
+        labels: (M,) their classes in ``[0, C)``.
+        max_per_class: Push at most this many new scores per class.
+
+    Returns:
+        The new (C, Q) queue.
+    """
+    num_classes, q = queue.shape
+    labels = labels.long()
+    if scores.numel() == 0:
+        return queue
+    counts = torch.bincount(labels, minlength=num_classes)[:num_classes]  # (C,)
+    # Rank of each new score within its class, in batch order (stable sort by label).
+    order = torch.sort(labels, stable=True).indices
+    sorted_labels = labels[order]
+    starts = torch.cumsum(counts, 0) - counts
+    rank_sorted = torch.arange(labels.numel(), device=labels.device) - starts[sorted_labels]
+    rank = torch.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    # New scores go to columns [0, count); ranks >= cap fall into a spare column, dropped.
+    cap = q if max_per_class is None else min(max_per_class, q)
+    counts = counts.clamp_max(cap)
+    fresh = queue.new_zeros((num_classes, q + 1))
+    fresh[labels, torch.where(rank < cap, rank, q)] = scores.to(queue.dtype)
+    fresh = fresh[:, :q]
+    # Old scores shift right by the class's count.
+    cols = torch.arange(q, device=queue.device).unsqueeze(0)
+    src = cols - counts.unsqueeze(1)
+    shifted = queue.gather(1, src.clamp_min(0))
+    return torch.where(src >= 0, shifted, fresh)

@@ -1,0 +1,160 @@
+"""Batch-level filters: GMM threshold module, score-sum pre-filter, NMS, consensus, diagnostics."""
+import pytest
+import torch
+from mmengine.logging import MessageHub
+from mmengine.structures import InstanceData
+
+from mtkit.filters import (ConsensusFilter, FilterChain, GMMThreshold, NMSFilter, ScoreSumTopK,
+                           build_filter, consensus_boxes, consensus_dense, gmm_thresholds,
+                           score_sum_topk_mask)
+from mtkit.filters.diagnostics import PseudoLabelStats, pseudo_label_matches
+
+
+def inst(boxes, scores, labels):
+    return InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                        scores=torch.tensor(scores, dtype=torch.float32),
+                        labels=torch.tensor(labels, dtype=torch.long))
+
+
+def test_score_sum_topk_hand_computed():
+    # sum = 2.2 -> k = round(2.2) = 2 -> keep scores >= sorted[2] = 0.4 (three boxes)
+    s = torch.tensor([0.1, 0.9, 0.4, 0.2, 0.6])
+    assert score_sum_topk_mask(s).tolist() == [False, True, True, False, True]
+    # sum = 0.5 -> round half up -> k = 1 -> keep the two best
+    assert score_sum_topk_mask(torch.tensor([0.3, 0.1, 0.1])).tolist() == [True, True, True]
+    assert score_sum_topk_mask(torch.tensor([0.25, 0.2, 0.05])).tolist() == [True, True, False]
+    # k is capped at n - 1: everything kept; empty stays empty
+    assert score_sum_topk_mask(torch.tensor([0.99, 0.98])).tolist() == [True, True]
+    assert score_sum_topk_mask(torch.zeros(0)).tolist() == []
+    # ratio scales the sum: 0.5 * 2.2 = 1.1 -> k = 1
+    assert score_sum_topk_mask(s, 0.5).tolist() == [False, True, False, False, True]
+    with pytest.raises(ValueError, match='ScoreSumTopK.ratio'):
+        ScoreSumTopK(ratio=0)
+
+
+def test_nms_filter_classwise_and_agnostic():
+    i = inst([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]],
+             [0.9, 0.8, 0.7, 0.6], [0, 0, 1, 1])
+    assert NMSFilter(0.5).keep(i).tolist() == [True, False, True, True]
+    assert NMSFilter(0.5, class_agnostic=True).keep(i).tolist() == [True, False, False, True]
+    assert NMSFilter(0.5).keep(i[torch.zeros(4, dtype=torch.bool)]).tolist() == []
+
+
+def test_consensus_boxes_hand_computed():
+    a = inst([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]], [0.8, 0.6, 0.9], [1, 2, 3])
+    # b: same class 1, IoU 0.81 with a[0]; class 5 on a[1] (other class); nothing at a[2]
+    b = inst([[1, 1, 10, 10], [20, 20, 30, 30]], [0.4, 0.9], [1, 5])
+    keep, scores = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels, b.scores,
+                                   0.5, 'mean')
+    assert keep.tolist() == [True, False, False]
+    assert scores[0].item() == pytest.approx(0.6)
+    keep, _ = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels, b.scores, 0.9)
+    assert keep.tolist() == [False, False, False]  # IoU 0.81 < 0.9
+    out, = ConsensusFilter(0.5, 'min')([a], dict(second=[b]))
+    assert out.labels.tolist() == [1] and out.scores.tolist() == pytest.approx([0.4])
+    assert len(ConsensusFilter()([a], dict(second=[b[:0]]))[0]) == 0
+
+
+def test_consensus_dense_is_the_intersection_of_confidence_maps():
+    sa = torch.tensor([[0.9, 0.95], [0.5, 0.99]])
+    la = torch.tensor([[1, 2], [1, 0]])
+    sb = torch.tensor([[0.97, 0.96], [0.99, 0.2]])
+    lb = torch.tensor([[1, 3], [1, 0]])
+    keep, scores = consensus_dense(sa, la, sb, lb, thr=0.8)
+    assert keep.tolist() == [[True, False], [False, False]]
+    assert scores[0, 0].item() == pytest.approx(0.935)
+    chain = FilterChain([dict(type='ConsensusFilter', dense_thr=0.8)])
+    assert torch.equal(chain.dense(sa, la, dict(second=(sb, lb))), keep)
+
+
+def test_chain_names_a_missing_second_teacher():
+    chain = FilterChain([dict(type='ConsensusFilter')])
+    assert chain.requires == ['second']
+    with pytest.raises(KeyError, match=r"ConsensusFilter needs \['second'\]"):
+        chain([inst([[0, 0, 1, 1]], [0.9], [0])])
+    with pytest.raises(KeyError, match=r"unknown key\(s\) \['iou'\]"):
+        build_filter(dict(type='ConsensusFilter', iou=0.5))
+    with pytest.raises(ValueError, match='score_rule'):
+        ConsensusFilter(score_rule='sum')
+
+
+def test_gmm_threshold_module_queue_and_thresholds():
+    f = GMMThreshold(num_classes=3, queue_size=10, fallback=0.7)
+    g = torch.Generator().manual_seed(0)
+    batch = []
+    for _ in range(2):
+        s = torch.cat([torch.rand(6, generator=g) * 0.3, 0.8 + torch.rand(4, generator=g) * 0.2])
+        batch.append(inst(torch.rand(10, 4).tolist(), s.tolist(), [0] * 10))
+    out = f(batch)
+    # class 0 got 20 scores, the queue keeps the 10 newest in batch order
+    all_scores = torch.cat([b.scores for b in batch])
+    assert torch.equal(f.queue[0], all_scores[:10])
+    assert torch.equal(f.queue[1:], torch.zeros(2, 10))
+    expected = gmm_thresholds(f.queue, fallback=0.7)
+    assert torch.equal(f.current, expected)
+    assert f.current[1].item() == pytest.approx(0.7)  # a class never seen: fallback
+    assert 0.8 <= f.current[0].item() <= 1.0
+    for b, o in zip(batch, out):
+        assert torch.equal(o.scores, b.scores[b.scores >= f.current[0]])
+    # state travels in the state_dict (hence in checkpoints) and restores exactly
+    g2 = GMMThreshold(num_classes=3, queue_size=10, fallback=0.7)
+    g2.load_state_dict(f.state_dict())
+    assert torch.equal(g2.queue, f.queue) and torch.equal(g2.current, f.current)
+    assert sorted(f.state_dict()) == ['current', 'nonfinite_count', 'queue']
+
+
+def test_gmm_threshold_nonfinite_scores():
+    MessageHub.get_current_instance().update_info('iter', 123)
+    bad = inst([[0, 0, 5, 5]] * 3, [0.9, float('nan'), float('inf')], [0, 2, 1])
+    with pytest.raises(FloatingPointError, match=r'2 non-finite teacher score\(s\) at iteration '
+                       r'123 in class\(es\) \[1, 2\]'):
+        GMMThreshold(num_classes=3)([bad])
+    f = GMMThreshold(num_classes=3, nonfinite='skip', fallback=0.5)
+    out, = f([bad])
+    assert out.scores.tolist() == pytest.approx([0.9])  # non-finite boxes dropped
+    assert f.nonfinite_count.tolist() == [0, 1, 1]
+    assert torch.equal(f.queue[1:], torch.zeros(2, 100))  # and never queued
+    with pytest.raises(ValueError, match=r"num_classes=3, but the teacher predicted label\(s\) "
+                       r'\[7\] at iteration 123'):
+        f([inst([[0, 0, 5, 5]], [0.9], [7])])
+
+
+def test_gmm_threshold_empty_batch_and_config_errors():
+    f = GMMThreshold(num_classes=2)
+    out = f([inst([], [], []), inst([], [], [])])
+    assert [len(o) for o in out] == [0, 0]
+    assert f.current.tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match='GMMThreshold.policy'):
+        GMMThreshold(num_classes=2, policy='low')
+    with pytest.raises(ValueError, match='GMMThreshold.num_classes'):
+        GMMThreshold(num_classes=0)
+    with pytest.raises(ValueError, match='GMMThreshold.nonfinite'):
+        GMMThreshold(num_classes=2, nonfinite='ignore')
+
+
+def test_gmm_threshold_dense_maps():
+    torch.manual_seed(0)
+    scores = torch.cat([torch.rand(2, 8, 8) * 0.4, 0.8 + torch.rand(2, 8, 8) * 0.2], 1)
+    labels = torch.zeros(2, 16, 8, dtype=torch.long)
+    f = GMMThreshold(num_classes=2, queue_size=50, dense_samples=20)
+    keep = FilterChain([f]).dense(scores, labels)
+    assert keep.shape == scores.shape
+    assert int((f.queue[0] > 0).sum()) == 20  # at most dense_samples pixels per step
+    assert torch.equal(keep, scores >= f.current[0])
+    assert 0.4 < f.current[0].item() <= 1.0
+
+
+def test_pseudo_label_matches_and_stats():
+    pred = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10.]])
+    gt = torch.tensor([[1, 1, 10, 10], [50, 50, 60, 60.]])
+    counts = pseudo_label_matches(pred, torch.tensor([1, 1, 2]), gt, torch.tensor([1, 1]))
+    # pred 0 matches gt 0 (IoU .81, same class); pred 2 overlaps but has the wrong class
+    assert counts.tolist() == [3, 1, 2, 1]
+    assert pseudo_label_matches(pred[:0], torch.zeros(0), gt, torch.tensor([1, 1])).tolist() \
+        == [0, 0, 2, 0]
+    stats = PseudoLabelStats()
+    stats.add(dict(images=torch.tensor(2.), pseudo=torch.tensor(3.)))
+    stats.add(dict(images=torch.tensor(2.), pseudo=torch.tensor(1.), gt=counts[2]))
+    out = stats.pop()
+    assert out['images'] == 4 and out['pseudo'] == 4 and out['gt'] == 2
+    assert stats.pop() == {}
