@@ -15,8 +15,8 @@ does not depend on which classes share a batch.
 
 Each component's log-density is a quadratic in ``x``, ``log w - log(2 pi var)/2 - (x - mu)^2 /
 (2 var) = a + b x + c x^2``, so the E-step for both components of all classes is one batched
-matrix product of ``[1, x, x^2]`` with a ``(C, 3, 2)`` coefficient tensor, and the M-step's
-sufficient statistics are a second one. The fit runs in float64 (the expanded quadratic
+matrix product of ``[1, x, x^2]`` with a coefficient tensor, and the M-step's sufficient
+statistics are a second one. The fit runs in float64 (the expanded quadratic
 cancels badly in float32 once a variance collapses to ``reg_covar``).
 
 Device behaviour: on CPU the loop stops as soon as every class has converged (reading that
@@ -51,6 +51,15 @@ def _coefficients(logw: Tensor, mu: Tensor, var: Tensor) -> Tensor:
     return torch.stack((a, b, c), dim=1)
 
 
+def _parameters(coef: Tensor):
+    """Inverse of :func:`_coefficients`: ``(log w, mu, var)`` from (C, 3, 2) coefficients."""
+    a, b, c = coef.unbind(1)
+    var = -0.5 / c
+    mu = b * var
+    logw = a + 0.5 * (_LOG_2PI + torch.log(var)) - c * mu * mu
+    return logw, mu, var
+
+
 def _features(x: Tensor, valid: Tensor) -> Tensor:
     """(C, Q, 3) rows ``[1, x, x^2]``, zero for invalid entries."""
     v = valid.to(x.dtype)
@@ -61,6 +70,13 @@ def _features(x: Tensor, valid: Tensor) -> Tensor:
 def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
              reg_covar: float = 1e-6, early_stop: Optional[bool] = None) -> GMM2:
     """Fit a 2-component 1-D Gaussian mixture to every row of ``x`` at once.
+
+    One EM iteration for all rows is two batched matrix products and about twenty small
+    element-wise ops: the E-step evaluates ``[log p_0, log p_1, log p_1 - log p_0]`` for every
+    value with one product of ``[1, x, x^2]`` and a (C, 3, 3) coefficient tensor; the
+    responsibility of component 1 is the sigmoid of the difference; one more product gives
+    component 1's sufficient statistics ``sum r [1, x, x^2]`` together with the
+    log-likelihood, and component 0's are the totals minus component 1's.
 
     Args:
         x: (C, Q) values; entries where ``valid`` is False are ignored.
@@ -93,10 +109,9 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
 
     feats = _features(x, valid)  # (C, Q, 3)
     feats_t = feats.transpose(1, 2)  # (C, 3, Q)
-    logw = torch.full((x.shape[0], 2), math.log(0.5), dtype=x.dtype, device=x.device)
-    mu = torch.stack((lo, hi), dim=1)
-    var = torch.ones_like(mu)
-    coef = _coefficients(logw, mu, var)
+    totals = feats.sum(1)  # (C, 3): [n, sum x, sum x^2]
+    logw0 = torch.full((x.shape[0], 2), math.log(0.5), dtype=x.dtype, device=x.device)
+    coef = _coefficients(logw0, torch.stack((lo, hi), dim=1), torch.ones_like(logw0))
     eps10 = 10 * torch.finfo(x.dtype).eps
     prev_ll = torch.full_like(nf, -float('inf'))
     active = fitted.clone()
@@ -105,28 +120,27 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
     for _ in range(max_iter):
         if early_stop and not bool(active.any()):
             break
-        # E-step under the current parameters (log-likelihood = sklearn's lower bound).
-        logp = torch.bmm(feats, coef)  # (C, Q, 2)
-        norm = torch.logaddexp(logp[..., 0], logp[..., 1])  # (C, Q)
-        resp = torch.exp(logp - norm.unsqueeze(-1))  # (C, Q, 2)
-        ll = (norm * valid).sum(1) / nf
-        # M-step: [sum r, sum r x, sum r x^2] per component in one batched product.
-        stats = torch.bmm(feats_t, resp)  # (C, 3, 2)
-        nk = stats[:, 0] + eps10
-        new_mu = stats[:, 1] / nk
-        new_var = (stats[:, 2] / nk - new_mu * new_mu).clamp_min(0.0) + reg_covar
-        new_logw = torch.log(nk) - torch.log(nk.sum(1, keepdim=True))
-        new_coef = _coefficients(new_logw, new_mu, new_var)
-        upd = active.view(-1, 1)
-        mu = torch.where(upd, new_mu, mu)
-        var = torch.where(upd, new_var, var)
-        logw = torch.where(upd, new_logw, logw)
-        coef = torch.where(upd.view(-1, 1, 1), new_coef, coef)
+        # E-step under the current parameters (its log-likelihood is sklearn's lower bound).
+        coef3 = torch.cat((coef, coef[..., 1:] - coef[..., :1]), dim=2)  # (C, 3, 3)
+        logp = torch.bmm(feats, coef3)  # (C, Q, 3): log p_0, log p_1, log p_1 - log p_0
+        resp1 = torch.sigmoid(logp[..., 2])
+        norm = torch.logaddexp(logp[..., 0], logp[..., 1])
+        stats = torch.bmm(feats_t, torch.stack((resp1, norm), dim=-1))  # (C, 3, 2)
+        ll = stats[:, 0, 1] / nf  # the feature's first column is the validity mask
+        # M-step for both components: component 0's statistics are the totals minus 1's.
+        s1 = stats[..., 0]
+        st = torch.stack((totals - s1, s1), dim=-1)  # (C, 3, 2)
+        nk = st[:, 0] + eps10
+        mu = st[:, 1] / nk
+        var = (st[:, 2] / nk - mu * mu).clamp_min(0.0) + reg_covar
+        logw = torch.log(nk / nk.sum(1, keepdim=True))
+        coef = torch.where(active.view(-1, 1, 1), _coefficients(logw, mu, var), coef)
         n_iter = n_iter + active.long()
         done = active & ((ll - prev_ll).abs() < tol)
         converged = converged | done
         active = active & ~done
         prev_ll = ll
+    logw, mu, var = _parameters(coef)
     return GMM2(logw.exp(), mu, var, n_iter, converged, fitted)
 
 

@@ -6,6 +6,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ..registry import HOOKS, register
+from ..utils.errors import ConfigKeyError
 from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
 from ..teachers.momentum import build_momentum_schedule, with_burn_in
 
@@ -78,11 +79,25 @@ class EMATeacherHook(Hook):
         self._plan = None
 
     def before_train(self, runner) -> None:
-        _, teacher, student = unwrap_teacher_student(runner.model, self.teacher_name,
-                                                     self.student_name, type(self).__name__)
+        model, teacher, student = unwrap_teacher_student(runner.model, self.teacher_name,
+                                                         self.student_name, type(self).__name__)
+        self._check_every_teacher_is_updated(runner, model)
         self._plan = build_ema_plan(teacher, student, self.buffer_policy)
         if runner.iter == 0 and self.init_teacher_from_student:
             copy_student_to_teacher_(self._plan)
+
+    @staticmethod
+    def _check_every_teacher_is_updated(runner, model) -> None:
+        """A model that lists several EMA teachers (``ema_teachers``) needs a hook for each."""
+        hooked = {h.teacher_name for h in runner.hooks if isinstance(h, EMATeacherHook)}
+        missing = [n for n in getattr(model, 'ema_teachers', ()) if n not in hooked]
+        if missing:
+            raise ConfigKeyError(
+                f'{type(model).__name__} has EMA teacher(s) {missing} that no EMATeacherHook '
+                f'updates (they would stay at their initial weights). Add e.g. '
+                f"dict(type='mtkit.EMATeacherHook', teacher_name='{missing[0]}', "
+                f"momentum=...) to custom_hooks, i.e. EMATeacherHook(teacher_name="
+                f"'{missing[0]}').")
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:

@@ -110,7 +110,9 @@ class MeanTeacherDetector(SemiBaseDetector):
         if unknown:
             raise ConfigKeyError(f'MeanTeacherDetector: pseudo filters need {unknown}, which '
                                  f'this model cannot provide')
+        self.ema_teachers = ('teacher', )
         if 'second' in self.pseudo_filter.requires:
+            self.ema_teachers = ('teacher', 'teacher2')
             self.teacher2 = MODELS.build(detector)
             if train_cfg['freeze_teacher']:
                 self.freeze(self.teacher2)

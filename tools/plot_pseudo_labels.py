@@ -1,0 +1,138 @@
+"""Plot the pseudo-label diagnostics of a training run as PNG files.
+
+Reads every ``WORK_DIR/<timestamp>/vis_data/scalars.json`` (MMEngine's LocalVisBackend; a
+resumed run has several) and draws what :class:`mtkit.hooks.PseudoLabelDiagnosticsHook`
+logged under ``pseudo/``:
+
+* ``pseudo_thresholds.png``: per-class thresholds over iterations (and their mean);
+* ``pseudo_precision_recall.png``: pseudo-label precision and recall at IoU 0.5;
+* ``pseudo_boxes.png``: pseudo boxes per image (kept and before filtering) and the share of
+  the unsupervised loss in the total.
+
+    python tools/plot_pseudo_labels.py WORK_DIR [WORK_DIR ...] [--out DIR]
+
+With several work dirs the curves are overlaid, one line style per run.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import sys
+from collections import defaultdict
+from typing import Dict, List, Tuple
+
+Series = Dict[str, List[Tuple[int, float]]]
+
+
+def read_pseudo_scalars(work_dir: str) -> Series:
+    """``{key: [(step, value), ...]}`` of every ``pseudo/`` scalar, sorted by step."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no */vis_data/scalars.json; was the run trained '
+                                f'with a LocalVisBackend (the default runtime has one)?')
+    series: Series = defaultdict(dict)
+    for path in files:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f'{path}, line {n}: not JSON ({e})') from e
+                step = row.get('step', row.get('iter'))
+                if step is None:
+                    continue
+                for key, value in row.items():
+                    if key.startswith('pseudo/') and isinstance(value, (int, float)):
+                        series[key][int(step)] = float(value)  # a resumed run overwrites
+    if not series:
+        raise ValueError(f'{work_dir}: the scalars hold no pseudo/ values; add '
+                         f"dict(type='mtkit.PseudoLabelDiagnosticsHook') to custom_hooks")
+    return {k: sorted(v.items()) for k, v in series.items()}
+
+
+def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    os.makedirs(out_dir, exist_ok=True)
+    styles = ['-', '--', ':', '-.']
+    written = []
+
+    def line(ax, pts, label, style, **kw):
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label, **kw)
+
+    # thresholds
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r, (name, s) in enumerate(runs.items()):
+        style = styles[r % len(styles)]
+        per_class = sorted(k for k in s if k.startswith('pseudo/thr/'))
+        for k in per_class:
+            line(ax, s[k], f'{name}: {k[len("pseudo/thr/"):]}', style, lw=1, alpha=0.7)
+        line(ax, s.get('pseudo/thr_mean'), f'{name}: mean', style, lw=2.5, color='k')
+    ax.set(xlabel='iteration', ylabel='score threshold', title='pseudo-label thresholds')
+    ax.legend(fontsize=6, ncol=2)
+    written.append(_save(fig, out_dir, 'pseudo_thresholds.png'))
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r, (name, s) in enumerate(runs.items()):
+        style = styles[r % len(styles)]
+        line(ax, s.get('pseudo/precision'), f'{name}: precision', style, color='tab:blue')
+        line(ax, s.get('pseudo/recall'), f'{name}: recall', style, color='tab:orange')
+    ax.set(xlabel='iteration', ylim=(0, 1), title='pseudo labels vs held-out ground truth '
+           '(IoU 0.5)')
+    ax.legend(fontsize=8)
+    written.append(_save(fig, out_dir, 'pseudo_precision_recall.png'))
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+    for r, (name, s) in enumerate(runs.items()):
+        style = styles[r % len(styles)]
+        line(ax, s.get('pseudo/boxes_per_img'), f'{name}: kept', style, color='tab:green')
+        line(ax2, s.get('pseudo/raw_per_img'), f'{name}: teacher boxes', style,
+             color='tab:gray')
+        line(ax2, s.get('pseudo/unsup_share'), f'{name}: unsup loss share', style,
+             color='tab:red')
+    ax.set(xlabel='iteration', ylabel='pseudo boxes per image', title='kept pseudo boxes')
+    ax2.set(xlabel='iteration', yscale='log', title='before filtering; unsupervised loss share')
+    ax.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    written.append(_save(fig, out_dir, 'pseudo_boxes.png'))
+    return written
+
+
+def _save(fig, out_dir, name):
+    path = osp.join(out_dir, name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description='Plot pseudo-label diagnostics of training runs.')
+    ap.add_argument('work_dirs', nargs='+')
+    ap.add_argument('--out', help='output folder (default: WORK_DIR/plots of the first run)')
+    args = ap.parse_args(argv)
+    runs = {}
+    for wd in args.work_dirs:
+        name = osp.basename(osp.normpath(wd))
+        if name in runs:
+            name = wd
+        try:
+            runs[name] = read_pseudo_scalars(wd)
+        except (FileNotFoundError, ValueError) as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 1
+    out = args.out or osp.join(args.work_dirs[0], 'plots')
+    for path in plot(runs, out):
+        print(path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
