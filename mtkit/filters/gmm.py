@@ -108,7 +108,7 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
     hi = torch.where(fitted, hi, torch.ones_like(hi))
 
     feats = _features(x, valid)  # (C, Q, 3)
-    feats_t = feats.transpose(1, 2)  # (C, 3, Q)
+    feats_t = feats.transpose(1, 2).contiguous()  # (C, 3, Q): rows 1, x, x^2
     totals = feats.sum(1)  # (C, 3): [n, sum x, sum x^2]
     logw0 = torch.full((x.shape[0], 2), math.log(0.5), dtype=x.dtype, device=x.device)
     coef = _coefficients(logw0, torch.stack((lo, hi), dim=1), torch.ones_like(logw0))
@@ -121,14 +121,15 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
         if early_stop and not bool(active.any()):
             break
         # E-step under the current parameters (its log-likelihood is sklearn's lower bound).
+        # Rows of (C, 3, Q) tensors keep every element-wise op on contiguous memory.
         coef3 = torch.cat((coef, coef[..., 1:] - coef[..., :1]), dim=2)  # (C, 3, 3)
-        logp = torch.bmm(feats, coef3)  # (C, Q, 3): log p_0, log p_1, log p_1 - log p_0
-        resp1 = torch.sigmoid(logp[..., 2])
-        norm = torch.logaddexp(logp[..., 0], logp[..., 1])
-        stats = torch.bmm(feats_t, torch.stack((resp1, norm), dim=-1))  # (C, 3, 2)
-        ll = stats[:, 0, 1] / nf  # the feature's first column is the validity mask
+        logp = torch.bmm(coef3.transpose(1, 2), feats_t)  # (C, 3, Q): lp0, lp1, lp1 - lp0
+        resp1 = torch.sigmoid(logp[:, 2])
+        norm = torch.logaddexp(logp[:, 0], logp[:, 1])
+        stats = torch.bmm(torch.stack((resp1, norm), dim=1), feats)  # (C, 2, 3)
+        ll = stats[:, 1, 0] / nf  # the features' first column is the validity mask
         # M-step for both components: component 0's statistics are the totals minus 1's.
-        s1 = stats[..., 0]
+        s1 = stats[:, 0]
         st = torch.stack((totals - s1, s1), dim=-1)  # (C, 3, 2)
         nk = st[:, 0] + eps10
         mu = st[:, 1] / nk
@@ -145,10 +146,11 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
 
 
 def gmm_log_probs(gmm: GMM2, x: Tensor) -> Tensor:
-    """(C, Q, 2) weighted component log-densities ``log w_k + log N(x | mu_k, var_k)``."""
+    """(C, 2, Q) weighted component log-densities ``log w_k + log N(x | mu_k, var_k)``."""
     x = x.to(torch.float64)
-    feats = _features(x, torch.ones_like(x, dtype=torch.bool))
-    return torch.bmm(feats, _coefficients(gmm.weights.log(), gmm.means, gmm.variances))
+    feats_t = _features(x, torch.ones_like(x, dtype=torch.bool)).transpose(1, 2)
+    coef = _coefficients(gmm.weights.log(), gmm.means, gmm.variances)
+    return torch.bmm(coef.transpose(1, 2), feats_t.contiguous())
 
 
 def gmm_thresholds(scores: Tensor, valid: Optional[Tensor] = None, policy: str = 'high',
@@ -183,10 +185,10 @@ def gmm_thresholds(scores: Tensor, valid: Optional[Tensor] = None, policy: str =
     gmm = fit_gmm2(scores, valid, **fit_kwargs)
     x = scores.to(torch.float64)
     logp = gmm_log_probs(gmm, x)
-    positive = valid & (logp[..., 1] > logp[..., 0])
+    positive = valid & (logp[:, 1] > logp[:, 0])
     inf = torch.tensor(float('inf'), dtype=x.dtype, device=x.device)
     if policy == 'high':
-        density = torch.logaddexp(logp[..., 0], logp[..., 1])
+        density = torch.logaddexp(logp[:, 0], logp[:, 1])
         density = torch.where(positive, density, -inf)
         best = density.amax(1, keepdim=True)
         positive = positive & (density == best)
