@@ -88,18 +88,17 @@ def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
     ax.legend(fontsize=8)
     written.append(_save(fig, out_dir, 'pseudo_precision_recall.png'))
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
     for r, (name, s) in enumerate(runs.items()):
         style = styles[r % len(styles)]
-        line(ax, s.get('pseudo/boxes_per_img'), f'{name}: kept', style, color='tab:green')
-        line(ax2, s.get('pseudo/raw_per_img'), f'{name}: teacher boxes', style,
-             color='tab:gray')
-        line(ax2, s.get('pseudo/unsup_share'), f'{name}: unsup loss share', style,
-             color='tab:red')
-    ax.set(xlabel='iteration', ylabel='pseudo boxes per image', title='kept pseudo boxes')
-    ax2.set(xlabel='iteration', yscale='log', title='before filtering; unsupervised loss share')
-    ax.legend(fontsize=8)
-    ax2.legend(fontsize=8)
+        line(ax, s.get('pseudo/boxes_per_img'), name, style)
+        line(ax2, s.get('pseudo/raw_per_img'), name, style)
+        line(ax3, s.get('pseudo/unsup_share'), name, style)
+    ax.set(xlabel='iteration', ylabel='boxes per image', title='kept pseudo boxes')
+    ax2.set(xlabel='iteration', ylabel='boxes per image', title='teacher boxes before filtering')
+    ax3.set(xlabel='iteration', ylim=(0, 1), title='unsupervised share of the loss')
+    for a in (ax, ax2, ax3):
+        a.legend(fontsize=8)
     written.append(_save(fig, out_dir, 'pseudo_boxes.png'))
     return written
 
