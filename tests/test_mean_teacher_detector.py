@@ -146,3 +146,25 @@ def test_predict_on_teacher_or_student():
     with pytest.raises(ValueError, match="predict_on must be 'teacher' or 'student'"):
         MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
                           semi_test_cfg=dict(predict_on='both')))
+
+
+def test_held_out_ground_truth_is_measured_but_never_trained_on():
+    model = build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.5)],
+                  diagnose_pseudo_labels=True)
+    pseudo = sample([[10, 10, 30, 30], [40, 40, 60, 60], [0, 0, 8, 8]], [1, 2, 3])
+    pseudo.gt_instances.scores = torch.tensor([0.9, 0.8, 0.2])
+    student = sample([[11, 11, 30, 30], [40, 40, 60, 60], [20, 0, 30, 9]], [1, 5, 7])  # held out
+    out = model.project_pseudo_instances([pseudo], [student])[0].gt_instances
+    assert out.labels.tolist() == [1, 2]  # the student sees pseudo labels, not the ground truth
+    stats = model.pseudo_stats.pop()
+    assert stats['raw'] == 3 and stats['pseudo'] == 2
+    assert stats['pseudo_correct'] == 1  # box 1 matches (IoU .9); box 2 has the wrong class
+    assert stats['gt'] == 3 and stats['gt_found'] == 1 and stats['gt_images'] == 1
+    # everything filtered: the student's sample holds no box at all, not the ground truth
+    empty = model.project_pseudo_instances(
+        [sample([[10, 10, 30, 30]], [1])], [sample([[10, 10, 30, 30]], [1])])[0]
+    assert len(empty.gt_instances) == 1  # score 1.0 passes; now with a failing score:
+    low = sample([[10, 10, 30, 30]], [1])
+    low.gt_instances.scores = torch.tensor([0.1])
+    none = model.project_pseudo_instances([low], [sample([[10, 10, 30, 30]], [1])])[0]
+    assert len(none.gt_instances) == 0
