@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared run for the lent GPU machine (see docs/gpu.md): the GPU EMA benchmark, then
+# One prepared run for the lent GPU machine (see docs/gpu.md): the GPU EMA and GMM benchmarks, then
 # DigitScenes-det 10% labels, supervised-only vs EMA mean teacher, seeds in parallel.
 # Every training stops at DEADLINE seconds; results are compared at the last validation step
 # that all runs reached. Outputs go to $OUT (summary.json, ema_gpu.*, logs.tar.gz).
@@ -16,6 +16,7 @@ PY=${PY:-python3}
 { nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())"; nproc; } > "$OUT/device.txt" 2>&1
 if [ "$BENCH" = 1 ] && $PY -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   $PY benchmarks/ema_update.py --device cuda --reps 100 --json "$OUT/ema_gpu.json" > "$OUT/ema_gpu.txt" 2>&1
+  $PY benchmarks/gmm_threshold.py --device cuda --reps 100 --json "$OUT/gmm_gpu.json" > "$OUT/gmm_gpu.txt" 2>&1 || true
   tail -12 "$OUT/ema_gpu.txt"
 fi
 $PY tools/make_digitscenes.py --out data/digitscenes || exit 1
