@@ -116,7 +116,8 @@ def test_burn_in_wraps_any_schedule():
 def test_schedule_config_errors():
     with pytest.raises(KeyError, match='must be one of'):
         build_momentum_schedule(dict(type='cosine'))
-    with pytest.raises(TypeError, match=r"'warmup' takes \['momentum', 'gamma'\]"):
+    with pytest.raises(KeyError, match=r"'warmup': unknown key\(s\) \['gama'\]; it accepts "
+                       r"\['momentum', 'gamma'\]"):
         build_momentum_schedule(dict(type='warmup', momentum=0.1, gama=3))
     with pytest.raises(ValueError, match='momentum must be in'):
         build_momentum_schedule(dict(type='constant', momentum=-0.1))

@@ -13,14 +13,13 @@ Filters are ``nn.Module`` s so that stateful ones (score queues) live in the mod
 ``state_dict`` and therefore in checkpoints; stateless ones hold only configuration. The math
 lives in pure functions next to each filter.
 """
-import inspect
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from ..registry import PSEUDO_FILTERS
-from ..utils.errors import ConfigKeyError
+from ..utils.errors import ConfigKeyError, check_kwargs
 
 Context = Optional[Dict[str, Any]]
 
@@ -78,11 +77,7 @@ def build_filter(cfg: Union[Dict[str, Any], PseudoLabelFilter]) -> PseudoLabelFi
     if cls is None:
         raise ConfigKeyError(f'unknown pseudo-label filter type {name!r}; registered: '
                              f'{sorted(PSEUDO_FILTERS.module_dict)}')
-    accepted = list(inspect.signature(cls).parameters)
-    unknown = sorted(set(cfg) - set(accepted))
-    if unknown:
-        raise ConfigKeyError(f'pseudo-label filter {name}: unknown key(s) {unknown}; it accepts '
-                             f'{accepted}')
+    check_kwargs(f'pseudo-label filter {name}', cls, cfg)
     return cls(**cfg)
 
 

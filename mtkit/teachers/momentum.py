@@ -6,7 +6,7 @@ iteration that just finished).
 """
 from typing import Any, Callable, Dict
 
-from ..utils.errors import ConfigKeyError
+from ..utils.errors import ConfigKeyError, check_kwargs
 
 MomentumSchedule = Callable[[int], float]
 
@@ -66,9 +66,5 @@ def build_momentum_schedule(cfg: Dict[str, Any]) -> MomentumSchedule:
     if kind not in SCHEDULES:
         raise ConfigKeyError(f'momentum schedule type must be one of {sorted(SCHEDULES)}, got {kind!r}')
     fn = SCHEDULES[kind]
-    try:
-        return fn(**cfg)
-    except TypeError as e:
-        import inspect
-        expected = list(inspect.signature(fn).parameters)
-        raise TypeError(f'momentum schedule {kind!r} takes {expected}, got {sorted(cfg)}') from e
+    check_kwargs(f'momentum schedule {kind!r}', fn, cfg)
+    return fn(**cfg)

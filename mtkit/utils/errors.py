@@ -7,3 +7,17 @@ class ConfigKeyError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ''
+
+
+def check_kwargs(what: str, fn, kwargs: dict) -> None:
+    """Raise :class:`ConfigKeyError` naming the keys of ``kwargs`` that ``fn`` does not take
+    (and the ones it does), before calling it: a config typo gets a message, not a TypeError
+    from deep inside a constructor."""
+    import inspect
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind is not p.VAR_POSITIONAL]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ConfigKeyError(f'{what}: unknown key(s) {unknown}; it accepts {accepted}')
