@@ -54,6 +54,8 @@ def test_diagnostics_logged_and_plotted(digitscenes, tmp_path):
     ])
     # visualizers are per-process singletons by name: a fresh one writes into this work_dir
     cfg.visualizer.name = f'vis_{tmp_path.name}'
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend'),
+                                   dict(type='TensorboardVisBackend')]
     runner = Runner.from_cfg(cfg)
     runner.train()
     hub = runner.message_hub
@@ -72,6 +74,16 @@ def test_diagnostics_logged_and_plotted(digitscenes, tmp_path):
     series = plot_pseudo_labels.read_pseudo_scalars(str(tmp_path))
     assert len([k for k in series if k.startswith('pseudo/thr/')]) == 10  # one per class
     assert [s for s, _ in series['pseudo/thr/zero']] == [1, 2, 3]
+    # the same values reach TensorBoard
+    import glob
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = glob.glob(str(tmp_path / '*' / 'vis_data' / 'events.out.tfevents.*'))
+    assert events
+    acc = EventAccumulator(events[0])
+    acc.Reload()
+    tags = acc.Tags()['scalars']
+    assert 'pseudo/thr/zero' in tags and 'pseudo/precision' in tags
 
 
 def test_plot_tool_names_missing_inputs(tmp_path, capsys):
