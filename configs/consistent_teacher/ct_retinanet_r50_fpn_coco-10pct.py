@@ -4,13 +4,6 @@
 # ../_base_/mean_teacher_coco.py; Consistent-Teacher's ASA assigner and FAM-3D head are not
 # part of this config. Config provided, not trained here (no COCO on our machines).
 _base_ = ['../mean_teacher/mt_retinanet_r50_fpn_coco-10pct.py']
-percent = 10
-fold = 1
-labeled_dataset = _base_.labeled_dataset
-unlabeled_dataset = _base_.unlabeled_dataset
-labeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}.json'
-unlabeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}-unlabeled.json'
-train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
 model = dict(
     semi_train_cfg=dict(pseudo_filters=[
         dict(type='ScoreSumTopK', ratio=1.0),
