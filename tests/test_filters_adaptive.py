@@ -76,6 +76,8 @@ def test_chain_names_a_missing_second_teacher():
         build_filter(dict(type='ConsensusFilter', iou=0.5))
     with pytest.raises(ValueError, match='score_rule'):
         ConsensusFilter(score_rule='sum')
+    # the scoped spelling works too
+    assert isinstance(build_filter(dict(type='mtkit.GMMThreshold', num_classes=2)), GMMThreshold)
 
 
 def test_gmm_threshold_module_queue_and_thresholds():
