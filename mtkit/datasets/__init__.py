@@ -1,5 +1,8 @@
+from .cityscapes_split import (list_images, parse_fraction, split_cityscapes,
+                               write_cityscapes_splits)
 from .coco_split import SplitError, labeled_count, split_coco, split_names, write_splits
 from .digitscenes import CLASSES, SEG_CLASSES, DigitScenesConfig, generate
 
-__all__ = ['SplitError', 'labeled_count', 'split_coco', 'split_names', 'write_splits',
+__all__ = ['list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
+           'SplitError', 'labeled_count', 'split_coco', 'split_names', 'write_splits',
            'CLASSES', 'SEG_CLASSES', 'DigitScenesConfig', 'generate']
