@@ -29,7 +29,7 @@ def summarize(work_dir: str) -> dict:
         return out
     last = max(step for pts in series.values() for step, _ in pts)
     for key in PSEUDO:
-        pts = [v for s, v in series.get(f'pseudo/{key}', []) if s > last / 2]
+        pts = [v for s, v in series.get(f'pseudo/{key}', []) if s > last / 2 and v == v]
         if pts:
             out['pseudo'][key] = statistics.mean(pts)
     return out

@@ -116,3 +116,15 @@ def test_consensus_without_second_teacher_hook_is_not_silent(digitscenes, tmp_pa
     runner = Runner.from_cfg(cfg)
     with pytest.raises(KeyError, match="teacher2.*EMATeacherHook\\(teacher_name='teacher2'"):
         runner.train()
+
+
+def test_precision_without_pseudo_boxes_is_nan_not_stale(digitscenes, tmp_path):
+    cfg = ct_cfg(digitscenes, str(tmp_path), 1, filters=[dict(type='ScoreThreshold', thr=1.0)])
+    runner = Runner.from_cfg(cfg)
+    runner.message_hub.update_scalar('train/pseudo/precision', 0.7)  # a value from before
+    runner.train()
+    hub = runner.message_hub
+    assert hub.get_scalar('train/pseudo/boxes_per_img').current() == 0
+    precision = hub.get_scalar('train/pseudo/precision').current()
+    assert precision != precision  # NaN: undefined, not the stale 0.7
+    assert hub.get_scalar('train/pseudo/recall').current() == 0.0

@@ -46,6 +46,7 @@ def read_pseudo_scalars(work_dir: str) -> Series:
                 if step is None:
                     continue
                 for key, value in row.items():
+                    # NaN (e.g. precision of an interval without pseudo boxes) plots as a gap
                     if key.startswith('pseudo/') and isinstance(value, (int, float)):
                         series[key][int(step)] = float(value)  # a resumed run overwrites
     if not series:

@@ -26,7 +26,8 @@ class PseudoLabelDiagnosticsHook(Hook):
 
     * ``boxes_per_img`` (kept), ``raw_per_img`` (teacher boxes before filtering);
     * ``precision`` and ``recall`` at the model's ``diagnose_iou_thr`` when the unlabeled
-      images' ground truth reaches the model (``diagnose_pseudo_labels=True``);
+      images' ground truth reaches the model (``diagnose_pseudo_labels=True``); precision is
+      NaN for an interval in which no pseudo box was kept (undefined, and never stale);
     * ``unsup_share``: unsupervised loss terms / all loss terms, averaged over steps;
     * ``thr_mean`` and, per class, ``thr/<class name>`` for every filter with thresholds
       of the last filter with thresholds in the chain (the per-class values go to the
@@ -92,8 +93,9 @@ class PseudoLabelDiagnosticsHook(Hook):
         if stats.get('gt_images', 0) > 0:
             precision = _ratio(stats['pseudo_correct'], stats['pseudo'])
             recall = _ratio(stats['gt_found'], stats['gt'])
-            if precision is not None:
-                scalars['pseudo/precision'] = precision
+            # Undefined (no pseudo box kept in the interval) is logged as NaN, not skipped: the
+            # log shows the current value of each key, which would otherwise be a stale one.
+            scalars['pseudo/precision'] = math.nan if precision is None else precision
             if recall is not None:
                 scalars['pseudo/recall'] = recall
             elif not self._warned_no_gt:
@@ -115,8 +117,7 @@ class PseudoLabelDiagnosticsHook(Hook):
                     cname = self._classes[c] if self._classes and c < len(self._classes) else c
                     per_class[f'pseudo/thr/{cname}'] = v
         for key, value in scalars.items():
-            if math.isfinite(value):
-                runner.message_hub.update_scalar(f'train/{key}', value)
+            runner.message_hub.update_scalar(f'train/{key}', value)
         if per_class and runner.visualizer is not None:
             runner.visualizer.add_scalars(per_class, step=runner.iter + 1)
         self._warn_nonfinite(runner, model)
