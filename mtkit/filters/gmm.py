@@ -115,7 +115,6 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
     eps10 = 10 * torch.finfo(x.dtype).eps
     prev_ll = torch.full_like(nf, -float('inf'))
     active = fitted.clone()
-    converged = torch.zeros_like(fitted)
     n_iter = torch.zeros_like(n)
     for _ in range(max_iter):
         if early_stop and not bool(active.any()):
@@ -137,12 +136,11 @@ def fit_gmm2(x: Tensor, valid: Tensor, max_iter: int = 100, tol: float = 1e-3,
         logw = torch.log(nk / nk.sum(1, keepdim=True))
         coef = torch.where(active.view(-1, 1, 1), _coefficients(logw, mu, var), coef)
         n_iter = n_iter + active.long()
-        done = active & ((ll - prev_ll).abs() < tol)
-        converged = converged | done
-        active = active & ~done
+        active = active & ((ll - prev_ll).abs() >= tol)
         prev_ll = ll
     logw, mu, var = _parameters(coef)
-    return GMM2(logw.exp(), mu, var, n_iter, converged, fitted)
+    # a fitted row that stopped being active did so by converging
+    return GMM2(logw.exp(), mu, var, n_iter, fitted & ~active, fitted)
 
 
 def gmm_log_probs(gmm: GMM2, x: Tensor) -> Tensor:

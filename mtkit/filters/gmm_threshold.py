@@ -8,6 +8,7 @@ from torch import Tensor
 from ..registry import PSEUDO_FILTERS, register
 from .base import Context, PseudoLabelFilter
 from .gmm import gmm_thresholds, push_scores
+from .score_threshold import score_threshold_mask
 
 NONFINITE_POLICIES = ('error', 'skip')
 
@@ -77,7 +78,8 @@ class GMMThreshold(PseudoLabelFilter):
 
     # ------------------------------------------------------------------ core steps
     def _check(self, scores: Tensor, labels: Tensor) -> Tensor:
-        """Finite mask; raises on bad labels, and on non-finite scores in ``'error'`` mode."""
+        """Finite mask; raises on bad labels, and on non-finite scores in ``'error'`` mode;
+        counts the non-finite scores per class (``'skip'`` mode keeps going)."""
         finite = torch.isfinite(scores)
         on_cpu = scores.device.type == 'cpu'
         if on_cpu or self.nonfinite == 'error':  # one host read per step at most
@@ -93,6 +95,8 @@ class GMMThreshold(PseudoLabelFilter):
                     f'GMMThreshold: {int((~finite).sum())} non-finite teacher score(s) at '
                     f'iteration {_current_iter()} in class(es) {classes}: the teacher diverged. '
                     f"Set nonfinite='skip' to drop them with a warning instead.")
+        self.nonfinite_count.index_add_(0, labels.long().clamp(0, self.num_classes - 1),
+                                        (~finite).long())
         return finite
 
     def update(self, scores: Tensor, labels: Tensor, push: Tensor,
@@ -111,9 +115,11 @@ class GMMThreshold(PseudoLabelFilter):
         self.current.copy_(thr.clamp_min(self.min_thr))
         return self.current
 
-    def _count_nonfinite(self, labels: Tensor, finite: Tensor) -> None:
-        self.nonfinite_count.index_add_(0, labels.long().clamp(0, self.num_classes - 1),
-                                        (~finite).long())
+    def _keep(self, scores: Tensor, labels: Tensor, finite: Tensor, thr: Tensor) -> Tensor:
+        # labels are range-checked in _check on CPU; the clamp keeps a GPU run in 'skip' mode
+        # from an out-of-range index
+        return finite & score_threshold_mask(scores, labels.clamp(0, self.num_classes - 1),
+                                             thr)
 
     # ------------------------------------------------------------------ filter API
     def filter_batch(self, batch: List[Any], context: Context = None) -> List[Any]:
@@ -123,23 +129,20 @@ class GMMThreshold(PseudoLabelFilter):
         scores = torch.cat([inst.scores for inst in batch])
         labels = torch.cat([inst.labels for inst in batch])
         finite = self._check(scores, labels)
-        self._count_nonfinite(labels, finite)
         thr = self.update(scores, labels, finite)
-        keep = finite & (scores >= thr.to(scores.dtype)[labels.clamp(0, self.num_classes - 1)])
+        keep = self._keep(scores, labels, finite, thr)
         return [inst[k] for inst, k in zip(batch, keep.split(sizes))]
 
     def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
                    context: Context = None) -> Tensor:
         flat_s, flat_l = scores.reshape(-1), labels.reshape(-1)
         finite = self._check(flat_s, flat_l)
-        self._count_nonfinite(flat_l, finite)
         # A random sample of the surviving pixels enters the queue: shuffle, then the FIFO
         # takes the first `dense_samples` of each class.
         perm = torch.randperm(flat_s.numel(), device=flat_s.device)
         push = (finite & mask.reshape(-1))[perm]
         thr = self.update(flat_s[perm], flat_l[perm], push, self.dense_samples)
-        keep = finite & (flat_s >= thr.to(scores.dtype)[flat_l.clamp(0, self.num_classes - 1)])
-        return keep.view_as(scores)
+        return self._keep(flat_s, flat_l, finite, thr).view_as(scores)
 
     def thresholds(self) -> Tensor:
         return self.current
