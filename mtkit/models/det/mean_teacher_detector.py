@@ -184,21 +184,23 @@ class MeanTeacherDetector(SemiBaseDetector):
                                    batch_data_samples: SampleList) -> list:
         model.eval()
         results = model.predict(batch_inputs, batch_data_samples, rescale=False)
-        out = []
-        for samples, res in zip(batch_data_samples, results):
-            inst = res.pred_instances
-            inverse = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
-                                      device=inst.bboxes.device).inverse()
-            inst.bboxes = bbox_project(inst.bboxes, inverse, samples.ori_shape)
-            out.append(inst)
-        return out
+        return [self._project(res.pred_instances, samples, inverse=True)
+                for samples, res in zip(batch_data_samples, results)]
 
-    def _to_student_view(self, instances, samples):
-        inst = copy.deepcopy(instances)
+    @staticmethod
+    def _project(inst, samples, inverse: bool = False):
+        """Move ``inst.bboxes`` (in place) through the view's homography: into the view, or
+        with ``inverse`` out of it into the original image frame."""
         matrix = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
                                  device=inst.bboxes.device)
-        inst.bboxes = bbox_project(inst.bboxes, matrix, samples.img_shape)
+        if inverse:
+            inst.bboxes = bbox_project(inst.bboxes, matrix.inverse(), samples.ori_shape)
+        else:
+            inst.bboxes = bbox_project(inst.bboxes, matrix, samples.img_shape)
         return inst
+
+    def _to_student_view(self, instances, samples):
+        return self._project(copy.deepcopy(instances), samples)
 
     def project_pseudo_instances(self, batch_pseudo_instances: SampleList,
                                  batch_data_samples: SampleList,
