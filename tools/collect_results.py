@@ -12,27 +12,41 @@ import json
 import os.path as osp
 import statistics
 import sys
+from typing import Iterator
+
+
+def iter_scalar_records(work_dir: str) -> Iterator[dict]:
+    """Every record of ``WORK_DIR/*/vis_data/scalars.json`` (MMEngine's LocalVisBackend), in
+    file order; a resumed run writes a second timestamped folder, read after the first."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'{work_dir}: no */vis_data/scalars.json (did the run start, '
+                                f'with a LocalVisBackend as in the default runtime?)')
+    for path in files:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f'{path}, line {n}: not JSON ({e})') from e
 
 
 def read_run(work_dir: str) -> dict:
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'{work_dir}: no */vis_data/scalars.json (did the run start?)')
     vals, times, last_iter = {}, [], 0
-    for path in files:  # a resumed run writes a second timestamped folder
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                step = rec.get('step', rec.get('iter', 0))
-                metrics = {k: v for k, v in rec.items() if 'bbox_mAP' in k or 'mIoU' in k}
-                if metrics:
-                    # logged by epoch (LoggerHook log_metric_by_epoch=True) the step is the
-                    # epoch, 0 in iteration-based training: use the last training iteration
-                    vals[str(step if step > 0 else last_iter)] = metrics
-                elif 'loss' in rec:
-                    last_iter = max(last_iter, rec.get('iter', step))
-                    if 'time' in rec:
-                        times.append(rec['time'])
+    for rec in iter_scalar_records(work_dir):
+        step = rec.get('step', rec.get('iter', 0))
+        metrics = {k: v for k, v in rec.items() if 'bbox_mAP' in k or 'mIoU' in k}
+        if metrics:
+            # logged by epoch (LoggerHook log_metric_by_epoch=True) the step is the
+            # epoch, 0 in iteration-based training: use the last training iteration
+            vals[str(step if step > 0 else last_iter)] = metrics
+        elif 'loss' in rec:
+            last_iter = max(last_iter, rec.get('iter', step))
+            if 'time' in rec:
+                times.append(rec['time'])
     return dict(work_dir=work_dir, last_train_iter=last_iter, val=vals,
                 sec_per_iter=statistics.mean(times[1:]) if len(times) > 1 else None)
 

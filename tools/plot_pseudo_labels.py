@@ -14,41 +14,30 @@ logged under ``pseudo/``:
 With several work dirs the curves are overlaid, one line style per run.
 """
 import argparse
-import glob
-import json
 import os
 import os.path as osp
 import sys
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from tools.collect_results import iter_scalar_records  # noqa: E402
+
 Series = Dict[str, List[Tuple[int, float]]]
 
 
 def read_pseudo_scalars(work_dir: str) -> Series:
     """``{key: [(step, value), ...]}`` of every ``pseudo/`` scalar, sorted by step."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'{work_dir}: no */vis_data/scalars.json; was the run trained '
-                                f'with a LocalVisBackend (the default runtime has one)?')
     series: Series = defaultdict(dict)
-    for path in files:
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f'{path}, line {n}: not JSON ({e})') from e
-                step = row.get('step', row.get('iter'))
-                if step is None:
-                    continue
-                for key, value in row.items():
-                    # NaN (e.g. precision of an interval without pseudo boxes) plots as a gap
-                    if key.startswith('pseudo/') and isinstance(value, (int, float)):
-                        series[key][int(step)] = float(value)  # a resumed run overwrites
+    for row in iter_scalar_records(work_dir):
+        step = row.get('step', row.get('iter'))
+        if step is None:
+            continue
+        for key, value in row.items():
+            # NaN (e.g. precision of an interval without pseudo boxes) plots as a gap
+            if key.startswith('pseudo/') and isinstance(value, (int, float)):
+                series[key][int(step)] = float(value)  # a resumed run overwrites
     if not series:
         raise ValueError(f'{work_dir}: the scalars hold no pseudo/ values; add '
                          f"dict(type='mtkit.PseudoLabelDiagnosticsHook') to custom_hooks")
