@@ -11,7 +11,8 @@ from .utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
 
-from . import engine, filters, hooks, losses, models, registry, teachers  # noqa: E402,F401
+from . import (augment, datasets, engine, filters, hooks, losses, models,  # noqa: E402,F401
+               registry, teachers)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'engine', 'filters', 'hooks', 'losses', 'models', 'registry',

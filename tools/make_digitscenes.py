@@ -35,6 +35,8 @@ def main(argv=None):
         with open(meta_path) as f:
             old = json.load(f).get('config')
         if old == json.loads(json.dumps(asdict(cfg))):
+            from mtkit.datasets.digitscenes import write_seg_splits
+            write_seg_splits(args.out, cfg)  # cheap; older outputs lacked these lists
             print(f'{args.out} already holds DigitScenes with these settings (use --force)')
             return
     t0 = time.time()

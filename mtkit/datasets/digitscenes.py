@@ -194,6 +194,19 @@ def _write_png(path: str, rgb: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
+#: Labeled fractions of the segmentation splits (``cityscapes/splits``).
+SEG_FRACTIONS = ('1/16', '1/8', '1/4', '1/2')
+
+
+def write_seg_splits(out_dir: str, cfg: 'DigitScenesConfig') -> list:
+    """Labeled/unlabeled name lists of the Cityscapes-layout copy, one pair per fraction of
+    :data:`SEG_FRACTIONS` and fold of ``cfg.folds`` (``cityscapes/splits/train.{fold}@1_8.txt``
+    etc.)."""
+    from .cityscapes_split import write_cityscapes_splits
+    return write_cityscapes_splits(osp.join(out_dir, 'cityscapes'), SEG_FRACTIONS,
+                                   list(cfg.folds))
+
+
 def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict:
     """Generate DigitScenes into ``out_dir``; returns the metadata written to ``meta.json``.
 
@@ -203,6 +216,7 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
         coco/{train,val,test}/{image_id:06d}.png
         cityscapes/leftImg8bit/{split}/digitville/digitville_000000_{id:06d}_leftImg8bit.png
         cityscapes/gtFine/{split}/digitville/digitville_000000_{id:06d}_gtFine_labelTrainIds.png
+        cityscapes/splits/train.{fold}@1_{8,16,...}[-unlabeled].txt
         meta.json
     """
     from pycocotools import mask as mask_utils
@@ -264,6 +278,8 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
                             digit_pool=len(pools[split]))
         if split == 'train' and cfg.percents:
             write_splits(ann_file, list(cfg.percents), list(cfg.folds))
+    if cfg.num_images.get('train', 0) > 1:
+        write_seg_splits(out_dir, cfg)
     meta = dict(name='DigitScenes', config=asdict(cfg), classes=CLASSES,
                 seg_classes=SEG_CLASSES, splits=stats)
     with open(osp.join(out_dir, 'meta.json'), 'w') as f:

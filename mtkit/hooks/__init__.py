@@ -1,4 +1,5 @@
+from .dual_teacher_hook import DualTeacherHook
 from .ema_teacher_hook import EMATeacherHook
 from .pseudo_label_diagnostics_hook import PseudoLabelDiagnosticsHook
 
-__all__ = ['EMATeacherHook', 'PseudoLabelDiagnosticsHook']
+__all__ = ['DualTeacherHook', 'EMATeacherHook', 'PseudoLabelDiagnosticsHook']

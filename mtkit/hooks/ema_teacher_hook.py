@@ -1,5 +1,5 @@
 """MMEngine hook that keeps a model's ``teacher`` an EMA of its ``student``."""
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -25,6 +25,27 @@ def unwrap_teacher_student(runner_model: nn.Module, teacher: str, student: str,
             f'no {missing}. Wrap the detector/segmentor in a teacher-student model, or remove '
             f'the hook from custom_hooks.')
     return model, getattr(model, teacher), getattr(model, student)
+
+
+def check_every_teacher_is_updated(runner, model) -> None:
+    """Each teacher a model lists in ``ema_teachers`` must be updated by exactly one hook
+    (hooks name theirs in ``updated_teachers``); otherwise a :class:`ConfigKeyError`."""
+    owners: Dict[str, List[str]] = {}
+    for h in runner.hooks:
+        for name in getattr(h, 'updated_teachers', ()):
+            owners.setdefault(name, []).append(type(h).__name__)
+    twice = {n: hooks for n, hooks in owners.items() if len(hooks) > 1}
+    if twice:
+        raise ConfigKeyError(f'teacher(s) updated by more than one hook: {twice}; keep one '
+                             f'hook per teacher in custom_hooks')
+    missing = [n for n in getattr(model, 'ema_teachers', ()) if n not in owners]
+    if missing:
+        raise ConfigKeyError(
+            f'{type(model).__name__} has EMA teacher(s) {missing} that no hook updates (they '
+            f'would stay at their initial weights). Add e.g. '
+            f"dict(type='mtkit.EMATeacherHook', teacher_name='{missing[0]}', momentum=...) "
+            f"to custom_hooks, i.e. EMATeacherHook(teacher_name='{missing[0]}'), or a "
+            f'DualTeacherHook whose teacher_names include them.')
 
 
 @register(HOOKS)
@@ -78,26 +99,17 @@ class EMATeacherHook(Hook):
                              f'got {buffer_policy!r}')
         self._plan = None
 
+    @property
+    def updated_teachers(self) -> tuple:
+        return (self.teacher_name, )
+
     def before_train(self, runner) -> None:
         model, teacher, student = unwrap_teacher_student(runner.model, self.teacher_name,
                                                          self.student_name, type(self).__name__)
-        self._check_every_teacher_is_updated(runner, model)
+        check_every_teacher_is_updated(runner, model)
         self._plan = build_ema_plan(teacher, student, self.buffer_policy)
         if runner.iter == 0 and self.init_teacher_from_student:
             copy_student_to_teacher_(self._plan)
-
-    @staticmethod
-    def _check_every_teacher_is_updated(runner, model) -> None:
-        """A model that lists several EMA teachers (``ema_teachers``) needs a hook for each."""
-        hooked = {h.teacher_name for h in runner.hooks if isinstance(h, EMATeacherHook)}
-        missing = [n for n in getattr(model, 'ema_teachers', ()) if n not in hooked]
-        if missing:
-            raise ConfigKeyError(
-                f'{type(model).__name__} has EMA teacher(s) {missing} that no EMATeacherHook '
-                f'updates (they would stay at their initial weights). Add e.g. '
-                f"dict(type='mtkit.EMATeacherHook', teacher_name='{missing[0]}', "
-                f"momentum=...) to custom_hooks, i.e. EMATeacherHook(teacher_name="
-                f"'{missing[0]}').")
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:

@@ -20,3 +20,10 @@ if installed_version('mmdet') is not None:
     from .det import MeanTeacherDetector  # noqa: F401
 else:
     _missing('MeanTeacherDetector', 'mmdet')
+
+if installed_version('mmsegmentation') is not None:
+    require('mmsegmentation')
+    from .seg import MeanTeacherSegmentor, MultiBranchSegDataPreProcessor  # noqa: F401
+else:
+    _missing('MeanTeacherSegmentor', 'mmsegmentation')
+    _missing('MultiBranchSegDataPreProcessor', 'mmsegmentation')

@@ -21,3 +21,12 @@ def check_kwargs(what: str, fn, kwargs: dict) -> None:
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ConfigKeyError(f'{what}: unknown key(s) {unknown}; it accepts {accepted}')
+
+
+def check_cfg(name: str, cfg, defaults: dict) -> dict:
+    """Merge ``cfg`` into ``defaults``; an unknown key is an error that lists the valid ones."""
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(defaults))
+    if unknown:
+        raise ConfigKeyError(f'{name}: unknown key(s) {unknown}; valid keys are {sorted(defaults)}')
+    return dict(defaults, **cfg)

@@ -14,7 +14,8 @@ from ...filters import FilterChain
 from ...filters.diagnostics import PseudoLabelStats, pseudo_label_matches
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
-from ...utils.errors import ConfigKeyError
+from ...utils.errors import ConfigKeyError, check_cfg
+from ..teachers import teacher_names
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
 
@@ -36,15 +37,6 @@ TRAIN_DEFAULTS = dict(
     diagnose_iou_thr=0.5,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
-
-
-def check_cfg(name: str, cfg: Optional[dict], defaults: dict) -> dict:
-    """Merge ``cfg`` into ``defaults``; an unknown key is an error that lists the valid ones."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(defaults))
-    if unknown:
-        raise ConfigKeyError(f'{name}: unknown key(s) {unknown}; valid keys are {sorted(defaults)}')
-    return dict(defaults, **cfg)
 
 
 @register(MODELS)
@@ -75,21 +67,23 @@ class MeanTeacherDetector(SemiBaseDetector):
     Args:
         detector: Config of any mmdet detector.
         semi_train_cfg: Keys of ``TRAIN_DEFAULTS``; an unknown key raises.
-        semi_test_cfg: ``predict_on``: ``'teacher'`` (default) or ``'student'``.
+        semi_test_cfg: ``predict_on``: ``'teacher'`` (default), ``'student'`` or another
+            teacher's name (``'teacher2'``).
+        num_teachers: Number of EMA teachers (``teacher``, ``teacher2``, ...): 2 for a
+            consensus filter (built automatically) or for
+            :class:`~mtkit.hooks.DualTeacherHook`'s switching teachers. ``active_teacher``
+            names the one that makes the pseudo labels.
         data_preprocessor: Defaults to mmdet's ``MultiBranchDataPreprocessor`` around the
             detector's own preprocessor.
         init_cfg: As mmdet.
     """
 
     def __init__(self, detector: dict, semi_train_cfg: Optional[dict] = None,
-                 semi_test_cfg: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg=None) -> None:
+                 semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
+                 data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
         train_cfg = check_cfg('MeanTeacherDetector.semi_train_cfg', semi_train_cfg,
                               TRAIN_DEFAULTS)
         test_cfg = check_cfg('MeanTeacherDetector.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
-        if test_cfg['predict_on'] not in ('teacher', 'student'):
-            raise ValueError(f"MeanTeacherDetector.semi_test_cfg.predict_on must be 'teacher' or "
-                             f"'student', got {test_cfg['predict_on']!r}")
         ramp_weight(0, train_cfg['burn_in_iters'], train_cfg['ramp_iters'], train_cfg['ramp'])
         if data_preprocessor is None:
             inner = detector.get('data_preprocessor')
@@ -110,12 +104,28 @@ class MeanTeacherDetector(SemiBaseDetector):
         if unknown:
             raise ConfigKeyError(f'MeanTeacherDetector: pseudo filters need {unknown}, which '
                                  f'this model cannot provide')
-        self.ema_teachers = ('teacher', )
         if 'second' in self.pseudo_filter.requires:
-            self.ema_teachers = ('teacher', 'teacher2')
-            self.teacher2 = MODELS.build(detector)
+            num_teachers = max(num_teachers, 2)
+        self.ema_teachers = teacher_names(num_teachers)
+        for name in self.ema_teachers[1:]:
+            setattr(self, name, MODELS.build(detector))
             if train_cfg['freeze_teacher']:
-                self.freeze(self.teacher2)
+                self.freeze(getattr(self, name))
+        #: Name of the teacher that makes the pseudo labels (set by DualTeacherHook).
+        self.active_teacher = 'teacher'
+        valid_predictors = ('student', ) + self.ema_teachers
+        if test_cfg['predict_on'] not in valid_predictors:
+            raise ValueError(f'MeanTeacherDetector.semi_test_cfg.predict_on must be one of '
+                             f'{valid_predictors}, got {test_cfg["predict_on"]!r}')
+
+    def update_train_cfg(self, **kwargs) -> None:
+        """Change ``semi_train_cfg`` keys (used by DualTeacherHook's per-teacher settings)."""
+        check_cfg('MeanTeacherDetector.semi_train_cfg', kwargs, TRAIN_DEFAULTS)
+        self.semi_train_cfg.update(kwargs)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> SampleList:
+        model = getattr(self, self.semi_test_cfg.get('predict_on', 'teacher'))
+        return model(batch_inputs, batch_data_samples, mode='predict')
 
     # ------------------------------------------------------------------ training
     def unsup_weight(self) -> float:
@@ -172,10 +182,12 @@ class MeanTeacherDetector(SemiBaseDetector):
         """
         self._check_homography(batch_data_samples, 'unsup_teacher')
         batch_info = {}
-        if hasattr(self, 'teacher2'):
+        if 'second' in self.pseudo_filter.requires:
+            second = 'teacher2' if self.active_teacher == 'teacher' else 'teacher'
             batch_info['second'] = self._predict_in_original_frame(
-                self.teacher2, batch_inputs, batch_data_samples)
-        pseudo = self._predict_in_original_frame(self.teacher, batch_inputs, batch_data_samples)
+                getattr(self, second), batch_inputs, batch_data_samples)
+        pseudo = self._predict_in_original_frame(getattr(self, self.active_teacher),
+                                                 batch_inputs, batch_data_samples)
         for samples, inst in zip(batch_data_samples, pseudo):
             samples.gt_instances = inst
         return batch_data_samples, batch_info

@@ -1,0 +1,103 @@
+"""Data for semi-supervised segmentation: weak/strong views and labeled+unlabeled pairs.
+
+* :class:`WeakStrongViews` ends an unlabeled image's pipeline: after the shared geometric
+  transforms it packs the image twice, once as is (``weak``, for the teacher) and once after
+  the ``strong`` photometric transforms (``strong``, for the student), so the two views are
+  aligned pixel for pixel.
+* :class:`SemiSegDataset` pairs item ``i`` of a labeled dataset (index ``i mod N_lab``) with
+  item ``i`` of an unlabeled one (``i mod N_unl``); its items carry the branches ``sup``,
+  ``weak`` and ``strong``, which :class:`~mtkit.models.seg.MultiBranchSegDataPreProcessor`
+  batches and the segmentation wrapper consumes.
+"""
+import copy
+from typing import Any, Dict, List, Optional, Sequence
+
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import Compose
+from torch.utils.data import Dataset
+
+from ..registry import DATASETS, TRANSFORMS, register
+from ..utils.errors import ConfigKeyError
+
+SEG_BRANCHES = ('sup', 'weak', 'strong')
+
+
+def _check_packed(results: Any, where: str) -> None:
+    if not (isinstance(results, dict) and 'inputs' in results and 'data_samples' in results):
+        raise ConfigKeyError(f'{where}: the pipeline must end with a packing transform '
+                             f"(e.g. dict(type='PackSegInputs')), got {type(results).__name__}")
+
+
+@register(TRANSFORMS)
+class WeakStrongViews(BaseTransform):
+    """Pack a weak and a strong view of one (already geometrically transformed) image.
+
+    Args:
+        strong_pipeline: Photometric transforms for the student's view (e.g. mmseg's
+            ``Albu`` with albumentations' ColorJitter / ToGray / GaussianBlur). They must not
+            move pixels, or the views would no longer be aligned.
+        pack: The packing transform, applied to both views.
+        weak_pipeline: Transforms for the teacher's view only (usually none).
+    """
+
+    def __init__(self, strong_pipeline: Sequence[dict], pack: Optional[dict] = None,
+                 weak_pipeline: Sequence[dict] = ()) -> None:
+        self.strong = Compose(list(strong_pipeline) + [pack or dict(type='PackSegInputs')])
+        self.weak = Compose(list(weak_pipeline) + [pack or dict(type='PackSegInputs')])
+
+    def transform(self, results: dict) -> dict:
+        weak = self.weak(copy.deepcopy(results))
+        strong = self.strong(results)
+        _check_packed(weak, 'WeakStrongViews (weak view)')
+        _check_packed(strong, 'WeakStrongViews (strong view)')
+        return dict(inputs=dict(weak=weak['inputs'], strong=strong['inputs']),
+                    data_samples=dict(weak=weak['data_samples'],
+                                      strong=strong['data_samples']))
+
+
+@register(DATASETS)
+class SemiSegDataset(Dataset):
+    """A labeled and an unlabeled segmentation dataset, paired item by item.
+
+    Its length is that of the larger one, so an epoch sees every image of the larger set once
+    and the smaller set's images repeatedly; with a shuffling sampler each labeled image is
+    paired with changing unlabeled ones. A batch of ``B`` items thus holds ``B`` labeled and
+    ``B`` unlabeled images.
+
+    Args:
+        labeled: Config (or instance) of the labeled dataset; its pipeline ends with
+            ``PackSegInputs``.
+        unlabeled: Config (or instance) of the unlabeled dataset; its pipeline ends with
+            :class:`WeakStrongViews`.
+    """
+
+    def __init__(self, labeled: Any, unlabeled: Any) -> None:
+        self.labeled = DATASETS.build(labeled) if isinstance(labeled, dict) else labeled
+        self.unlabeled = DATASETS.build(unlabeled) if isinstance(unlabeled, dict) else unlabeled
+        for name, ds in (('labeled', self.labeled), ('unlabeled', self.unlabeled)):
+            if len(ds) == 0:
+                raise ConfigKeyError(f'SemiSegDataset: the {name} dataset is empty '
+                                     f'({getattr(ds, "ann_file", "")!r})')
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self.labeled.metainfo)
+
+    def full_init(self) -> None:
+        for ds in (self.labeled, self.unlabeled):
+            if hasattr(ds, 'full_init'):
+                ds.full_init()
+
+    def __len__(self) -> int:
+        return max(len(self.labeled), len(self.unlabeled))
+
+    def __getitem__(self, idx: int) -> Dict[str, Dict[str, Any]]:
+        lab = self.labeled[idx % len(self.labeled)]
+        unl = self.unlabeled[idx % len(self.unlabeled)]
+        _check_packed(lab, 'SemiSegDataset (labeled pipeline)')
+        if not (isinstance(unl, dict) and isinstance(unl.get('inputs'), dict)
+                and {'weak', 'strong'} <= set(unl['inputs'])):
+            raise ConfigKeyError("SemiSegDataset: the unlabeled pipeline must end with "
+                                 "dict(type='mtkit.WeakStrongViews', strong_pipeline=[...])")
+        return dict(inputs=dict(sup=lab['inputs'], **unl['inputs']),
+                    data_samples=dict(sup=lab['data_samples'], **unl['data_samples']))

@@ -1,0 +1,261 @@
+"""Mean-teacher wrapper for any mmseg 1.x segmentor (``EncoderDecoder`` and friends)."""
+import copy
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from ...augment import MIX_MODES, apply_mix, mix_masks
+from ...filters import FilterChain
+from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
+from ...losses.ramps import ramp_weight
+from ...registry import MODELS, register
+from ...utils.errors import ConfigKeyError, check_cfg
+from ..teachers import teacher_names
+
+BRANCHES = ('sup', 'weak', 'strong')
+
+TRAIN_DEFAULTS = dict(
+    sup_weight=1.0,
+    unsup_weight=1.0,
+    # Filters applied in order to the teacher's per-pixel (confidence, label) maps; None means
+    # one ScoreThreshold(pseudo_thr).
+    pseudo_filters=None,
+    pseudo_thr=0.95,
+    # 'mask': CE of confident pixels over all valid pixels; 'fraction': CE of every valid
+    # pixel, each image weighted by its fraction of confident pixels.
+    weighting='mask',
+    # Mixing of the unlabeled batch in the student's view: None, 'cutmix' or 'classmix'.
+    mix=None,
+    cutmix_area=(0.02, 0.4),
+    burn_in_iters=0,
+    ramp_iters=0,
+    ramp='linear',
+    freeze_teacher=True,
+    ignore_index=255,
+    # The unlabeled pipeline loads the held-out label maps: log the pixel accuracy of the
+    # kept pseudo labels against them. Never trained on.
+    diagnose_pseudo_labels=False,
+)
+TEST_DEFAULTS = dict(predict_on='teacher')
+
+
+@register(MODELS)
+class MeanTeacherSegmentor(BaseModel):
+    """Teacher/student pair of one mmseg segmentor, trained with dense pseudo labels.
+
+    Per iteration: the student's supervised loss on the ``sup`` branch (the segmentor's own
+    losses, auxiliary heads included); the active teacher predicts the ``weak`` view; its
+    per-pixel confidence and class go through the :class:`~mtkit.filters.FilterChain` (dense
+    mode); the ``strong`` view, the pseudo labels and the masks are mixed (CutMix / ClassMix,
+    one mask for all of them); the student's cross-entropy on the mixed strong view is weighted
+    by ``weighting`` and ``unsup_weight`` (with burn-in and ramp). Padding and
+    ``ignore_index`` pixels never count.
+
+    Teachers are updated by hooks: :class:`~mtkit.hooks.EMATeacherHook` (one EMA teacher) or
+    :class:`~mtkit.hooks.DualTeacherHook` (``num_teachers`` temporary teachers, of which
+    ``active_teacher`` makes the pseudo labels).
+
+    Args:
+        segmentor: Config of any mmseg segmentor with ``encode_decode`` (EncoderDecoder,
+            CascadeEncoderDecoder).
+        semi_train_cfg: Keys of ``TRAIN_DEFAULTS``; an unknown key raises.
+        semi_test_cfg: ``predict_on``: ``'student'`` or a teacher's name.
+        num_teachers: Number of teachers (``teacher``, ``teacher2``, ...). A consensus filter
+            needs 2: the second teacher's maps are its ``context['second']``.
+        data_preprocessor: Defaults to :class:`MultiBranchSegDataPreProcessor` around the
+            segmentor's own preprocessor.
+        init_cfg: As MMEngine.
+    """
+
+    def __init__(self, segmentor: dict, semi_train_cfg: Optional[dict] = None,
+                 semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
+                 data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
+        train_cfg = check_cfg('MeanTeacherSegmentor.semi_train_cfg', semi_train_cfg,
+                              TRAIN_DEFAULTS)
+        test_cfg = check_cfg('MeanTeacherSegmentor.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
+        self._check_train_cfg(train_cfg)
+        if data_preprocessor is None:
+            inner = segmentor.get('data_preprocessor')
+            if inner is None:
+                raise ConfigKeyError('MeanTeacherSegmentor: give data_preprocessor, or a '
+                                     'segmentor config with its own data_preprocessor')
+            data_preprocessor = dict(type='mtkit.MultiBranchSegDataPreProcessor',
+                                     data_preprocessor=inner)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        segmentor = copy.deepcopy(dict(segmentor))
+        segmentor.pop('data_preprocessor', None)  # the wrapper's preprocessor does the work
+        self.semi_train_cfg = train_cfg
+        self.semi_test_cfg = test_cfg
+        filters = train_cfg['pseudo_filters']
+        if filters is None:
+            filters = [dict(type='ScoreThreshold', thr=train_cfg['pseudo_thr'])]
+        self.pseudo_filter = FilterChain(filters)
+        unknown = [r for r in self.pseudo_filter.requires if r != 'second']
+        if unknown:
+            raise ConfigKeyError(f'MeanTeacherSegmentor: pseudo filters need {unknown}, which '
+                                 f'this model cannot provide')
+        if 'second' in self.pseudo_filter.requires:
+            num_teachers = max(num_teachers, 2)
+        self.student = MODELS.build(segmentor)
+        self.ema_teachers = teacher_names(num_teachers)
+        for name in self.ema_teachers:
+            teacher = MODELS.build(segmentor)
+            if train_cfg['freeze_teacher']:
+                teacher.requires_grad_(False)
+            setattr(self, name, teacher)
+        #: Name of the teacher that makes the pseudo labels (set by DualTeacherHook).
+        self.active_teacher = 'teacher'
+        valid_predictors = ('student', ) + self.ema_teachers
+        if test_cfg['predict_on'] not in valid_predictors:
+            raise ConfigKeyError(f'MeanTeacherSegmentor.semi_test_cfg.predict_on must be one '
+                                 f'of {valid_predictors}, got {test_cfg["predict_on"]!r}')
+        head = getattr(self.student, 'decode_head', None)
+        if head is None or not hasattr(self.student, 'encode_decode'):
+            raise ConfigKeyError(f'MeanTeacherSegmentor needs a segmentor with decode_head and '
+                                 f'encode_decode (mmseg EncoderDecoder), got '
+                                 f'{type(self.student).__name__}')
+        self.num_classes = head.num_classes
+
+    @staticmethod
+    def _check_train_cfg(cfg: dict) -> None:
+        if cfg['weighting'] not in WEIGHTINGS:
+            raise ConfigKeyError(f'MeanTeacherSegmentor.semi_train_cfg.weighting must be one of '
+                                 f'{WEIGHTINGS}, got {cfg["weighting"]!r}')
+        if cfg['mix'] not in MIX_MODES:
+            raise ConfigKeyError(f'MeanTeacherSegmentor.semi_train_cfg.mix must be one of '
+                                 f'{MIX_MODES}, got {cfg["mix"]!r}')
+        ramp_weight(0, cfg['burn_in_iters'], cfg['ramp_iters'], cfg['ramp'])
+
+    def update_train_cfg(self, **kwargs) -> None:
+        """Change ``semi_train_cfg`` keys (used by DualTeacherHook's per-teacher settings)."""
+        new = check_cfg('MeanTeacherSegmentor.semi_train_cfg', dict(self.semi_train_cfg,
+                                                                    **kwargs), TRAIN_DEFAULTS)
+        self._check_train_cfg(new)
+        self.semi_train_cfg.update(new)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        """A plain segmentor checkpoint (no ``student.`` / ``teacher`` keys) fills the student
+        and every teacher (``load_from`` a supervised model)."""
+        own = [k for k in state_dict if k.startswith(prefix)]
+        names = ('student', ) + self.ema_teachers
+        if own and not any(k[len(prefix):].split('.', 1)[0] in names for k in own):
+            for k in own:
+                value = state_dict.pop(k)
+                for name in names:
+                    state_dict[f'{prefix}{name}.{k[len(prefix):]}'] = value
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.student._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
+
+    def predict(self, inputs: Tensor, data_samples=None):
+        model = getattr(self, self.semi_test_cfg['predict_on'])
+        return model.predict(inputs, data_samples)
+
+    # ------------------------------------------------------------------ training
+    def unsup_weight(self) -> float:
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        c = self.semi_train_cfg
+        return c['unsup_weight'] * ramp_weight(it, c['burn_in_iters'], c['ramp_iters'],
+                                               c['ramp'])
+
+    def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
+        if not isinstance(inputs, dict) or any(b not in inputs for b in BRANCHES):
+            have = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ConfigKeyError(
+                f'MeanTeacherSegmentor: the training batch must have branches {list(BRANCHES)}, '
+                f'got {have}. Use dict(type="mtkit.SemiSegDataset", labeled=..., unlabeled=...) '
+                f'with an unlabeled pipeline ending in mtkit.WeakStrongViews '
+                f'(see configs/_base_/datasets/semi_digitscenes_seg.py).')
+        c = self.semi_train_cfg
+        sup = self.student.loss(inputs['sup'], data_samples['sup'])
+        losses = {}
+        for k, v in sup.items():
+            if 'loss' in k and c['sup_weight'] != 1.0:
+                v = v * c['sup_weight']
+            losses['sup_' + k] = v
+        weight = self.unsup_weight()
+        device = inputs['weak'].device
+        if weight == 0.0:  # burn-in: the teacher is not run
+            zero = sum(p.view(-1)[0] for p in self.student.parameters() if p.requires_grad) * 0.
+            losses['unsup_loss_seg'] = zero
+            losses['unsup_conf_ratio'] = torch.zeros((), device=device)
+        else:
+            losses.update(self._unsup_loss(inputs['weak'], inputs['strong'],
+                                           data_samples['weak'], data_samples['strong'],
+                                           weight))
+        losses['unsup_weight'] = torch.tensor(weight, device=device)
+        return losses
+
+    @staticmethod
+    def _metas(x: Tensor) -> List[dict]:
+        # img_shape as a torch.Size: mmseg heads then resize logits to the full padded input
+        return [dict(img_shape=x.shape[2:], pad_shape=x.shape[2:])] * x.shape[0]
+
+    def valid_mask(self, x: Tensor, samples: list) -> Tensor:
+        """(B, H, W) True on real pixels, False on the padding the preprocessor added."""
+        b, _, h, w = x.shape
+        ys = torch.arange(h, device=x.device)[None, :, None]
+        xs = torch.arange(w, device=x.device)[None, None, :]
+        pads = torch.tensor([list(s.metainfo.get('padding_size', (0, 0, 0, 0))) for s in samples],
+                            device=x.device).view(b, 4)
+        return ((xs >= pads[:, 0, None, None]) & (xs < w - pads[:, 1, None, None])
+                & (ys >= pads[:, 2, None, None]) & (ys < h - pads[:, 3, None, None]))
+
+    @torch.no_grad()
+    def teacher_maps(self, name: str, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """(confidence, label) maps (B, H, W) of teacher ``name`` on images ``x``."""
+        teacher = getattr(self, name)
+        teacher.eval()
+        probs = teacher.encode_decode(x, self._metas(x)).float().softmax(1)
+        return probs.max(1)
+
+    def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
+                    strong_samples: list, weight: float) -> dict:
+        c = self.semi_train_cfg
+        conf, plabel = self.teacher_maps(self.active_teacher, weak)
+        valid = self.valid_mask(weak, weak_samples)
+        context = {}
+        if 'second' in self.pseudo_filter.requires:
+            second = 'teacher2' if self.active_teacher == 'teacher' else 'teacher'
+            context['second'] = self.teacher_maps(second, weak)
+        keep = self.pseudo_filter.dense(conf, plabel, context) & valid
+        plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
+        gt = self._held_out_labels(strong_samples, plabel) if c['diagnose_pseudo_labels'] \
+            else None
+        masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
+                          cutmix_area=c['cutmix_area'])
+        if masks is not None:
+            perm = torch.roll(torch.arange(weak.shape[0], device=weak.device), 1)
+            mixed = apply_mix(masks, perm, strong, plabel, keep, valid,
+                              *(() if gt is None else (gt, )))
+            strong, plabel, keep, valid = mixed[:4]
+            gt = mixed[4] if gt is not None else None
+        logits = self.student.encode_decode(strong, self._metas(strong))
+        loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting']) * weight
+        out = dict(unsup_loss_seg=loss,
+                   unsup_conf_ratio=keep.sum() / valid.sum().clamp_min(1))
+        if gt is not None:
+            counted = keep & (gt != c['ignore_index'])
+            out['unsup_pseudo_acc'] = ((plabel == gt) & counted).sum() / counted.sum().clamp_min(1)
+        return out
+
+    def _held_out_labels(self, samples: list, like: Tensor) -> Tensor:
+        if not all('gt_sem_seg' in s for s in samples):
+            raise ConfigKeyError('MeanTeacherSegmentor: diagnose_pseudo_labels needs the '
+                                 'unlabeled pipeline to load the label maps (LoadAnnotations '
+                                 'before WeakStrongViews)')
+        gt = torch.stack([s.gt_sem_seg.data[0] for s in samples]).to(like.device)
+        return gt.long()
