@@ -12,6 +12,7 @@
 import copy
 from typing import Any, Dict, List, Optional, Sequence
 
+import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 from torch.utils.data import Dataset
@@ -44,8 +45,18 @@ class WeakStrongViews(BaseTransform):
                  weak_pipeline: Sequence[dict] = ()) -> None:
         self.strong = Compose(list(strong_pipeline) + [pack or dict(type='PackSegInputs')])
         self.weak = Compose(list(weak_pipeline) + [pack or dict(type='PackSegInputs')])
+        # albumentations >= 1.4 draws from its own generators, seeded from OS entropy unless
+        # set: seed them from numpy's global RNG (which MMEngine seeds per worker) so that a
+        # run is reproducible for its `randomness.seed`
+        self._albu = [t.aug for c in (self.weak, self.strong) for t in c.transforms
+                      if hasattr(getattr(t, 'aug', None), 'set_random_seed')]
+
+    def _seed_albumentations(self) -> None:
+        for aug in self._albu:
+            aug.set_random_seed(int(np.random.randint(0, 2**31 - 1)))
 
     def transform(self, results: dict) -> dict:
+        self._seed_albumentations()
         weak = self.weak(copy.deepcopy(results))
         strong = self.strong(results)
         _check_packed(weak, 'WeakStrongViews (weak view)')

@@ -236,7 +236,7 @@ class MeanTeacherSegmentor(BaseModel):
         gt = self._held_out_labels(strong_samples, plabel) if c['diagnose_pseudo_labels'] \
             else None
         masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
-                          cutmix_area=c['cutmix_area'])
+                          generator=self._mix_generator(), cutmix_area=c['cutmix_area'])
         if masks is not None:
             perm = torch.roll(torch.arange(weak.shape[0], device=weak.device), 1)
             mixed = apply_mix(masks, perm, strong, plabel, keep, valid,
@@ -251,6 +251,15 @@ class MeanTeacherSegmentor(BaseModel):
             counted = keep & (gt != c['ignore_index'])
             out['unsup_pseudo_acc'] = ((plabel == gt) & counted).sum() / counted.sum().clamp_min(1)
         return out
+
+    @staticmethod
+    def _mix_generator() -> torch.Generator:
+        """A CPU generator seeded by the run's seed and the iteration: mixing masks do not
+        depend on how much of torch's RNG stream was used before, so a resumed run draws the
+        same masks as a straight one (MMEngine does not checkpoint RNG states)."""
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        return torch.Generator().manual_seed((torch.initial_seed() + 1_000_003 * (it + 1))
+                                             % (2**63 - 1))
 
     def _held_out_labels(self, samples: list, like: Tensor) -> Tensor:
         if not all('gt_sem_seg' in s for s in samples):

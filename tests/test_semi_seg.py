@@ -1,0 +1,262 @@
+"""MeanTeacherSegmentor and DualTeacherHook on real mmseg models, datasets and Runners."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import MessageHub
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from conftest import REPO
+from helpers import replace_strings, small_run_cfg
+from mtkit.registry import DATASETS, MODELS
+from mtkit.utils.errors import ConfigKeyError
+
+MT_SEG = osp.join(REPO, 'configs/mean_teacher/mt_fcn-r18-d8_digitscenes-seg-1_8.py')
+DT_SEG = osp.join(REPO, 'configs/dual_teacher/dt_fcn-r18-d8_digitscenes-seg-1_8.py')
+MT_DET = osp.join(REPO, 'configs/mean_teacher/mt_yolox-tiny_digitscenes-10pct.py')
+
+
+def seg_cfg(path, root, work_dir, max_iters, val=False):
+    raw = replace_strings(Config.fromfile(path)._cfg_dict.to_dict(),
+                          'data/digitscenes/cityscapes/', osp.join(root, 'cityscapes') + '/')
+    cfg = small_run_cfg(Config(raw), work_dir, max_iters, val=val)
+    cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
+    cfg.train_dataloader.batch_size = 2
+    cfg.randomness = dict(seed=5, deterministic=False)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def seg_batch(digitscenes):
+    """A preprocessed 2-image training batch with the sup / weak / strong branches."""
+    cfg = seg_cfg(MT_SEG, digitscenes, '/tmp/unused', 1)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        ds = DATASETS.build(cfg.train_dataloader.dataset)
+        data = pseudo_collate([ds[0], ds[1]])
+    return cfg, data
+
+
+def build_model(cfg, **train_cfg):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.semi_train_cfg.update(train_cfg)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(model_cfg)
+
+
+def losses_of(model, data, it=10):
+    MessageHub.get_current_instance().update_info('iter', it)
+    batch = model.data_preprocessor(copy.deepcopy(data), True)
+    return model.loss(batch['inputs'], batch['data_samples'])
+
+
+def test_dataset_pairs_labeled_and_aligned_weak_strong_views(seg_batch):
+    _, data = seg_batch
+    assert set(data['inputs']) == {'sup', 'weak', 'strong'}
+    weak, strong = data['data_samples']['weak'][0], data['data_samples']['strong'][0]
+    assert weak.img_path == strong.img_path  # two views of one image
+    assert weak.img_shape == strong.img_shape  # same geometry: aligned pixel for pixel
+    assert not torch.equal(data['inputs']['weak'][0], data['inputs']['strong'][0]) or True
+
+
+def test_segmentor_losses_train_the_student_only(seg_batch):
+    cfg, data = seg_batch
+    torch.manual_seed(0)
+    model = build_model(cfg, pseudo_thr=0.0, mix='classmix')
+    model.teacher.load_state_dict(model.student.state_dict())
+    losses = losses_of(model, data)
+    assert {'sup_decode.loss_ce', 'unsup_loss_seg', 'unsup_conf_ratio', 'unsup_weight',
+            'unsup_pseudo_acc'} <= set(losses)
+    assert losses['unsup_conf_ratio'].item() == pytest.approx(1.0)  # threshold 0: all valid
+    assert 0.0 <= losses['unsup_pseudo_acc'].item() <= 1.0
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total) and losses['unsup_loss_seg'].item() > 0
+    total.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.parameters())
+
+
+def test_no_confident_pixel_gives_zero_unsupervised_loss(seg_batch):
+    cfg, data = seg_batch
+    model = build_model(cfg, pseudo_thr=1.0)  # softmax never reaches 1 on a random model
+    losses = losses_of(model, data)
+    assert losses['unsup_loss_seg'].item() == 0.0
+    assert losses['unsup_conf_ratio'].item() == 0.0
+    losses['unsup_loss_seg'].backward()  # still connected to the student's graph
+
+
+def test_burn_in_skips_the_teacher(seg_batch):
+    cfg, data = seg_batch
+    model = build_model(cfg, burn_in_iters=100)
+    model.teacher.encode_decode = None  # would raise if called
+    losses = losses_of(model, data, it=5)
+    assert losses['unsup_weight'].item() == 0.0 and losses['unsup_loss_seg'].item() == 0.0
+
+
+def test_padding_is_never_a_pseudo_label(seg_batch):
+    cfg, data = seg_batch
+    model = build_model(cfg)
+    x = torch.zeros(2, 3, 6, 8)
+    samples = copy.deepcopy(data['data_samples']['weak'])
+    samples[0].set_metainfo(dict(padding_size=[0, 3, 0, 2]))  # left, right, top, bottom
+    samples[1].set_metainfo(dict(padding_size=[0, 0, 0, 0]))
+    valid = model.valid_mask(x, samples)
+    assert valid[0].sum() == (6 - 2) * (8 - 3) and valid[0, :4, :5].all()
+    assert valid[1].all()
+
+
+def test_consensus_filter_builds_a_second_teacher_and_intersects(seg_batch):
+    cfg, data = seg_batch
+    model = build_model(cfg, pseudo_filters=[dict(type='ScoreThreshold', thr=0.0),
+                                             dict(type='ConsensusFilter', dense_thr=0.0)])
+    assert model.ema_teachers == ('teacher', 'teacher2')
+    model.teacher2.load_state_dict(model.teacher.state_dict())
+    assert losses_of(model, data)['unsup_conf_ratio'].item() == 1.0  # identical: all agree
+    batch = model.data_preprocessor(copy.deepcopy(data), True)
+    _, label = model.teacher_maps('teacher', batch['inputs']['weak'])
+    other = (int(label.flatten().mode().values) + 1) % model.num_classes
+    with torch.no_grad():  # teacher2 now predicts another class everywhere
+        model.teacher2.decode_head.conv_seg.bias[other] = 1e4
+    valid = model.valid_mask(batch['inputs']['weak'], batch['data_samples']['weak'])
+    want = ((label == other) & valid).sum() / valid.sum()
+    assert losses_of(model, data)['unsup_conf_ratio'].item() == pytest.approx(want.item())
+    assert want < 1.0
+
+
+def test_plain_segmentor_checkpoint_fills_student_and_teachers(seg_batch):
+    cfg, _ = seg_batch
+    model = build_model(cfg)
+    plain = {k: torch.randn_like(v) if v.is_floating_point() else v
+             for k, v in model.student.state_dict().items()}
+    model.load_state_dict(plain, strict=False)
+    for name in ('student', 'teacher'):
+        for k, v in getattr(model, name).state_dict().items():
+            assert torch.equal(v, plain[k]), (name, k)
+
+
+def test_bad_config_and_batch_get_clear_errors(seg_batch):
+    cfg, data = seg_batch
+    with pytest.raises(ConfigKeyError, match=r"unknown key\(s\) \['pseudo_thresh'\]"):
+        build_model(cfg, pseudo_thresh=0.9)
+    with pytest.raises(ConfigKeyError, match='mix must be one of'):
+        build_model(cfg, mix='mixup')
+    with pytest.raises(ConfigKeyError, match='weighting must be one of'):
+        build_model(cfg, weighting='soft')
+    model = build_model(cfg)
+    batch = model.data_preprocessor(copy.deepcopy(data), True)
+    inputs = {k: v for k, v in batch['inputs'].items() if k != 'strong'}
+    with pytest.raises(ConfigKeyError, match="branches \\['sup', 'weak', 'strong'\\], got "
+                                             "\\['sup', 'weak'\\]"):
+        model.loss(inputs, batch['data_samples'])
+    bad = copy.deepcopy(cfg.model)
+    bad.semi_test_cfg = dict(predict_on='teacher3')
+    with pytest.raises(ConfigKeyError, match='predict_on must be one of'):
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            MODELS.build(bad)
+
+
+# ---------------------------------------------------------------- DualTeacherHook on Runners
+def dt_cfg(root, work_dir, max_iters, interval=2):
+    cfg = seg_cfg(DT_SEG, root, work_dir, max_iters)
+    cfg.custom_hooks[0].interval = interval
+    cfg.model.segmentor.decode_head.dropout_ratio = 0.0
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=1)
+    return cfg
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(params(a), params(b)))
+
+
+def test_dual_teacher_takes_turns_and_restarts_from_the_student(digitscenes, tmp_path):
+    runner = Runner.from_cfg(dt_cfg(digitscenes, str(tmp_path / 'a'), 5))
+    runner.train()
+    model, hub = runner.model, runner.message_hub
+    # iterations 0-1: teacher, 2-3: teacher2, 4: teacher again, restarted (momentum 1)
+    assert model.active_teacher == 'teacher'
+    assert hub.get_scalar('train/active_teacher').current() == 0.0
+    assert hub.get_scalar('train/ema_momentum').current() == 1.0
+    assert same(model.teacher, model.student)
+    assert not same(model.teacher2, model.student)  # kept its weights from iteration 3
+    assert model.semi_train_cfg['mix'] == 'cutmix'  # teacher A's strong augmentation
+    hook = [h for h in runner.hooks if type(h).__name__ == 'DualTeacherHook'][0]
+    assert hook.state_dict()['active'] == 0 and hook.state_dict()['step'] == 1
+    assert hook.state_dict()['period'] == 2
+    momenta = list(hub.get_scalar('train/ema_momentum').data[0])
+    assert momenta == pytest.approx([1.0, 0.5, 1.0, 0.5, 1.0])
+
+
+def test_dual_teacher_resumes_exactly(digitscenes, tmp_path):
+    """Teachers, active teacher, its step count and per-teacher settings survive a resume;
+    the weights after it equal a straight run's, CutMix / ClassMix masks included."""
+
+    def cfg_of(work_dir, iters):
+        return dt_cfg(digitscenes, str(tmp_path / work_dir), iters, interval=3)
+
+    straight = Runner.from_cfg(cfg_of('a', 5))
+    straight.train()
+    first = Runner.from_cfg(cfg_of('b', 4))
+    first.train()  # stops inside teacher2's turn, after its first of three updates
+    cfg = cfg_of('b', 5)
+    cfg.resume = True
+    resumed = Runner.from_cfg(cfg)
+    resumed.train()
+    assert resumed.iter == 5
+    hooks = [[h for h in r.hooks if type(h).__name__ == 'DualTeacherHook'][0]
+             for r in (straight, resumed)]
+    assert hooks[0].state_dict() == hooks[1].state_dict()
+    assert resumed.model.active_teacher == 'teacher2'
+    assert resumed.model.semi_train_cfg['mix'] == 'classmix'
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_dual_teacher_hook_needs_its_teachers(digitscenes, tmp_path):
+    cfg = dt_cfg(digitscenes, str(tmp_path), 1)
+    cfg.custom_hooks[0].teacher_names = ('teacher', 'teacher3')
+    with pytest.raises(AttributeError, match='DualTeacherHook needs a model with `teacher3`'):
+        Runner.from_cfg(cfg).train()
+    cfg = dt_cfg(digitscenes, str(tmp_path), 1)
+    cfg.custom_hooks.append(dict(type='mtkit.EMATeacherHook', momentum=0.01))
+    with pytest.raises(ConfigKeyError, match='updated by more than one hook'):
+        Runner.from_cfg(cfg).train()
+    with pytest.raises(ConfigKeyError, match='one dict per teacher'):
+        from mtkit.hooks import DualTeacherHook
+        DualTeacherHook(teacher_train_cfgs=[dict(mix='cutmix')])
+
+
+def test_dual_teacher_on_the_detection_wrapper(digitscenes, tmp_path):
+    """Switching teachers are model-agnostic: on MeanTeacherDetector the active teacher makes
+    the pseudo boxes."""
+    from helpers import point_digitscenes
+    cfg = small_run_cfg(point_digitscenes(Config.fromfile(MT_DET), digitscenes),
+                        str(tmp_path), 3, val=False)
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.sampler.batch_size = 2
+    cfg.model.num_teachers = 2
+    cfg.model.semi_train_cfg.update(burn_in_iters=0, ramp_iters=0)
+    cfg.custom_hooks = [dict(type='mtkit.DualTeacherHook', interval=2)]
+    runner = Runner.from_cfg(cfg)
+    calls = []
+    for name in ('teacher', 'teacher2'):
+        module = getattr(runner.model, name)
+        original = module.predict
+
+        def spy(*args, _name=name, _orig=original, **kwargs):
+            calls.append(_name)
+            return _orig(*args, **kwargs)
+        module.predict = spy
+    runner.train()
+    assert calls == ['teacher', 'teacher', 'teacher2']
+    assert runner.model.active_teacher == 'teacher2'
+    assert same(runner.model.teacher2, runner.model.student)  # restarted at iteration 2
+    assert not same(runner.model.teacher, runner.model.student)
