@@ -1,7 +1,8 @@
 """mtkit: semi-supervised mean-teacher toolkit for OpenMMLab 2.x.
 
 ``import mtkit`` (or ``custom_imports=dict(imports=['mtkit'])`` in a config) registers every
-component in the ``mtkit`` registries and makes MMEngine checkpoints load under torch >= 2.6.
+component in the ``mtkit`` registries, makes MMEngine checkpoints load under torch >= 2.6, and
+lets mmseg's CityscapesMetric run under numpy >= 2.4.
 """
 from .utils.stack import require
 
@@ -10,6 +11,10 @@ require('mmengine')
 from .utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
+
+from .utils.compat import restore_numpy_in1d  # noqa: E402
+
+restore_numpy_in1d()  # mmseg's CityscapesMetric (cityscapesscripts) under numpy >= 2.4
 
 from . import (augment, datasets, engine, filters, hooks, losses, models,  # noqa: E402,F401
                registry, teachers)

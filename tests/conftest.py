@@ -56,3 +56,34 @@ def tiny_coco(tmp_path_factory, digitscenes):
     write_splits(osp.join(root, 'annotations', 'instances_train2017.json'), [1, 5, 10], [1],
                  osp.join(root, 'semi_anns'))
     return root
+
+
+@pytest.fixture(scope='session')
+def tiny_cityscapes(tmp_path_factory, digitscenes):
+    """The tiny DigitScenes segmentation laid out like data/cityscapes: train ids 0-10 of the
+    19 Cityscapes classes, ``*_gtFine_labelIds.png`` and ``*_instanceIds.png`` beside them (for
+    CityscapesMetric) and the
+    split lists 1/16 .. 1/2 under ``splits/``."""
+    import numpy as np
+    from PIL import Image
+    root = str(tmp_path_factory.mktemp('cityscapes'))
+    shutil.copytree(osp.join(digitscenes, 'cityscapes'), root, dirs_exist_ok=True)
+    try:
+        from cityscapesscripts.helpers.labels import trainId2label
+    except ImportError:  # pragma: no cover
+        trainId2label = None
+    if trainId2label is not None:
+        lut = np.zeros(256, np.uint8)  # ignore (255) -> 0 'unlabeled'
+        for train_id, label in trainId2label.items():
+            if 0 <= train_id < 255:
+                lut[train_id] = label.id
+        for dirpath, _, files in os.walk(osp.join(root, 'gtFine')):
+            for name in files:
+                if name.endswith('_gtFine_labelTrainIds.png'):
+                    ids = lut[np.array(Image.open(osp.join(dirpath, name)))]
+                    out = name.replace('_labelTrainIds.png', '_labelIds.png')
+                    Image.fromarray(ids).save(osp.join(dirpath, out))
+                    # no instance ids (< 1000): the instance-level scores count pixels only
+                    out = name.replace('_labelTrainIds.png', '_instanceIds.png')
+                    Image.fromarray(ids.astype(np.uint16)).save(osp.join(dirpath, out))
+    return root

@@ -123,3 +123,12 @@ def test_switching_schedule_and_restart_ramp():
         switching_state(0, 0, 2)
     with pytest.raises(ValueError):
         restart_momentum(0, 1.5)
+
+
+def test_numpy_in1d_is_back_for_cityscapesscripts():
+    import numpy as np
+
+    import mtkit  # noqa: F401  (restores np.in1d where numpy removed it)
+    a = np.array([[1, 2], [3, 4]])
+    assert np.in1d(a, [2, 3]).tolist() == [False, True, True, False]
+    assert np.in1d(a, [2, 3], invert=True).tolist() == [True, False, False, True]

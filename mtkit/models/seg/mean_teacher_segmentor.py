@@ -65,8 +65,8 @@ class MeanTeacherSegmentor(BaseModel):
         semi_test_cfg: ``predict_on``: ``'student'`` or a teacher's name.
         num_teachers: Number of teachers (``teacher``, ``teacher2``, ...). A consensus filter
             needs 2: the second teacher's maps are its ``context['second']``.
-        data_preprocessor: Defaults to :class:`MultiBranchSegDataPreProcessor` around the
-            segmentor's own preprocessor.
+        data_preprocessor: A :class:`MultiBranchSegDataPreProcessor`, or a plain one (e.g.
+            ``SegDataPreProcessor``) which is then wrapped in it; defaults to the segmentor's.
         init_cfg: As MMEngine.
     """
 
@@ -78,12 +78,16 @@ class MeanTeacherSegmentor(BaseModel):
         test_cfg = check_cfg('MeanTeacherSegmentor.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
         self._check_train_cfg(train_cfg)
         if data_preprocessor is None:
-            inner = segmentor.get('data_preprocessor')
-            if inner is None:
+            data_preprocessor = segmentor.get('data_preprocessor')
+            if data_preprocessor is None:
                 raise ConfigKeyError('MeanTeacherSegmentor: give data_preprocessor, or a '
                                      'segmentor config with its own data_preprocessor')
+        if str(data_preprocessor.get('type', '')).split('.')[-1] != \
+                'MultiBranchSegDataPreProcessor':
+            # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
+            # `data_preprocessor`) is applied to each branch
             data_preprocessor = dict(type='mtkit.MultiBranchSegDataPreProcessor',
-                                     data_preprocessor=inner)
+                                     data_preprocessor=data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         segmentor = copy.deepcopy(dict(segmentor))
         segmentor.pop('data_preprocessor', None)  # the wrapper's preprocessor does the work
