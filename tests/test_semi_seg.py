@@ -260,3 +260,32 @@ def test_dual_teacher_on_the_detection_wrapper(digitscenes, tmp_path):
     assert runner.model.active_teacher == 'teacher2'
     assert same(runner.model.teacher2, runner.model.student)  # restarted at iteration 2
     assert not same(runner.model.teacher, runner.model.student)
+
+
+def test_non_finite_teacher_or_loss_stops_with_the_iteration(seg_batch):
+    cfg, data = seg_batch
+    model = build_model(cfg)
+    with torch.no_grad():
+        model.teacher.decode_head.conv_seg.bias[0] = float('nan')
+    with pytest.raises(FloatingPointError, match='logits of teacher on the weak view at '
+                                                 'iteration 7 has NaN/inf'):
+        losses_of(model, data, it=7)
+    model = build_model(cfg, pseudo_thr=0.0)
+    with torch.no_grad():
+        model.student.decode_head.conv_seg.bias[0] = float('inf')
+    with pytest.raises(FloatingPointError, match='unsupervised loss at iteration 3'):
+        losses_of(model, data, it=3)
+
+
+def test_gmm_thresholds_on_pixel_confidences(seg_batch):
+    cfg, data = seg_batch
+    model = build_model(cfg, pseudo_filters=[dict(type='GMMThreshold', num_classes=11,
+                                                  dense_samples=50)])
+    gmm = model.pseudo_filter.filters[0]
+    assert int((gmm.queue > 0).sum()) == 0
+    losses = losses_of(model, data)
+    filled = (gmm.queue > 0).sum(1)
+    # the classes the random teacher predicts got at most 50 pixel samples each
+    assert int(filled.sum()) > 0 and int(filled.max()) <= 50
+    assert 0.0 <= losses['unsup_conf_ratio'].item() <= 1.0
+    assert 'pseudo_filter.filters.0.queue' in model.state_dict()  # travels in checkpoints

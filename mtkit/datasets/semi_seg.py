@@ -10,7 +10,7 @@
   batches and the segmentation wrapper consumes.
 """
 import copy
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform

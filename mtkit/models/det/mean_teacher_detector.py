@@ -1,6 +1,6 @@
 """Mean-teacher wrapper for any mmdet 3.x detector."""
 import copy
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmdet.models.detectors.semi_base import SemiBaseDetector
@@ -88,8 +88,8 @@ class MeanTeacherDetector(SemiBaseDetector):
         if data_preprocessor is None:
             inner = detector.get('data_preprocessor')
             if inner is None:
-                raise ConfigKeyError('MeanTeacherDetector: give data_preprocessor, or a detector config '
-                               'with its own data_preprocessor')
+                raise ConfigKeyError('MeanTeacherDetector: give data_preprocessor, or a detector '
+                                     'config with its own data_preprocessor')
             data_preprocessor = dict(type='mmdet.MultiBranchDataPreprocessor',
                                      data_preprocessor=inner)
         super().__init__(detector=detector, semi_train_cfg=train_cfg, semi_test_cfg=test_cfg,

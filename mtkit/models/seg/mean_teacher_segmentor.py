@@ -42,6 +42,24 @@ TRAIN_DEFAULTS = dict(
 TEST_DEFAULTS = dict(predict_on='teacher')
 
 
+def check_finite(t: Tensor, what: str) -> None:
+    """Stop on NaN / inf in ``t`` with a message naming ``what`` and the iteration.
+
+    On CPU this raises :class:`FloatingPointError` at once. On an accelerator it queues a
+    device-side assertion (``torch._assert_async``), so the check never waits for the device;
+    a failure then surfaces at the next synchronisation as a device assertion with the message.
+    """
+    it = MessageHub.get_current_instance().get_info('iter', 0)
+    msg = (f'{what} at iteration {it} has NaN/inf values; the model diverged (lower the '
+           f'learning rate, check the data) -- nothing is trained on non-finite values')
+    ok = torch.isfinite(t).all()
+    if t.device.type == 'cpu':
+        if not bool(ok):
+            raise FloatingPointError(msg)
+    else:
+        torch._assert_async(ok, msg)
+
+
 @register(MODELS)
 class MeanTeacherSegmentor(BaseModel):
     """Teacher/student pair of one mmseg segmentor, trained with dense pseudo labels.
@@ -223,8 +241,9 @@ class MeanTeacherSegmentor(BaseModel):
         """(confidence, label) maps (B, H, W) of teacher ``name`` on images ``x``."""
         teacher = getattr(self, name)
         teacher.eval()
-        probs = teacher.encode_decode(x, self._metas(x)).float().softmax(1)
-        return probs.max(1)
+        logits = teacher.encode_decode(x, self._metas(x)).float()
+        check_finite(logits, f'MeanTeacherSegmentor: the logits of {name} on the weak view')
+        return logits.softmax(1).max(1)
 
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
                     strong_samples: list, weight: float) -> dict:
@@ -249,6 +268,7 @@ class MeanTeacherSegmentor(BaseModel):
             gt = mixed[4] if gt is not None else None
         logits = self.student.encode_decode(strong, self._metas(strong))
         loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting']) * weight
+        check_finite(loss, 'MeanTeacherSegmentor: the unsupervised loss')
         out = dict(unsup_loss_seg=loss,
                    unsup_conf_ratio=keep.sum() / valid.sum().clamp_min(1))
         if gt is not None:
