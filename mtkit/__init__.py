@@ -16,8 +16,8 @@ from .utils.compat import restore_numpy_in1d  # noqa: E402
 
 restore_numpy_in1d()  # mmseg's CityscapesMetric (cityscapesscripts) under numpy >= 2.4
 
-from . import (augment, datasets, engine, filters, hooks, losses, models,  # noqa: E402,F401
-               registry, teachers)
+from . import (augment, datasets, engine, evaluation, filters, hooks,  # noqa: E402,F401
+               losses, models, registry, teachers, tta)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'engine', 'filters', 'hooks', 'losses', 'models', 'registry',

@@ -1,10 +1,12 @@
 from .cityscapes_split import (list_images, parse_fraction, split_cityscapes,
                                write_cityscapes_splits)
 from .coco_split import SplitError, labeled_count, split_coco, split_names, write_splits
+from .digitsc import digit_crops, write_digitsc
+from .digitsc_dataset import DigitsCDataset
 from .semi_seg import SemiSegDataset, WeakStrongViews
 from .digitscenes import CLASSES, SEG_CLASSES, DigitScenesConfig, generate
 
 __all__ = ['list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
            'SplitError', 'labeled_count', 'split_coco', 'split_names', 'write_splits',
            'CLASSES', 'SEG_CLASSES', 'DigitScenesConfig', 'generate', 'SemiSegDataset',
-           'WeakStrongViews']
+           'WeakStrongViews', 'DigitsCDataset', 'digit_crops', 'write_digitsc']

@@ -1,0 +1,142 @@
+"""Test-time methods on a real (small) classifier: predictions come before the update, reset
+returns to the source, the stream loop counts errors and reports divergence and bad input."""
+import pytest
+import torch
+
+from mtkit.registry import MODELS
+from mtkit.tta.methods import (RMT, CoTTA, Source, Tent, build_tta_method, source_prototypes,
+                               use_batch_statistics)
+from mtkit.tta.runner import gradual_domains, run_stream
+from mtkit.utils.errors import ConfigKeyError
+
+
+def model():
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='mtkit.TTAImageClassifier', num_classes=10,
+                             backbone=dict(type='mtkit.SmallResNet', widths=(8, 16))))
+
+
+def batch(n=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n, ), generator=g)
+
+
+def params(m):
+    return [p.detach().clone() for p in m.parameters()]
+
+
+def test_source_never_changes_the_model():
+    m = model()
+    before = params(m)
+    method = Source(m)
+    x, _ = batch()
+    out = method(x)
+    assert out.shape == (16, 10)
+    assert all(torch.equal(a, b) for a, b in zip(before, params(m)))
+
+
+def test_tent_predicts_before_it_updates_and_resets_exactly():
+    m = model()
+    source = params(m)
+    method = Tent(m, lr=1e-2)
+    x, _ = batch()
+    reference = model()
+    use_batch_statistics(reference)
+    with torch.no_grad():
+        expected = reference.head(reference.extract_feat(x))
+    out = method(x)
+    torch.testing.assert_close(out, expected)  # the pre-update prediction
+    after = params(m)
+    changed = [not torch.equal(a, b) for a, b in zip(source, after)]
+    assert any(changed)
+    # only BN affine parameters move
+    names = [n for n, _ in m.named_parameters()]
+    assert all(('bn' in n or 'short.1' in n or 'stem.1' in n) for n, c in zip(names, changed)
+               if c)
+    method.reset()
+    assert all(torch.equal(a, b) for a, b in zip(source, params(m)))
+
+
+def test_cotta_full_restore_returns_to_source():
+    m = model()
+    source = params(m)
+    method = CoTTA(m, lr=1e-2, restore_p=1.0, num_aug=2, ap=1.1)  # ap > 1: always augment
+    x, _ = batch()
+    out = method(x)
+    assert out.shape == (16, 10) and torch.isfinite(out).all()
+    assert all(torch.equal(a, b) for a, b in zip(source, params(m)))  # p = 1: all restored
+    assert not all(torch.equal(a, b) for a, b in zip(source, params(method.teacher)))
+
+
+def test_rmt_needs_its_source_data_and_adapts():
+    m = model()
+    method = RMT(m, lr=1e-3)
+    x, y = batch()
+    with pytest.raises(RuntimeError, match='set_source'):
+        method(x)
+    protos = source_prototypes(m, [batch(40, 1), batch(40, 2)], 10)
+    assert protos.shape == (10, 16)
+    method.set_source(protos)
+    before = params(m)
+    out = method(x)
+    assert out.shape == (16, 10) and torch.isfinite(out).all()
+    assert not all(torch.equal(a, b) for a, b in zip(before, params(m)))
+    replay = RMT(model(), source_free=False)
+    replay.set_source(protos)
+    with pytest.raises(ConfigKeyError, match='source replay'):
+        replay(x)
+    with pytest.raises(ValueError, match=r'no source samples of class\(es\) \[2, 3\]'):
+        source_prototypes(m, [(x[:2], torch.tensor([0, 1]))], 4)
+
+
+def test_build_names_bad_method_config():
+    with pytest.raises(ConfigKeyError, match="unknown test-time method 'Tnet'"):
+        build_tta_method(dict(type='Tnet'), model())
+    with pytest.raises(ConfigKeyError, match=r"unknown key\(s\) \['learning_rate'\]"):
+        build_tta_method(dict(type='Tent', learning_rate=1.0), model())
+
+
+class Fixed(torch.nn.Module):
+    """Predicts class 0 always; NaN at a chosen batch."""
+
+    def __init__(self, nan_at=None):
+        super().__init__()
+        self.calls, self.resets, self.nan_at = 0, 0, nan_at
+
+    def reset(self):
+        self.resets += 1
+
+    def forward(self, x):
+        out = torch.zeros(x.shape[0], 10)
+        out[:, 0] = 1.0
+        if self.calls == self.nan_at:
+            out[0, 0] = float('nan')
+        self.calls += 1
+        return out
+
+
+def test_run_stream_counts_errors_per_domain_and_resets_as_told():
+    y0 = torch.tensor([0, 0, 1, 1])  # 50% error for "always 0"
+    y1 = torch.tensor([1, 1, 1, 0])  # 75%
+    x = torch.zeros(4, 3, 32, 32)
+    domains = [('a', [(x, y0)]), ('b', [(x[:0], y1[:0]), (x, y1)])]  # b has an empty batch
+    method = Fixed()
+    res = run_stream(method, domains, 'continual')
+    assert res['errors'] == {'a': 50.0, 'b': 75.0} and res['mean_error'] == 62.5
+    assert res['images'] == 8 and method.resets == 1
+    method = Fixed()
+    run_stream(method, domains, 'reset')
+    assert method.resets == 2
+
+
+def test_run_stream_reports_divergence_with_domain_and_batch():
+    x, y = torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.long)
+    domains = [('fog-5', [(x, y), (x, y), (x, y)])]
+    with pytest.raises(FloatingPointError, match=r"domain 'fog-5' \(#0\), batch 2 \(images 8-11\)"):
+        run_stream(Fixed(nan_at=2), domains)
+
+
+def test_gradual_sequence():
+    seq = gradual_domains(('fog', 'snow'))
+    assert seq[:9] == [f'fog-{s}' for s in (1, 2, 3, 4, 5, 4, 3, 2, 1)]
+    assert seq[9] == 'snow-1' and len(seq) == 18
