@@ -140,3 +140,19 @@ def test_gradual_sequence():
     seq = gradual_domains(('fog', 'snow'))
     assert seq[:9] == [f'fog-{s}' for s in (1, 2, 3, 4, 5, 4, 3, 2, 1)]
     assert seq[9] == 'snow-1' and len(seq) == 18
+
+
+def test_rmt_warmup_trains_on_source_and_becomes_the_reset_state():
+    m = model()
+    before = params(m)
+    method = RMT(m, warmup_steps=3)
+    protos = source_prototypes(m, [batch(40, 1)], 10)
+    with pytest.raises(ConfigKeyError, match='warmup_steps needs source batches'):
+        method.set_source(protos)
+    src = [batch(16, 3)] * 3
+    method.set_source(protos, iter(src))
+    warmed = params(m)
+    assert not all(torch.equal(a, b) for a, b in zip(before, warmed))
+    method(batch()[0])
+    method.reset()
+    assert all(torch.equal(a, b) for a, b in zip(warmed, params(m)))

@@ -290,9 +290,28 @@ class RMT(_TeacherStudent):
 
     def set_source(self, prototypes: Tensor, replay=None) -> None:
         """Cache source prototypes (C, D); ``replay`` yields labeled source batches
-        ``(inputs, labels)`` for the replay loss (required unless ``source_free``)."""
+        ``(inputs, labels)`` for the replay loss (required unless ``source_free``) and the
+        warm-up.
+
+        With ``warmup_steps`` the student first trains that many steps of cross-entropy on
+        source batches (the teacher following by EMA); the warmed-up state is then the one
+        :meth:`reset` returns to.
+        """
         self.prototypes = prototypes
         self._replay = replay
+        if self.warmup_steps:
+            if replay is None:
+                raise ConfigKeyError('RMT: warmup_steps needs source batches '
+                                     '(set_source(prototypes, replay=...))')
+            for _ in range(self.warmup_steps):
+                xs, ys = next(replay)
+                with torch.enable_grad():
+                    loss = F.cross_entropy(self.logits(xs), ys)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
+                self.ema_step()
+            self._source = copy.deepcopy(self.model.state_dict())
 
     def forward(self, x: Tensor) -> Tensor:
         if self.prototypes is None:
