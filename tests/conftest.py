@@ -87,3 +87,13 @@ def tiny_cityscapes(tmp_path_factory, digitscenes):
                     out = name.replace('_labelTrainIds.png', '_instanceIds.png')
                     Image.fromarray(ids.astype(np.uint16)).save(osp.join(dirpath, out))
     return root
+
+
+@pytest.fixture(scope='session')
+def tiny_digitsc(tmp_path_factory, digitscenes):
+    """DigitsC made from the tiny DigitScenes: clean crops and two corrupted test domains at
+    severities 1 and 5."""
+    from mtkit.datasets.digitsc import write_digitsc
+    root = str(tmp_path_factory.mktemp('digitsc'))
+    write_digitsc(digitscenes, root, severities=(1, 5), corruptions=('fog', 'gaussian_noise'))
+    return root

@@ -1,12 +1,14 @@
 """Online test-time adaptation of a trained classifier over a corruption stream.
 
-    python tools/tta.py CONFIG CHECKPOINT --method rmt [--setting continual|reset|gradual]
-        [--seed 0] [--out results.json] [--domains gaussian_noise-5 fog-5 ...]
+    python tools/tta.py CONFIG CHECKPOINT --method rmt [tent ...]
+        [--setting continual|reset|gradual] [--seed 0] [--out results.json]
+        [--domains gaussian_noise-5 fog-5 ...] [--max-per-domain N]
 
 CONFIG is the source model's training config with a ``tta`` section (data root, severity,
 batch size, method configs); CHECKPOINT its trained weights. Every batch is predicted before
 the method adapts on it. Per-domain and mean error (%) and images/s go to the log and to
-``--out`` (default ``work_dirs/tta/{method}_{setting}_s{seed}.json``).
+``--out`` (default ``work_dirs/tta/{method}_{setting}_s{seed}.json``); with several methods,
+each is run from the source model in turn and ``--out`` holds ``{method: result}``.
 """
 import argparse
 import json
@@ -18,15 +20,21 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv=None):
+    from mmengine.config import DictAction
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument('config')
     p.add_argument('checkpoint')
-    p.add_argument('--method', required=True, help='a key of the config\'s tta.methods')
+    p.add_argument('--method', required=True, nargs='+',
+                   help='key(s) of the config\'s tta.methods')
     p.add_argument('--setting', default='continual', choices=['continual', 'reset', 'gradual'])
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--domains', nargs='*', help='override the stream (folder names)')
     p.add_argument('--out')
     p.add_argument('--log-every', type=int, default=0)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config keys, e.g. tta.data_root=data/digitsc_all')
+    p.add_argument('--max-per-domain', type=int,
+                   help='a fixed random subset of this many images per domain (shorter streams)')
     return p.parse_args(argv)
 
 
@@ -39,16 +47,24 @@ def main(argv=None):
     import mtkit  # noqa: F401
     from mtkit.tta.stream import run_tta
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     MMLogger.get_instance('mtkit-tta', log_level='INFO')
-    torch.manual_seed(args.seed)
-    result = run_tta(cfg, args.checkpoint, args.method, args.setting, args.seed,
-                     domains=args.domains, log_every=args.log_every)
-    out = args.out or osp.join('work_dirs', 'tta', f'{args.method}_{args.setting}_s{args.seed}.json')
+    results = {}
+    for method in args.method:
+        torch.manual_seed(args.seed)
+        results[method] = run_tta(cfg, args.checkpoint, method, args.setting, args.seed,
+                                  domains=args.domains, log_every=args.log_every,
+                                  max_per_domain=args.max_per_domain)
+        print(f'{method} ({args.setting}, seed {args.seed}): mean error '
+              f'{results[method]["mean_error"]:.2f}%, '
+              f'{results[method]["images_per_s"]:.0f} images/s')
+    name = args.method[0] if len(args.method) == 1 else 'methods'
+    out = args.out or osp.join('work_dirs', 'tta', f'{name}_{args.setting}_s{args.seed}.json')
     os.makedirs(osp.dirname(out) or '.', exist_ok=True)
     with open(out, 'w') as f:
-        json.dump(result, f, indent=1)
-    print(f'{args.method} ({args.setting}, seed {args.seed}): mean error '
-          f'{result["mean_error"]:.2f}%, {result["images_per_s"]:.0f} images/s -> {out}')
+        json.dump(results[args.method[0]] if len(args.method) == 1 else results, f, indent=1)
+    print(f'-> {out}')
 
 
 if __name__ == '__main__':

@@ -26,11 +26,15 @@ def _check_classes(model, checkpoint: str) -> None:
 
 
 def _batches(cfg, split: str, domain: str, batch_size: int, seed: int, model,
-             shuffle: bool = True):
+             shuffle: bool = True, max_images: Optional[int] = None):
     ds = DATASETS.build(dict(type='mtkit.DigitsCDataset', data_root=cfg.tta.data_root,
                              split=split, domain=domain, pipeline=cfg.test_pipeline,
                              test_mode=True))
     g = torch.Generator().manual_seed(seed)
+    if max_images is not None and max_images < len(ds):
+        # a fixed random subset of the domain (seeded), for shorter streams
+        keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed + 1))
+        ds = torch.utils.data.Subset(ds, keep[:max_images].tolist())
     loader = DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g,
                         collate_fn=pseudo_collate, num_workers=0)
     for data in loader:
@@ -40,7 +44,8 @@ def _batches(cfg, split: str, domain: str, batch_size: int, seed: int, model,
 
 
 def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', seed: int = 0,
-            domains: Optional[Sequence[str]] = None, log_every: int = 0) -> dict:
+            domains: Optional[Sequence[str]] = None, log_every: int = 0,
+            max_per_domain: Optional[int] = None) -> dict:
     tta = cfg.get('tta')
     if tta is None:
         raise ConfigKeyError(f'{cfg.filename}: no `tta` section (data_root, severity, '
@@ -62,9 +67,10 @@ def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', 
         if domains is None:
             domains: List[str] = (gradual_domains() if setting == 'gradual' else
                                   [f'{c}-{tta.severity}' for c in CORRUPTIONS])
-        stream = [(d, _batches(cfg, 'test', d, tta.batch_size, seed * 1000 + i, model))
+        stream = [(d, _batches(cfg, 'test', d, tta.batch_size, seed * 1000 + i, model,
+                               max_images=max_per_domain))
                   for i, d in enumerate(domains)]
         result = run_stream(method, stream, setting, log_every=log_every)
     result.update(method=method_name, method_cfg=dict(tta.methods[method_name]), seed=seed,
-                  checkpoint=checkpoint)
+                  checkpoint=checkpoint, max_per_domain=max_per_domain)
     return result
