@@ -156,3 +156,12 @@ def test_rmt_warmup_trains_on_source_and_becomes_the_reset_state():
     method(batch()[0])
     method.reset()
     assert all(torch.equal(a, b) for a, b in zip(warmed, params(m)))
+
+
+def test_run_stream_keeps_every_occurrence_of_a_repeated_domain():
+    x = torch.zeros(4, 3, 32, 32)
+    wrong, right = torch.ones(4, dtype=torch.long), torch.zeros(4, dtype=torch.long)
+    domains = [('fog-4', [(x, wrong)]), ('fog-5', [(x, right)]), ('fog-4', [(x, right)])]
+    res = run_stream(Fixed(), domains, 'gradual')
+    assert res['errors'] == {'fog-4': 100.0, 'fog-5': 0.0, 'fog-4@2': 0.0}
+    assert res['mean_error'] == pytest.approx(100 / 3) and res['mean_error_severity5'] == 0.0

@@ -7,7 +7,8 @@ Settings:
   1..5..1 severity sequence, see :func:`gradual_domains`).
 
 Each batch is predicted *before* the method updates on it (the methods guarantee it), errors
-are counted per domain, and non-finite predictions stop the run with the domain and batch.
+are counted per domain (a domain met again is keyed ``name@2``, ``name@3``...), and non-finite
+predictions stop the run with the domain and batch.
 """
 import logging
 import time
@@ -72,10 +73,17 @@ def run_stream(method, domains: Sequence[Tuple[str, Iterable]], setting: str = '
                           f'{100.0 * int(wrong) / seen:.2f}%', logger=logger)
         if seen == 0:
             raise ValueError(f'tta: domain {name!r} has no images')
-        errors[name] = 100.0 * int(wrong) / seen
+        key, k = name, 2
+        while key in errors:  # a domain met again (gradual: fog-4 going up, then down)
+            key, k = f'{name}@{k}', k + 1
+        errors[key] = 100.0 * int(wrong) / seen
         images += seen
-        print_log(f'tta: domain {d_i + 1}/{len(domains)} {name}: error {errors[name]:.2f}%',
+        print_log(f'tta: domain {d_i + 1}/{len(domains)} {name}: error {errors[key]:.2f}%',
                   logger=logger)
     mean = sum(errors.values()) / len(errors)
-    return dict(errors=errors, mean_error=mean, images=images,
-                images_per_s=images / max(seconds, 1e-9), setting=setting)
+    result = dict(errors=errors, mean_error=mean, images=images,
+                  images_per_s=images / max(seconds, 1e-9), setting=setting)
+    sev5 = [v for k, v in errors.items() if k.split('@')[0].endswith('-5')]
+    if setting == 'gradual' and sev5:
+        result['mean_error_severity5'] = sum(sev5) / len(sev5)
+    return result
