@@ -1,5 +1,10 @@
-"""Names of the EMA teachers a task wrapper holds."""
+"""Helpers the task wrappers share: teacher names, the consensus partner, the scheduled
+unsupervised weight."""
 from typing import Tuple
+
+from mmengine.logging import MessageHub
+
+from ..losses.ramps import ramp_weight
 
 
 def teacher_names(num_teachers: int) -> Tuple[str, ...]:
@@ -8,3 +13,16 @@ def teacher_names(num_teachers: int) -> Tuple[str, ...]:
     if num_teachers < 1:
         raise ValueError(f'num_teachers must be >= 1, got {num_teachers}')
     return ('teacher', ) + tuple(f'teacher{i}' for i in range(2, num_teachers + 1))
+
+
+def consensus_partner(active: str) -> str:
+    """The teacher whose predictions a consensus filter compares with the active one's."""
+    return 'teacher2' if active == 'teacher' else 'teacher'
+
+
+def scheduled_unsup_weight(cfg: dict) -> float:
+    """``cfg['unsup_weight']`` times the burn-in / ramp factor at the current iteration (read
+    from MMEngine's MessageHub)."""
+    it = MessageHub.get_current_instance().get_info('iter', 0)
+    return cfg['unsup_weight'] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'],
+                                             cfg['ramp'])

@@ -7,7 +7,6 @@ from mmdet.models.detectors.semi_base import SemiBaseDetector
 from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_project, get_box_tensor
-from mmengine.logging import MessageHub
 from torch import Tensor
 
 from ...filters import FilterChain
@@ -15,7 +14,7 @@ from ...filters.diagnostics import PseudoLabelStats, pseudo_label_matches
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
-from ..teachers import teacher_names
+from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
 
@@ -130,10 +129,7 @@ class MeanTeacherDetector(SemiBaseDetector):
     # ------------------------------------------------------------------ training
     def unsup_weight(self) -> float:
         """Unsupervised loss weight at the current iteration (from MMEngine's MessageHub)."""
-        it = MessageHub.get_current_instance().get_info('iter', 0)
-        c = self.semi_train_cfg
-        return c['unsup_weight'] * ramp_weight(it, c['burn_in_iters'], c['ramp_iters'],
-                                               c['ramp'])
+        return scheduled_unsup_weight(self.semi_train_cfg)
 
     def loss(self, multi_batch_inputs: Dict[str, Tensor],
              multi_batch_data_samples: Dict[str, SampleList]) -> dict:
@@ -183,7 +179,7 @@ class MeanTeacherDetector(SemiBaseDetector):
         self._check_homography(batch_data_samples, 'unsup_teacher')
         batch_info = {}
         if 'second' in self.pseudo_filter.requires:
-            second = 'teacher2' if self.active_teacher == 'teacher' else 'teacher'
+            second = consensus_partner(self.active_teacher)
             batch_info['second'] = self._predict_in_original_frame(
                 getattr(self, second), batch_inputs, batch_data_samples)
         pseudo = self._predict_in_original_frame(getattr(self, self.active_teacher),

@@ -13,7 +13,7 @@ from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
-from ..teachers import teacher_names
+from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
 
 BRANCHES = ('sup', 'weak', 'strong')
 
@@ -188,10 +188,8 @@ class MeanTeacherSegmentor(BaseModel):
 
     # ------------------------------------------------------------------ training
     def unsup_weight(self) -> float:
-        it = MessageHub.get_current_instance().get_info('iter', 0)
-        c = self.semi_train_cfg
-        return c['unsup_weight'] * ramp_weight(it, c['burn_in_iters'], c['ramp_iters'],
-                                               c['ramp'])
+        """Unsupervised loss weight at the current iteration (from MMEngine's MessageHub)."""
+        return scheduled_unsup_weight(self.semi_train_cfg)
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
         if not isinstance(inputs, dict) or any(b not in inputs for b in BRANCHES):
@@ -252,7 +250,7 @@ class MeanTeacherSegmentor(BaseModel):
         valid = self.valid_mask(weak, weak_samples)
         context = {}
         if 'second' in self.pseudo_filter.requires:
-            second = 'teacher2' if self.active_teacher == 'teacher' else 'teacher'
+            second = consensus_partner(self.active_teacher)
             context['second'] = self.teacher_maps(second, weak)
         keep = self.pseudo_filter.dense(conf, plabel, context) & valid
         plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
