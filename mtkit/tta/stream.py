@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner import load_state_dict
 from torch.utils.data import DataLoader
 
 from ..registry import DATASETS, MODELS
@@ -16,13 +16,16 @@ from .methods import build_tta_method, source_prototypes
 from .runner import gradual_domains, run_stream
 
 
-def _check_classes(model, checkpoint: str) -> None:
+def _load_source(model, checkpoint: str) -> None:
+    """Read ``checkpoint`` once, check its head's class count against the model, load it."""
     state = torch.load(checkpoint, map_location='cpu', weights_only=True)
     state = state.get('state_dict', state)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     w = state.get('head.weight')
     if w is not None and w.shape[0] != model.num_classes:
         raise ConfigKeyError(f'{checkpoint}: its head has {w.shape[0]} classes, the config\'s '
                              f'model has num_classes={model.num_classes}')
+    load_state_dict(model, state, strict=True, logger='silent')
 
 
 def _batches(cfg, split: str, domain: str, batch_size: int, seed: int, model,
@@ -55,8 +58,7 @@ def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', 
                              f'{sorted(tta.methods)}')
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmengine')):
         model = MODELS.build(cfg.model)
-        _check_classes(model, checkpoint)
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+        _load_source(model, checkpoint)
         method = build_tta_method(dict(tta.methods[method_name]), model)
         if hasattr(method, 'set_source'):
             src = list(itertools.islice(
