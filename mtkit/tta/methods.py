@@ -7,7 +7,7 @@ then adapts. ``reset()`` returns it to the source state (weights, optimizer, tea
 lives in pure functions (:mod:`mtkit.losses.consistency`, :mod:`mtkit.teachers`).
 """
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -370,6 +370,3 @@ def source_prototypes(model: nn.Module, batches, num_classes: int) -> Tensor:
         raise ValueError(f'source_prototypes: no source samples of class(es) {missing}')
     return sums / counts.to(sums.device)[:, None]
 
-
-METHOD_NAMES: Dict[str, str] = dict(source='Source', bn='BNAdapt', tent='Tent', cotta='CoTTA',
-                                    rmt='RMT')
