@@ -165,3 +165,46 @@ def test_run_stream_keeps_every_occurrence_of_a_repeated_domain():
     res = run_stream(Fixed(), domains, 'gradual')
     assert res['errors'] == {'fog-4': 100.0, 'fog-5': 0.0, 'fog-4@2': 0.0}
     assert res['mean_error'] == pytest.approx(100 / 3) and res['mean_error_severity5'] == 0.0
+
+
+def test_batch_of_one_falls_back_to_source_statistics_where_batch_statistics_are_undefined():
+    """A BN layer after global pooling sees one value per channel for a batch of one: it
+    normalises with the source running statistics; conv BN layers keep per-image statistics."""
+    import copy
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.BatchNorm1d(4))
+    net[1].running_mean.fill_(0.3)
+    net[4].running_mean.copy_(torch.tensor([0.1, -0.2, 0.3, 0.0]))
+    net[4].running_var.copy_(torch.tensor([2.0, 0.5, 1.0, 4.0]))
+    net[4].weight.data.copy_(torch.tensor([1.0, 2.0, 0.5, 1.0]))
+    source = copy.deepcopy(net).eval()
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        conv = net[0](x)
+        per_image = (conv - conv.mean((0, 2, 3), keepdim=True)) / torch.sqrt(
+            conv.var((0, 2, 3), unbiased=False, keepdim=True) + 1e-5)
+        pooled = per_image.mean((2, 3))  # BN2d weight 1, bias 0
+        expected = source[4](pooled)  # the source statistics of the 1d layer
+    use_batch_statistics(net)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), expected)
+        # a teacher copy keeps the fallback, bound to itself
+        teacher = copy.deepcopy(net)
+        teacher[4].weight.data.fill_(3.0)
+        assert not torch.allclose(teacher(x), net(x))
+        # with two images the 1d layer uses their statistics again
+        two = net(torch.randn(2, 3, 8, 8))
+        assert torch.allclose(two.mean(0), net[4].bias, atol=1e-5)
+    # a layer without source statistics names the problem
+    bare = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.BatchNorm1d(4,
+                                                                        track_running_stats=False))
+    use_batch_statistics(bare)
+    with pytest.raises(ValueError, match='batches of two or more'):
+        bare(torch.randn(1, 4))
+    # every method adapts on a batch of one image with the small ResNet
+    for cfg in (dict(type='BNAdapt'), dict(type='Tent'), dict(type='CoTTA', num_aug=2)):
+        method = build_tta_method(cfg, model())
+        out = method(batch(1)[0])
+        assert out.shape == (1, 10) and torch.isfinite(out).all()

@@ -84,7 +84,7 @@ def test_reset_setting_and_bad_inputs(source_ckpt, tiny_digitsc, tmp_path):
     bad_path = str(tmp_path / 'bad.py')
     bad.dump(bad_path)
     proc = run_tta(bad_path, source_ckpt, '--method', 'source')
-    assert proc.returncode != 0 and 'its head has 10 classes' in proc.stderr
+    assert proc.returncode != 0 and 'its head (head.weight) has 10 classes' in proc.stderr
     assert 'num_classes=7' in proc.stderr
 
 

@@ -2,13 +2,14 @@
 
     python tools/tta.py CONFIG CHECKPOINT --method rmt [tent ...]
         [--setting continual|reset|gradual] [--seed 0] [--out results.json]
-        [--domains gaussian_noise-5 fog-5 ...] [--max-per-domain N]
+        [--domains gaussian_noise-5 fog-5 ...] [--max-per-domain N] [--device auto]
 
 CONFIG is the source model's training config with a ``tta`` section (data root, severity,
 batch size, method configs); CHECKPOINT its trained weights. Every batch is predicted before
 the method adapts on it. Per-domain and mean error (%) and images/s go to the log and to
 ``--out`` (default ``work_dirs/tta/{method}_{setting}_s{seed}.json``); with several methods,
-each is run from the source model in turn and ``--out`` holds ``{method: result}``.
+each is run from the source model in turn and ``--out`` holds ``{method: result}``. A
+segmentation config (an mmseg segmentor) is scored by per-domain and mean mIoU (%) instead.
 """
 import argparse
 import json
@@ -35,6 +36,8 @@ def parse_args(argv=None):
                    help='override config keys, e.g. tta.data_root=data/digitsc_all')
     p.add_argument('--max-per-domain', type=int,
                    help='a fixed random subset of this many images per domain (shorter streams)')
+    p.add_argument('--device', default='auto',
+                   help="'cpu', 'cuda', 'cuda:1'...; 'auto' (default): cuda when available")
     return p.parse_args(argv)
 
 
@@ -50,15 +53,19 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     MMLogger.get_instance('mtkit-tta', log_level='INFO')
+    device = args.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
     results = {}
     for method in args.method:
         torch.manual_seed(args.seed)
-        results[method] = run_tta(cfg, args.checkpoint, method, args.setting, args.seed,
-                                  domains=args.domains, log_every=args.log_every,
-                                  max_per_domain=args.max_per_domain)
-        print(f'{method} ({args.setting}, seed {args.seed}): mean error '
-              f'{results[method]["mean_error"]:.2f}%, '
-              f'{results[method]["images_per_s"]:.0f} images/s')
+        results[method] = r = run_tta(cfg, args.checkpoint, method, args.setting, args.seed,
+                                      domains=args.domains, log_every=args.log_every,
+                                      max_per_domain=args.max_per_domain, device=device)
+        score = (f'mean mIoU {r["mean_miou"]:.2f}%' if 'mean_miou' in r else
+                 f'mean error {r["mean_error"]:.2f}%')
+        print(f'{method} ({args.setting}, seed {args.seed}): {score}, '
+              f'{r["images_per_s"]:.0f} images/s')
     name = args.method[0] if len(args.method) == 1 else 'methods'
     out = args.out or osp.join('work_dirs', 'tta', f'{name}_{args.setting}_s{args.seed}.json')
     os.makedirs(osp.dirname(out) or '.', exist_ok=True)

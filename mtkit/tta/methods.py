@@ -1,12 +1,14 @@
 """Online test-time adaptation methods: Source, BN-adapt, Tent, CoTTA and RMT.
 
-Every method wraps a classifier with ``extract_feat(x) -> (N, D)`` and ``head(f) -> (N, C)``
-(:class:`~mtkit.tta.classifier.TTAImageClassifier`) and is called once per test batch of
-preprocessed images: it returns the batch's predictions made *before* any update on that batch,
-then adapts. ``reset()`` returns it to the source state (weights, optimizer, teacher). The math
+Every method wraps a model with ``extract_feat(x)`` and ``head(f)``: a classifier
+(:class:`~mtkit.tta.classifier.TTAImageClassifier`, features (N, D), logits (N, C)) or a
+segmentor (:class:`~mtkit.tta.segmentor.TTASegmentor`, ``dense``: features (N, D, h, w), logits
+(N, C, h, w)). A method is called once per test batch of preprocessed images: it returns the
+batch's predictions made *before* any update on that batch, then adapts. ``reset()`` returns it to the source state (weights, optimizer, teacher). The math
 lives in pure functions (:mod:`mtkit.losses.consistency`, :mod:`mtkit.teachers`).
 """
 import copy
+import types
 from typing import List, Optional, Sequence
 
 import torch
@@ -39,26 +41,52 @@ def build_tta_method(cfg: dict, model: nn.Module) -> 'TTAMethod':
 
 def use_batch_statistics(model: nn.Module) -> List[nn.Module]:
     """Put BN layers in train mode with no running statistics: they normalise with each test
-    batch's own statistics (BN-adapt, Tent). Returns the BN layers."""
+    batch's own statistics (BN-adapt, Tent, CoTTA, RMT). Returns the BN layers.
+
+    Fallback for a batch of one image: a layer that then sees a single value per channel
+    (after global pooling, e.g. DeepLabV3+'s image-pool branch or a BatchNorm1d head), where
+    batch statistics are undefined, normalises that batch with the source model's running
+    statistics (kept aside here) instead of failing. Layers that see several values per
+    channel (any conv feature map, even of one image) always use the test batch's statistics.
+    """
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     for m in bns:
+        if m.running_mean is not None:
+            m.source_stats = (m.running_mean.detach().clone(), m.running_var.detach().clone())
         m.train()
         m.track_running_stats = False
         m.running_mean = None
         m.running_var = None
+        m.forward = types.MethodType(_batch_stat_bn_forward, m)
     return bns
 
 
-def weak_augment(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-    """Per-image random shift (up to 1/8 of the size, reflect padding), brightness / contrast
-    jitter (x0.8-1.2) and Gaussian noise (std 0.05) on normalised images."""
+def _batch_stat_bn_forward(self: nn.Module, x: Tensor) -> Tensor:
+    if x.numel() > x.shape[1]:  # more than one value per channel: test-batch statistics
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+    stats = getattr(self, 'source_stats', None)
+    if stats is None:
+        raise ValueError(f'{type(self).__name__}: a batch of one with a single value per '
+                         f'channel {tuple(x.shape)} has no batch statistics, and this layer '
+                         f'has no source running statistics to fall back on; use batches of '
+                         f'two or more images')
+    return F.batch_norm(x, stats[0], stats[1], self.weight, self.bias, False, 0.0, self.eps)
+
+
+def weak_augment(x: Tensor, generator: Optional[torch.Generator] = None,
+                 shift: bool = True) -> Tensor:
+    """Per-image random shift (up to 1/8 of the size, reflect padding; only with ``shift``,
+    which dense prediction turns off to keep pixels aligned), brightness / contrast jitter
+    (x0.8-1.2) and Gaussian noise (std 0.05) on normalised images."""
     n, _, h, w = x.shape
-    pad = max(1, h // 8)
     dev = x.device
-    padded = F.pad(x, (pad, pad, pad, pad), mode='reflect')
-    dy = torch.randint(0, 2 * pad + 1, (n, ), generator=generator).tolist()
-    dx = torch.randint(0, 2 * pad + 1, (n, ), generator=generator).tolist()
-    out = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    out = x
+    if shift:
+        pad = max(1, h // 8)
+        padded = F.pad(x, (pad, pad, pad, pad), mode='reflect')
+        dy = torch.randint(0, 2 * pad + 1, (n, ), generator=generator).tolist()
+        dx = torch.randint(0, 2 * pad + 1, (n, ), generator=generator).tolist()
+        out = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
     u = torch.rand(n, 3, generator=generator).to(dev)
     contrast = (0.8 + 0.4 * u[:, 0]).view(n, 1, 1, 1)
     bright = (u[:, 1] - 0.5).mul(0.4).view(n, 1, 1, 1)
@@ -74,7 +102,18 @@ class TTAMethod(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.dense = bool(getattr(model, 'dense', False))
         self._source = copy.deepcopy(model.state_dict())
+
+    def augment(self, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+        return weak_augment(x, generator, shift=not self.dense)
+
+    def supervised_ce(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Cross-entropy to labels: (N,) classes, or (N, H, W) maps with ignored pixels."""
+        if not self.dense:
+            return F.cross_entropy(logits, labels)
+        logits = self.model.upsample(logits, labels.shape[-2:])
+        return F.cross_entropy(logits, labels, ignore_index=self.model.ignore_index)
 
     def reset(self) -> None:
         self.model.load_state_dict(self._source, strict=False)
@@ -224,7 +263,7 @@ class CoTTA(_TeacherStudent):
             anchor_conf = self.anchor.head(self.anchor.extract_feat(x)).softmax(1).max(1)[0]
             target = self.teacher_logits(x).softmax(1)
             if bool(anchor_conf.mean() < self.ap):  # one host read per batch, by design
-                augmented = [self.teacher_logits(weak_augment(x, self.generator)).softmax(1)
+                augmented = [self.teacher_logits(self.augment(x, self.generator)).softmax(1)
                              for _ in range(self.num_aug)]
                 target = torch.stack(augmented).mean(0)
         with torch.enable_grad():
@@ -257,20 +296,23 @@ class RMT(_TeacherStudent):
         lambda_ce_src, lambda_ce_trg, lambda_cont: Weights of the three losses.
         warmup_steps: Steps of source-only supervised warm-up before the stream (needs source
             data; done by :meth:`warmup`).
+        num_pixels: Segmentation only: pixels per batch sampled (the same positions in the
+            clean and augmented views) as the contrastive loss's samples; the SCE is per pixel.
     """
 
     def __init__(self, model: nn.Module, lr: float = 1e-3, ema: float = 0.999,
                  alpha: float = 0.5, temperature: float = 0.1, lambda_ce_trg: float = 1.0,
                  lambda_cont: float = 1.0, lambda_ce_src: float = 1.0,
                  source_free: bool = True, projection_dim: int = 128,
-                 warmup_steps: int = 0, seed: int = 0) -> None:
+                 warmup_steps: int = 0, num_pixels: int = 512, seed: int = 0) -> None:
         self.alpha, self.temperature = alpha, temperature
         self.lambda_ce_trg, self.lambda_cont, self.lambda_ce_src = (lambda_ce_trg, lambda_cont,
                                                                      lambda_ce_src)
         self.source_free, self.warmup_steps = source_free, warmup_steps
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
-        self.feat_dim = model.backbone.out_channels
+        self.feat_dim = getattr(model, 'feat_dim', None) or model.backbone.out_channels
+        self.num_pixels = num_pixels
         self.projection_dim = projection_dim
         self.prototypes: Optional[Tensor] = None
         self._replay = None
@@ -306,12 +348,19 @@ class RMT(_TeacherStudent):
             for _ in range(self.warmup_steps):
                 xs, ys = next(replay)
                 with torch.enable_grad():
-                    loss = F.cross_entropy(self.logits(xs), ys)
+                    loss = self.supervised_ce(self.logits(xs), ys)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step()
                 self.ema_step()
             self._source = copy.deepcopy(self.model.state_dict())
+
+    def sample_pixels(self, *maps: Tensor) -> List[Tensor]:
+        """(N, D, h, w) maps -> (K, D) features at the same ``num_pixels`` random positions."""
+        n, d, h, w = maps[0].shape
+        k = min(self.num_pixels, n * h * w)
+        idx = torch.randperm(n * h * w, generator=self.generator)[:k].to(maps[0].device)
+        return [m.permute(0, 2, 3, 1).reshape(-1, d).index_select(0, idx) for m in maps]
 
     def forward(self, x: Tensor) -> Tensor:
         if self.prototypes is None:
@@ -319,7 +368,7 @@ class RMT(_TeacherStudent):
         if not self.source_free and self._replay is None:
             raise ConfigKeyError('RMT with source_free=False needs source replay batches '
                                  '(set_source(prototypes, replay=...))')
-        aug = weak_augment(x, self.generator)
+        aug = self.augment(x, self.generator)
         with torch.no_grad():
             t_logits = self.teacher_logits(x)
         with torch.enable_grad():
@@ -327,6 +376,8 @@ class RMT(_TeacherStudent):
             s_logits = self.model.head(feats)
             s_clean, s_aug = s_logits.chunk(2)
             f_clean, f_aug = feats.chunk(2)
+            if self.dense:  # pixels are the samples: the same random pixels of both views
+                f_clean, f_aug = self.sample_pixels(f_clean, f_aug)
             sce = 0.5 * (symmetric_cross_entropy(s_clean, t_logits, self.alpha).mean()
                          + symmetric_cross_entropy(s_aug, t_logits, self.alpha).mean())
             loss = self.lambda_ce_trg * sce
@@ -342,7 +393,7 @@ class RMT(_TeacherStudent):
             if not self.source_free:
                 xs, ys = next(self._replay)
                 src_logits = self.logits(xs)
-                loss = loss + self.lambda_ce_src * F.cross_entropy(src_logits, ys)
+                loss = loss + self.lambda_ce_src * self.supervised_ce(src_logits, ys)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -350,23 +401,33 @@ class RMT(_TeacherStudent):
         return s_clean.detach() + t_logits
 
 
-def source_prototypes(model: nn.Module, batches, num_classes: int) -> Tensor:
+def source_prototypes(model: nn.Module, batches, num_classes: int,
+                      ignore_index: int = 255) -> Tensor:
     """(C, D) per-class mean of ``model.extract_feat`` over labeled ``(inputs, labels)``
-    batches, with the model in eval mode (source statistics). A class without samples is an
-    error naming it."""
+    batches, with the model in eval mode (source statistics). Classification: pooled features
+    and (N,) labels. Segmentation (features (N, D, h, w)): every pixel feature counts, labelled
+    by the (N, H, W) label map resized to (h, w) by nearest neighbour; ``ignore_index`` pixels
+    are left out. A class without samples is an error naming it."""
     was_training = model.training
     model.eval()
-    sums, counts = None, torch.zeros(num_classes)
+    sums, counts = None, None
     with torch.no_grad():
         for x, y in batches:
             f = model.extract_feat(x)
+            y = y.to(f.device)
+            if f.dim() == 4:
+                y = F.interpolate(y[:, None].float(), size=f.shape[-2:],
+                                  mode='nearest')[:, 0].long().flatten()
+                f = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+                keep = (y != ignore_index) & (y >= 0) & (y < num_classes)
+                f, y = f[keep], y[keep]
             if sums is None:
                 sums = torch.zeros(num_classes, f.shape[1], device=f.device)
-            sums.index_add_(0, y.to(f.device), f)
-            counts += torch.bincount(y.cpu(), minlength=num_classes).float()
+                counts = torch.zeros(num_classes, device=f.device)
+            sums.index_add_(0, y, f)
+            counts += torch.bincount(y, minlength=num_classes).float()
     model.train(was_training)
-    if sums is None or (counts == 0).any():
+    if sums is None or bool((counts == 0).any()):
         missing = [] if sums is None else torch.nonzero(counts == 0).flatten().tolist()
         raise ValueError(f'source_prototypes: no source samples of class(es) {missing}')
-    return sums / counts.to(sums.device)[:, None]
-
+    return sums / counts[:, None]
