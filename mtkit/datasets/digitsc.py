@@ -13,6 +13,7 @@ Layout written by :func:`write_digitsc`::
     meta.json
 """
 import json
+import multiprocessing
 import os
 import os.path as osp
 from typing import Dict, Sequence, Tuple
@@ -64,10 +65,24 @@ def digit_crops(coco_dir: str, split: str, size: int = 32, margin: float = 0.2,
     return np.stack(crops), np.asarray(labels, dtype=np.int64)
 
 
+def _write_domain(task) -> str:
+    root, crops, name, c_i, sev, seed = task
+    folder = osp.join(root, f'{name}-{sev}')
+    os.makedirs(folder, exist_ok=True)
+    for i, crop in enumerate(crops):
+        # a distinct, reproducible seed per (corruption, severity, crop)
+        out = corrupt(crop, name, sev, seed=(seed * 1_000_003 + c_i * 7919
+                                             + sev * 104_729 + i) % 2**31)
+        _write_png(osp.join(folder, f'{i:05d}.png'), out)
+    return f'{name}-{sev}'
+
+
 def write_digitsc(digitscenes_root: str, out_dir: str, severities: Sequence[int] = (5, ),
                   corruptions: Sequence[str] = CORRUPTIONS, size: int = 32,
-                  seed: int = 0) -> dict:
-    """Write DigitsC (clean train / test crops and corrupted test crops); returns the meta."""
+                  seed: int = 0, jobs: int = 1) -> dict:
+    """Write DigitsC (clean train / test crops and corrupted test crops); returns the meta.
+    ``jobs`` processes write one corrupted domain each at a time (same output for any
+    ``jobs``)."""
     coco_dir = osp.join(digitscenes_root, 'coco')
     meta = dict(name='DigitsC', classes=list(CLASSES), size=size, seed=seed,
                 severities=list(severities), corruptions=list(corruptions), splits={})
@@ -81,16 +96,13 @@ def write_digitsc(digitscenes_root: str, out_dir: str, severities: Sequence[int]
             _write_png(osp.join(root, 'clean', f'{i:05d}.png'), crop)
         domains = ['clean']
         if split == 'test':
-            for c_i, name in enumerate(corruptions):
-                for sev in severities:
-                    folder = osp.join(root, f'{name}-{sev}')
-                    os.makedirs(folder, exist_ok=True)
-                    for i, crop in enumerate(crops):
-                        # a distinct, reproducible seed per (corruption, severity, crop)
-                        out = corrupt(crop, name, sev, seed=(seed * 1_000_003 + c_i * 7919
-                                                             + sev * 104_729 + i) % 2**31)
-                        _write_png(osp.join(folder, f'{i:05d}.png'), out)
-                    domains.append(f'{name}-{sev}')
+            tasks = [(root, crops, name, c_i, sev, seed)
+                     for c_i, name in enumerate(corruptions) for sev in severities]
+            if jobs > 1:
+                with multiprocessing.get_context('spawn').Pool(jobs) as pool:
+                    domains += pool.map(_write_domain, tasks)
+            else:
+                domains += [_write_domain(t) for t in tasks]
         meta['splits'][split] = dict(crops=int(len(labels)), domains=domains,
                                      per_class=np.bincount(labels, minlength=10).tolist())
     with open(osp.join(out_dir, 'meta.json'), 'w') as f:
