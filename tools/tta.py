@@ -56,6 +56,9 @@ def main(argv=None):
     device = args.device
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    name = args.method[0] if len(args.method) == 1 else 'methods'
+    out = args.out or osp.join('work_dirs', 'tta', f'{name}_{args.setting}_s{args.seed}.json')
+    os.makedirs(osp.dirname(out) or '.', exist_ok=True)
     results = {}
     for method in args.method:
         torch.manual_seed(args.seed)
@@ -66,11 +69,10 @@ def main(argv=None):
                  f'mean error {r["mean_error"]:.2f}%')
         print(f'{method} ({args.setting}, seed {args.seed}): {score}, '
               f'{r["images_per_s"]:.0f} images/s')
-    name = args.method[0] if len(args.method) == 1 else 'methods'
-    out = args.out or osp.join('work_dirs', 'tta', f'{name}_{args.setting}_s{args.seed}.json')
-    os.makedirs(osp.dirname(out) or '.', exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(results[args.method[0]] if len(args.method) == 1 else results, f, indent=1)
+        # written after every method: a run stopped part-way keeps the methods it finished
+        with open(out, 'w') as f:
+            json.dump(results[args.method[0]] if len(args.method) == 1 else results, f,
+                      indent=1)
     print(f'-> {out}')
 
 
