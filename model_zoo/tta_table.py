@@ -1,8 +1,10 @@
-"""Table of tools/tta.py results: per-domain error (mean over seeds) and mean error +- std.
+"""Table of tools/tta.py results: per-domain error or mIoU (mean over seeds) and the mean
++- std over seeds.
 
     python model_zoo/tta_table.py work_dirs/tta/results [--json model_zoo/digitsc_tta.json]
 
-Reads every ``{method}_{setting}_s{seed}.json`` in the folder.
+Reads every ``{method}_{setting}_s{seed}.json`` in the folder (classification: ``errors``;
+segmentation: ``miou``).
 """
 import argparse
 import glob
@@ -35,17 +37,20 @@ def table(runs, setting):
                   key=lambda k: ORDER.index(k[0]) if k[0] in ORDER else 99)
     if not keys:
         return ''
-    domains = list(runs[keys[0]][0]['errors'])
+    per_key, mean_key, label = (('miou', 'mean_miou', 'mean mIoU')
+                                if 'miou' in runs[keys[0]][0] else
+                                ('errors', 'mean_error', 'mean error'))
+    domains = list(runs[keys[0]][0][per_key])
     short = [ABBR.get(d.rsplit('-', 1)[0], d) for d in domains]
-    lines = [f'| method | seeds | {" | ".join(short)} | mean error | images/s (ratio to Source) |',
+    lines = [f'| method | seeds | {" | ".join(short)} | {label} | images/s (ratio to Source) |',
              '| --- ' * (len(domains) + 4) + '|']
     src_speed = None
     if ('source', setting) in runs:
         src_speed = st.mean(r['images_per_s'] for r in runs[('source', setting)])
     for k in keys:
         rs = runs[k]
-        per = [st.mean(r['errors'][d] for r in rs) for d in domains]
-        means = [r['mean_error'] for r in rs]
+        per = [st.mean(r[per_key][d] for r in rs) for d in domains]
+        means = [r[mean_key] for r in rs]
         sd = st.pstdev(means) if len(means) > 1 else 0.0
         speed = st.mean(r['images_per_s'] for r in rs)
         ratio = f' ({speed / src_speed:.2f})' if src_speed else ''

@@ -208,3 +208,38 @@ def test_batch_of_one_falls_back_to_source_statistics_where_batch_statistics_are
         method = build_tta_method(cfg, model())
         out = method(batch(1)[0])
         assert out.shape == (1, 10) and torch.isfinite(out).all()
+
+
+def test_bn_prior_mixes_source_and_batch_statistics_by_sample_count():
+    torch.manual_seed(0)
+    bn = torch.nn.BatchNorm2d(3)
+    bn.running_mean.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    bn.running_var.copy_(torch.tensor([1.0, 4.0, 0.25]))
+    bn.weight.data.copy_(torch.tensor([1.0, 2.0, 0.5]))
+    bn.bias.data.copy_(torch.tensor([0.0, 0.1, -0.2]))
+    x = torch.randn(2, 3, 4, 5) * 3 + 1
+    net = torch.nn.Sequential(bn)
+    use_batch_statistics(net, prior=6.0)
+    w = 2 / (2 + 6.0)  # n / (n + N)
+    mean = 0.75 * torch.tensor([0.5, -1.0, 2.0]) + w * x.mean((0, 2, 3))
+    var = 0.75 * torch.tensor([1.0, 4.0, 0.25]) + w * x.var((0, 2, 3), unbiased=False)
+    expected = ((x - mean.view(1, 3, 1, 1)) / torch.sqrt(var.view(1, 3, 1, 1) + bn.eps)
+                * bn.weight.view(1, 3, 1, 1) + bn.bias.view(1, 3, 1, 1))
+    torch.testing.assert_close(net(x), expected)
+    # differentiable through the batch part (Tent / RMT train with it)
+    xg = x.clone().requires_grad_(True)
+    net(xg).square().sum().backward()
+    assert xg.grad is not None and torch.isfinite(xg.grad).all()
+    # prior 0 is plain test-batch statistics; a negative prior is a config error
+    plain = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
+    use_batch_statistics(plain, prior=0.0)
+    out = plain(x)
+    torch.testing.assert_close(out.mean((0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+    with pytest.raises(ConfigKeyError, match='bn_prior'):
+        use_batch_statistics(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), prior=-1)
+    # every BN-based method takes it from its config
+    for cfg in (dict(type='BNAdapt', bn_prior=16), dict(type='Tent', bn_prior=16),
+                dict(type='CoTTA', bn_prior=16, num_aug=2), dict(type='RMT', bn_prior=16)):
+        method = build_tta_method(cfg, model())
+        assert all(m.bn_prior == 16 for m in method.model.modules()
+                   if isinstance(m, torch.nn.BatchNorm2d))

@@ -38,6 +38,7 @@ def tta_config(tiny_digitsc, tmp_path):
     cfg.tta.data_root = tiny_digitsc
     cfg.tta.batch_size = 4
     cfg.tta.source_batches = 13  # all 49 tiny train crops: every class has a prototype
+    cfg.tta.source_batch_size = 4
     cfg.tta.methods.cotta.num_aug = 2
     path = str(tmp_path / 'cfg.py')
     cfg.dump(path)
@@ -86,6 +87,15 @@ def test_reset_setting_and_bad_inputs(source_ckpt, tiny_digitsc, tmp_path):
     proc = run_tta(bad_path, source_ckpt, '--method', 'source')
     assert proc.returncode != 0 and 'its head (head.weight) has 10 classes' in proc.stderr
     assert 'num_classes=7' in proc.stderr
+    # too few source images for a prototype of every class: the keys to raise are named
+    few = Config.fromfile(cfg)
+    few.tta.source_batches = 1
+    few.tta.source_batch_size = 2
+    few_path = str(tmp_path / 'few.py')
+    few.dump(few_path)
+    proc = run_tta(few_path, source_ckpt, '--method', 'rmt', '--domains', 'fog-5')
+    assert proc.returncode != 0 and 'no source samples of class(es)' in proc.stderr
+    assert 'tta.source_batches=1' in proc.stderr and 'tta.source_batch_size=2' in proc.stderr
 
 
 def test_a_corrupted_image_file_is_named(source_ckpt, tiny_digitsc, tmp_path):

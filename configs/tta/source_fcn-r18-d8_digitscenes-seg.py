@@ -14,6 +14,7 @@ tta = dict(
     severity=5,
     batch_size=8,
     source_batches=25,  # 200 clean train images: RMT's pixel prototypes and replay stream
+    source_batch_size=8,
     # labeled clean source images, for RMT's prototypes / replay
     source_dataset=dict(_seg_files, data_root={{_base_.data_root}},
                         data_prefix=dict(img_path='leftImg8bit/train',

@@ -50,4 +50,5 @@ tta = dict(
         rmt_replay=dict(type='RMT', lr=1e-3, ema=0.999, source_free=False),
     ),
     source_batches=20,   # source batches for RMT's prototypes (and its replay stream)
+    source_batch_size=64,  # their size (default: batch_size; keep it when streaming batches of 1)
 )

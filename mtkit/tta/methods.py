@@ -39,9 +39,15 @@ def build_tta_method(cfg: dict, model: nn.Module) -> 'TTAMethod':
     return cls(model=model, **cfg)
 
 
-def use_batch_statistics(model: nn.Module) -> List[nn.Module]:
+def use_batch_statistics(model: nn.Module, prior: float = 0.0) -> List[nn.Module]:
     """Put BN layers in train mode with no running statistics: they normalise with each test
     batch's own statistics (BN-adapt, Tent, CoTTA, RMT). Returns the BN layers.
+
+    With ``prior`` = N > 0 they normalise with a mix of the source and the test-batch
+    statistics instead, weighted by sample counts (Schneider et al., NeurIPS 2020, "Improving
+    robustness against common corruptions by covariate shift adaptation"): for a batch of n
+    images, ``mean = N/(N+n) mean_source + n/(N+n) mean_batch``, and the same for the
+    variance. Small batches, down to one image, then lean on the source statistics.
 
     Fallback for a batch of one image: a layer that then sees a single value per channel
     (after global pooling, e.g. DeepLabV3+'s image-pool branch or a BatchNorm1d head), where
@@ -49,8 +55,12 @@ def use_batch_statistics(model: nn.Module) -> List[nn.Module]:
     statistics (kept aside here) instead of failing. Layers that see several values per
     channel (any conv feature map, even of one image) always use the test batch's statistics.
     """
+    if prior < 0:
+        raise ConfigKeyError(f'bn_prior must be >= 0 (0: test-batch statistics only), got '
+                             f'{prior}')
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     for m in bns:
+        m.bn_prior = float(prior)
         if m.running_mean is not None:
             m.source_stats = (m.running_mean.detach().clone(), m.running_var.detach().clone())
         m.train()
@@ -62,9 +72,22 @@ def use_batch_statistics(model: nn.Module) -> List[nn.Module]:
 
 
 def _batch_stat_bn_forward(self: nn.Module, x: Tensor) -> Tensor:
+    stats = getattr(self, 'source_stats', None)
+    if self.bn_prior > 0 and x.numel() > x.shape[1]:
+        if stats is None:
+            raise ValueError(f'{type(self).__name__}: bn_prior needs the source running '
+                             f'statistics, and this layer has none')
+        dims = [0] + list(range(2, x.dim()))
+        w = x.shape[0] / (x.shape[0] + self.bn_prior)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        mean = (1 - w) * stats[0] + w * x.mean(dims)
+        var = (1 - w) * stats[1] + w * x.var(dims, unbiased=False)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
     if x.numel() > x.shape[1]:  # more than one value per channel: test-batch statistics
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-    stats = getattr(self, 'source_stats', None)
     if stats is None:
         raise ValueError(f'{type(self).__name__}: a batch of one with a single value per '
                          f'channel {tuple(x.shape)} has no batch statistics, and this layer '
@@ -99,9 +122,10 @@ def weak_augment(x: Tensor, generator: Optional[torch.Generator] = None,
 class TTAMethod(nn.Module):
     """Base: holds the model and its source state; ``forward(x)`` = predict, then adapt."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, bn_prior: float = 0.0) -> None:
         super().__init__()
         self.model = model
+        self.bn_prior = bn_prior
         self.dense = bool(getattr(model, 'dense', False))
         self._source = copy.deepcopy(model.state_dict())
 
@@ -137,16 +161,21 @@ class Source(TTAMethod):
 
 @TTA_METHODS.register_module()
 class BNAdapt(TTAMethod):
-    """Test-batch BatchNorm statistics (Schneider et al., 2020); no gradient step."""
+    """Test-batch BatchNorm statistics (Schneider et al., 2020); no gradient step.
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__(model)
+    Args:
+        bn_prior: N of the source-statistics prior (0: the test batch's statistics only);
+            see :func:`use_batch_statistics`. The same argument exists for Tent, CoTTA, RMT.
+    """
+
+    def __init__(self, model: nn.Module, bn_prior: float = 0.0) -> None:
+        super().__init__(model, bn_prior)
         self.model.eval()
-        use_batch_statistics(self.model)
+        use_batch_statistics(self.model, self.bn_prior)
 
     def reset(self) -> None:
         super().reset()
-        use_batch_statistics(self.model)
+        use_batch_statistics(self.model, self.bn_prior)
 
 
 def _bn_affine(model: nn.Module) -> List[nn.Parameter]:
@@ -172,14 +201,15 @@ class Tent(TTAMethod):
         steps: Gradient steps per batch (the prediction is from before the first).
     """
 
-    def __init__(self, model: nn.Module, lr: float = 1e-3, steps: int = 1) -> None:
-        super().__init__(model)
+    def __init__(self, model: nn.Module, lr: float = 1e-3, steps: int = 1,
+                 bn_prior: float = 0.0) -> None:
+        super().__init__(model, bn_prior)
         self.lr, self.steps = lr, steps
         self._setup()
 
     def _setup(self) -> None:
         self.model.eval()
-        use_batch_statistics(self.model)
+        use_batch_statistics(self.model, self.bn_prior)
         self.model.requires_grad_(False)
         params = _bn_affine(self.model)
         for p in params:
@@ -207,14 +237,14 @@ class Tent(TTAMethod):
 class _TeacherStudent(TTAMethod):
     """Shared by CoTTA and RMT: a student updated by gradients and an EMA teacher."""
 
-    def __init__(self, model: nn.Module, lr: float, ema: float) -> None:
-        super().__init__(model)
+    def __init__(self, model: nn.Module, lr: float, ema: float, bn_prior: float = 0.0) -> None:
+        super().__init__(model, bn_prior)
         self.lr, self.ema = lr, ema
         self._setup()
 
     def _setup(self) -> None:
         self.model.train()  # BN with test-batch statistics, as in CoTTA / RMT
-        use_batch_statistics(self.model)
+        use_batch_statistics(self.model, self.bn_prior)
         self.model.requires_grad_(True)
         self.teacher = copy.deepcopy(self.model)
         self.teacher.requires_grad_(False)
@@ -248,10 +278,10 @@ class CoTTA(_TeacherStudent):
 
     def __init__(self, model: nn.Module, lr: float = 1e-3, ema: float = 0.999,
                  ap: float = 0.92, num_aug: int = 32, restore_p: float = 0.01,
-                 seed: int = 0) -> None:
+                 seed: int = 0, bn_prior: float = 0.0) -> None:
         self.ap, self.num_aug, self.restore_p = ap, num_aug, restore_p
         self.generator = torch.Generator().manual_seed(seed)
-        super().__init__(model, lr, ema)
+        super().__init__(model, lr, ema, bn_prior)
 
     def _setup(self) -> None:
         super()._setup()
@@ -304,7 +334,8 @@ class RMT(_TeacherStudent):
                  alpha: float = 0.5, temperature: float = 0.1, lambda_ce_trg: float = 1.0,
                  lambda_cont: float = 1.0, lambda_ce_src: float = 1.0,
                  source_free: bool = True, projection_dim: int = 128,
-                 warmup_steps: int = 0, num_pixels: int = 512, seed: int = 0) -> None:
+                 warmup_steps: int = 0, num_pixels: int = 512, seed: int = 0,
+                 bn_prior: float = 0.0) -> None:
         self.alpha, self.temperature = alpha, temperature
         self.lambda_ce_trg, self.lambda_cont, self.lambda_ce_src = (lambda_ce_trg, lambda_cont,
                                                                      lambda_ce_src)
@@ -316,7 +347,7 @@ class RMT(_TeacherStudent):
         self.projection_dim = projection_dim
         self.prototypes: Optional[Tensor] = None
         self._replay = None
-        super().__init__(model, lr, ema)
+        super().__init__(model, lr, ema, bn_prior)
 
     def _setup(self) -> None:
         with torch.random.fork_rng(devices=[]):  # the same projector on every reset

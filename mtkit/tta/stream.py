@@ -104,10 +104,16 @@ def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', 
             meter = _iou_meter(model)
         method = build_tta_method(dict(tta.methods[method_name]), model)
         if hasattr(method, 'set_source'):
+            src_bs = tta.get('source_batch_size', tta.batch_size)
             src = list(itertools.islice(
-                _batches(cfg, 'train', 'clean', tta.batch_size, seed, model), tta.source_batches))
-            protos = source_prototypes(model, src, model.num_classes,
-                                       getattr(model, 'ignore_index', 255))
+                _batches(cfg, 'train', 'clean', src_bs, seed, model), tta.source_batches))
+            try:
+                protos = source_prototypes(model, src, model.num_classes,
+                                           getattr(model, 'ignore_index', 255))
+            except ValueError as e:
+                raise ConfigKeyError(f'{e}: tta.source_batches={tta.source_batches} batches of '
+                                     f'tta.source_batch_size={src_bs} are too few; raise '
+                                     f'either') from e
             replay = itertools.cycle(src)
             method.set_source(protos, replay)
         if domains is None:
