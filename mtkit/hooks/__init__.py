@@ -1,5 +1,7 @@
 from .dual_teacher_hook import DualTeacherHook
 from .ema_teacher_hook import EMATeacherHook
 from .pseudo_label_diagnostics_hook import PseudoLabelDiagnosticsHook
+from .stable_teacher_hook import StableTeacherHook
 
-__all__ = ['DualTeacherHook', 'EMATeacherHook', 'PseudoLabelDiagnosticsHook']
+__all__ = ['DualTeacherHook', 'EMATeacherHook', 'PseudoLabelDiagnosticsHook',
+           'StableTeacherHook']

@@ -27,3 +27,5 @@ if installed_version('mmsegmentation') is not None:
 else:
     _missing('MeanTeacherSegmentor', 'mmsegmentation')
     _missing('MultiBranchSegDataPreProcessor', 'mmsegmentation')
+
+from .video import ErrorRecoveryUNet  # noqa: F401,E402  (pure torch: no package needed)

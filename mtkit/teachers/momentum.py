@@ -45,6 +45,14 @@ def consistent_teacher(decay: float, warmup_steps: float) -> MomentumSchedule:
     return lambda step: 1.0 - min(d, 1.0 - (1.0 + w) / (step + 1.0 + w))
 
 
+def mean_teacher(alpha_max: float = 0.99) -> MomentumSchedule:
+    """The original mean-teacher ramp (Tarvainen & Valpola, 2017; Stable Mean Teacher uses it
+    with 0.99): the weight of the old value is ``alpha = min(1 - 1 / (step + 1), alpha_max)``,
+    so the momentum returned is ``1 - alpha`` (1 at step 0: the first update copies)."""
+    a = _check_unit('alpha_max', alpha_max)
+    return lambda step: 1.0 - min(1.0 - 1.0 / (step + 1.0), a)
+
+
 def with_burn_in(schedule: MomentumSchedule, begin_iter: int) -> MomentumSchedule:
     """Burn-in: the teacher copies the student (momentum 1) for ``step < begin_iter``; from
     then on ``schedule`` runs with its step counted from ``begin_iter``."""
@@ -56,7 +64,8 @@ def with_burn_in(schedule: MomentumSchedule, begin_iter: int) -> MomentumSchedul
 
 
 SCHEDULES: Dict[str, Callable[..., MomentumSchedule]] = dict(
-    constant=constant, warmup=warmup, consistent_teacher=consistent_teacher)
+    constant=constant, warmup=warmup, consistent_teacher=consistent_teacher,
+    mean_teacher=mean_teacher)
 
 
 def build_momentum_schedule(cfg: Dict[str, Any]) -> MomentumSchedule:
