@@ -5,8 +5,12 @@ from .digitsc import digit_crops, write_digitsc
 from .digitsc_dataset import DigitsCDataset
 from .semi_seg import SemiSegDataset, WeakStrongViews
 from .digitscenes import CLASSES, SEG_CLASSES, DigitScenesConfig, generate
+from .clip_seg import ClipRandomFlipCrop, ClipSegDataset, LoadClip, PackClipSegInputs
+from .moving_digits import MovingDigitsConfig, generate_moving_digits
 
 __all__ = ['list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
            'SplitError', 'labeled_count', 'split_coco', 'split_names', 'write_splits',
            'CLASSES', 'SEG_CLASSES', 'DigitScenesConfig', 'generate', 'SemiSegDataset',
-           'WeakStrongViews', 'DigitsCDataset', 'digit_crops', 'write_digitsc']
+           'WeakStrongViews', 'DigitsCDataset', 'digit_crops', 'write_digitsc',
+           'ClipRandomFlipCrop', 'ClipSegDataset', 'LoadClip', 'PackClipSegInputs',
+           'MovingDigitsConfig', 'generate_moving_digits']

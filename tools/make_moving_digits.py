@@ -1,0 +1,52 @@
+"""Generate MovingDigits: clips of digits moving over photo / texture backgrounds, with
+per-frame semantic and instance masks, boxes and labeled / unlabeled clip splits.
+
+    python tools/make_moving_digits.py [--out data/moving_digits] [--seed 0]
+        [--num-train 300] [--num-val 40] [--num-test 40] [--frames 8] [--img-size 64]
+
+About 20 s for the defaults on one core.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    p.add_argument('--out', default='data/moving_digits')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--num-train', type=int, default=300)
+    p.add_argument('--num-val', type=int, default=40)
+    p.add_argument('--num-test', type=int, default=40)
+    p.add_argument('--frames', type=int, default=8)
+    p.add_argument('--img-size', type=int, default=64)
+    p.add_argument('--percents', type=float, nargs='+', default=[10, 20])
+    p.add_argument('--force', action='store_true')
+    args = p.parse_args(argv)
+    from dataclasses import asdict
+
+    from mtkit.datasets.moving_digits import MovingDigitsConfig, generate_moving_digits
+    cfg = MovingDigitsConfig(seed=args.seed, frames=args.frames, img_size=args.img_size,
+                             num_clips=dict(train=args.num_train, val=args.num_val,
+                                            test=args.num_test),
+                             labeled_percents=tuple(args.percents))
+    meta_path = osp.join(args.out, 'meta.json')
+    if not args.force and osp.isfile(meta_path):
+        with open(meta_path) as f:
+            old = json.load(f).get('config')
+        if old == json.loads(json.dumps(asdict(cfg))):
+            print(f'{args.out} already holds MovingDigits with these settings (use --force)')
+            return
+    t0 = time.time()
+    meta = generate_moving_digits(args.out, cfg)
+    print(f'MovingDigits written to {args.out} in {time.time() - t0:.1f}s: '
+          + ', '.join(f'{k}: {v["clips"]} clips / {v["objects"]} digits'
+                      for k, v in meta['splits'].items()))
+
+
+if __name__ == '__main__':
+    main()
