@@ -17,7 +17,8 @@ CONFIGS = [c for c in ALL if SCOPES[c] == 'mmdet']
 
 def test_every_config_is_covered():
     # detection configs here; segmentation in test_seg_configs.py, classification / TTA in
-    # test_tta_tools.py
+    # test_tta_tools.py / test_tta_seg.py, clips (configs/stable_teacher) in
+    # test_stable_teacher_configs.py
     assert set(SCOPES.values()) == {'mmdet', 'mmseg', 'mmengine'}
     names = {osp.basename(c) for c in CONFIGS}
     assert 'mt_yolox-tiny_digitscenes-demo.py' in names

@@ -35,6 +35,8 @@ def test_dop_loss_by_hand():
     # MSE(S,0) = (0.04 + 0.25 + 0.81) / 3; D S vs 0: (0.09 + 0.16) / 2
     assert float(dop_loss(s, t, refined=zero, weight=0.1)) == pytest.approx(
         0.1 * (term + 1.1 / 3 + 0.125))
+    # without the temporal terms: the plain mean-teacher MSE
+    assert float(dop_loss(s, t, temporal=False)) == pytest.approx(0.05 / 3)
     # gradients reach the student only
     s = s.clone().requires_grad_(True)
     t = t.clone().requires_grad_(True)

@@ -177,3 +177,35 @@ class PackClipSegInputs(BaseTransform):
             seg = torch.from_numpy(np.stack(results['gt_seg_maps']).astype(np.int64))
             sample.gt_sem_seg = PixelData(data=seg)
         return dict(inputs=torch.from_numpy(np.ascontiguousarray(imgs)), data_samples=sample)
+
+
+@register(DATASETS)
+class SemiClipDataset(torch.utils.data.Dataset):
+    """Labeled and unlabeled clip datasets paired item by item (length of the larger): each
+    item is ``dict(inputs=dict(sup=..., unsup=...), data_samples=dict(sup=..., unsup=...))``.
+
+    Args:
+        labeled, unlabeled: Configs (or instances) of clip datasets whose pipelines end with
+            :class:`PackClipSegInputs`.
+    """
+
+    def __init__(self, labeled, unlabeled) -> None:
+        self.labeled = DATASETS.build(labeled) if isinstance(labeled, dict) else labeled
+        self.unlabeled = DATASETS.build(unlabeled) if isinstance(unlabeled, dict) else unlabeled
+        for name, ds in (('labeled', self.labeled), ('unlabeled', self.unlabeled)):
+            if len(ds) == 0:
+                raise ValueError(f'SemiClipDataset: the {name} dataset is empty '
+                                 f'({getattr(ds, "clip_list", None)!r})')
+
+    @property
+    def metainfo(self) -> dict:
+        return dict(self.labeled.metainfo)
+
+    def __len__(self) -> int:
+        return max(len(self.labeled), len(self.unlabeled))
+
+    def __getitem__(self, idx: int) -> dict:
+        lab = self.labeled[idx % len(self.labeled)]
+        unl = self.unlabeled[idx % len(self.unlabeled)]
+        return dict(inputs=dict(sup=lab['inputs'], unsup=unl['inputs']),
+                    data_samples=dict(sup=lab['data_samples'], unsup=unl['data_samples']))

@@ -19,20 +19,24 @@ def temporal_difference(x: Tensor, time_dim: int = 1) -> Tensor:
     return x.narrow(time_dim, 1, n - 1) - x.narrow(time_dim, 0, n - 1)
 
 
-def dop_term(student: Tensor, target: Tensor, time_dim: int = 1) -> Tensor:
+def dop_term(student: Tensor, target: Tensor, time_dim: int = 1,
+             temporal: bool = True) -> Tensor:
     """``MSE(S, T) + MSE(D S, D T)``: agreement of the maps and of their frame-to-frame changes
-    (each MSE a mean over all elements). ``target`` is treated as a constant."""
+    (each MSE a mean over all elements); ``MSE(S, T)`` alone when not ``temporal`` (the plain
+    mean-teacher consistency). ``target`` is treated as a constant."""
     if student.shape != target.shape:
         raise ValueError(f'dop_term: student {tuple(student.shape)} and target '
                          f'{tuple(target.shape)} differ in shape')
     target = target.detach()
-    return (F.mse_loss(student, target)
-            + F.mse_loss(temporal_difference(student, time_dim),
-                         temporal_difference(target, time_dim)))
+    loss = F.mse_loss(student, target)
+    if temporal:
+        loss = loss + F.mse_loss(temporal_difference(student, time_dim),
+                                 temporal_difference(target, time_dim))
+    return loss
 
 
 def dop_loss(student: Tensor, teacher: Tensor, refined: Optional[Tensor] = None,
-             weight: float = 1.0, time_dim: int = 1) -> Tensor:
+             weight: float = 1.0, time_dim: int = 1, temporal: bool = True) -> Tensor:
     """Difference-of-Pixels consistency:
     ``w [MSE(S, T) + MSE(D S, D T)] + w [MSE(S, T~) + MSE(D S, D T~)]``, with ``T~`` the
     refined teacher (the second bracket is left out when ``refined`` is None).
@@ -44,10 +48,11 @@ def dop_loss(student: Tensor, teacher: Tensor, refined: Optional[Tensor] = None,
         weight: ``w``, e.g. ``0.1 * ramp`` with the ramp ``exp(-5 (1 - e / R)^2)``
             (:func:`mtkit.losses.ramp_weight` with ``kind='sigmoid'``).
         time_dim: The time axis.
+        temporal: False drops the difference terms (an ablation without DoP).
     """
-    loss = dop_term(student, teacher, time_dim)
+    loss = dop_term(student, teacher, time_dim, temporal)
     if refined is not None:
-        loss = loss + dop_term(student, refined, time_dim)
+        loss = loss + dop_term(student, refined, time_dim, temporal)
     return weight * loss
 
 

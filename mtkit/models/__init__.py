@@ -28,4 +28,9 @@ else:
     _missing('MeanTeacherSegmentor', 'mmsegmentation')
     _missing('MultiBranchSegDataPreProcessor', 'mmsegmentation')
 
-from .video import ErrorRecoveryUNet  # noqa: F401,E402  (pure torch: no package needed)
+from .video import ClipSegDataPreProcessor, ErrorRecoveryUNet  # noqa: F401,E402 (pure torch)
+
+if installed_version('mmsegmentation') is not None:
+    from .video.stable_teacher_segmentor import StableMeanTeacherSegmentor  # noqa: F401
+else:
+    _missing('StableMeanTeacherSegmentor', 'mmsegmentation')

@@ -1,4 +1,6 @@
-"""Dense video (clip) models: Stable Mean Teacher's Error Recovery module."""
+"""Dense video (clip) models: Stable Mean Teacher's Error Recovery module, the clip data
+preprocessor and, with mmsegmentation, the stable mean-teacher segmentor."""
+from .clip_preprocessor import ClipSegDataPreProcessor, clip_labels
 from .eor import ErrorRecoveryUNet, eor_loss, refine
 
-__all__ = ['ErrorRecoveryUNet', 'eor_loss', 'refine']
+__all__ = ['ClipSegDataPreProcessor', 'ErrorRecoveryUNet', 'clip_labels', 'eor_loss', 'refine']

@@ -1,0 +1,190 @@
+"""Stable Mean Teacher (Kumar et al., AAAI 2025) for dense per-frame video segmentation: an
+mmseg segmentor applied to every frame of a clip, an EMA teacher, the Error Recovery module and
+the Difference-of-Pixels consistency."""
+import copy
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from ...losses.ramps import ramp_weight
+from ...losses.temporal import dop_loss
+from ...registry import MODELS, register
+from ...utils.errors import ConfigKeyError, check_cfg
+from ..seg.mean_teacher_segmentor import check_finite
+from ..teachers import scheduled_unsup_weight
+from .clip_preprocessor import clip_labels
+from .eor import eor_loss, refine
+
+TRAIN_DEFAULTS = dict(
+    sup_weight=1.0,
+    # weight of the teacher-student consistency (0: supervised only; the teacher is not run)
+    consistency_weight=0.1,
+    # DoP: add MSE of the frame-to-frame differences to each consistency term
+    use_dop=True,
+    # EoR: train the error-recovery module on labeled clips and add the consistency to the
+    # EoR teacher's refinement of the teacher's probabilities
+    use_eor=True,
+    eor_weight=1.0,
+    # the consistency weight ramps in as exp(-5 (1 - it / ramp_iters)^2) (as published)
+    burn_in_iters=0,
+    ramp_iters=0,
+    ramp='sigmoid',
+    # std of the Gaussian noise (on normalised frames) of the student's view of every clip
+    noise_std=0.1,
+    ignore_index=255,
+)
+TEST_DEFAULTS = dict(predict_on='teacher')
+
+
+@register(MODELS)
+class StableMeanTeacherSegmentor(BaseModel):
+    """Semi-supervised clip segmentation with a mean teacher, DoP and EoR.
+
+    Per training iteration, on a batch of labeled (``sup``) and unlabeled (``unsup``) clips of
+    ``T`` frames:
+
+    * supervised: cross-entropy of the student's per-frame logits on labeled frames;
+    * consistency (``consistency_weight`` w, ramped): the teacher's (eval mode, EMA) per-frame
+      probabilities T on every clip, the student's S on a noisy view of the same frames, and
+      ``dop_loss(S, T, T~, w)`` = ``w [MSE(S,T) + MSE(DS,DT)] + w [MSE(S,T~) + MSE(DS,DT~)]``
+      over (B, T, C, H, W); without ``use_dop`` the difference terms go, without ``use_eor`` the
+      second bracket (then it is the plain mean-teacher MSE);
+    * EoR (``use_eor``): the EoR module learns, from the student's *detached* probabilities on
+      labeled clips, to predict the ground truth (CE + Dice, ``eor_weight``); its EMA copy
+      ``eor_teacher`` refines the teacher's probabilities into T~.
+
+    The EMA updates belong to :class:`~mtkit.hooks.StableTeacherHook` (teacher <- student,
+    eor_teacher <- eor). Prediction uses ``semi_test_cfg.predict_on`` (teacher or student) and
+    returns one sample per clip with ``pred_sem_seg`` (T, H, W).
+
+    Args:
+        segmentor: Config of an mmseg segmentor with ``encode_decode`` (EncoderDecoder).
+        eor: Config of the EoR module (e.g. ``dict(type='mtkit.ErrorRecoveryUNet')``;
+            ``num_classes`` is filled in), used when ``use_eor``.
+        semi_train_cfg, semi_test_cfg: See ``TRAIN_DEFAULTS`` / ``TEST_DEFAULTS``.
+        data_preprocessor: Defaults to :class:`~mtkit.models.video.ClipSegDataPreProcessor`.
+    """
+
+    def __init__(self, segmentor: dict, eor: Optional[dict] = None,
+                 semi_train_cfg: Optional[dict] = None, semi_test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
+        train_cfg = check_cfg('StableMeanTeacherSegmentor.semi_train_cfg', semi_train_cfg,
+                              TRAIN_DEFAULTS)
+        test_cfg = check_cfg('StableMeanTeacherSegmentor.semi_test_cfg', semi_test_cfg,
+                             TEST_DEFAULTS)
+        ramp_weight(0, train_cfg['burn_in_iters'], train_cfg['ramp_iters'], train_cfg['ramp'])
+        if data_preprocessor is None or str(data_preprocessor.get('type', '')).split('.')[-1] \
+                == 'SegDataPreProcessor':
+            # (MMEngine injects a config's top-level SegDataPreProcessor; frames need ours)
+            keep = {k: data_preprocessor[k] for k in ('mean', 'std', 'bgr_to_rgb')
+                    if data_preprocessor and k in data_preprocessor}
+            data_preprocessor = dict(type='mtkit.ClipSegDataPreProcessor', **keep)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        segmentor = copy.deepcopy(dict(segmentor))
+        segmentor.pop('data_preprocessor', None)
+        self.semi_train_cfg, self.semi_test_cfg = train_cfg, test_cfg
+        self.student = MODELS.build(segmentor)
+        head = getattr(self.student, 'decode_head', None)
+        if head is None or not hasattr(self.student, 'encode_decode'):
+            raise ConfigKeyError(f'StableMeanTeacherSegmentor needs an mmseg segmentor with '
+                                 f'decode_head and encode_decode, got '
+                                 f'{type(self.student).__name__}')
+        self.num_classes = head.num_classes
+        self.teacher = MODELS.build(segmentor)
+        self.teacher.requires_grad_(False)
+        names = ['teacher']
+        if train_cfg['use_eor']:
+            if eor is None:
+                raise ConfigKeyError('StableMeanTeacherSegmentor: semi_train_cfg.use_eor needs '
+                                     'an eor module config, e.g. '
+                                     "eor=dict(type='mtkit.ErrorRecoveryUNet')")
+            eor = dict(eor, num_classes=self.num_classes)
+            self.eor = MODELS.build(eor)
+            self.eor_teacher = MODELS.build(eor)
+            self.eor_teacher.requires_grad_(False)
+            names.append('eor_teacher')
+        self.ema_teachers = tuple(names)
+        if test_cfg['predict_on'] not in ('teacher', 'student'):
+            raise ConfigKeyError(f'StableMeanTeacherSegmentor.semi_test_cfg.predict_on must be '
+                                 f"'teacher' or 'student', got {test_cfg['predict_on']!r}")
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _metas(x: Tensor) -> List[dict]:
+        return [dict(img_shape=x.shape[2:], pad_shape=x.shape[2:])] * x.shape[0]
+
+    def _logits(self, model, x: Tensor) -> Tensor:
+        return model.encode_decode(x, self._metas(x)).float()
+
+    @staticmethod
+    def _clips(x: Tensor, num_clips: int) -> Tensor:
+        """(B * T, C, H, W) -> (B, T, C, H, W)."""
+        return x.view(num_clips, x.shape[0] // num_clips, *x.shape[1:])
+
+    def consistency_weight(self) -> float:
+        c = self.semi_train_cfg
+        return scheduled_unsup_weight(dict(c, unsup_weight=c['consistency_weight']))
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._logits(self.student, inputs)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
+
+    def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
+        if not isinstance(inputs, dict) or 'sup' not in inputs:
+            raise ConfigKeyError('StableMeanTeacherSegmentor: the training batch must be a dict '
+                                 "with a 'sup' branch (and 'unsup'); use "
+                                 "dict(type='mtkit.SemiClipDataset', labeled=..., unlabeled=...)")
+        c = self.semi_train_cfg
+        sup_x = inputs['sup']
+        n_sup = len(data_samples['sup'])
+        labels = clip_labels(data_samples['sup'], sup_x.device)
+        weight = self.consistency_weight()
+        use_unsup = weight > 0 and 'unsup' in inputs
+        x = torch.cat([sup_x, inputs['unsup']]) if use_unsup else sup_x
+        n_clips = n_sup + (len(data_samples['unsup']) if use_unsup else 0)
+        view = x + c['noise_std'] * torch.randn_like(x) if weight > 0 else x
+        logits = self._logits(self.student, view)
+        check_finite(logits, 'StableMeanTeacherSegmentor: the student logits')
+        n_sup_frames = sup_x.shape[0]
+        losses = dict(loss_sup=c['sup_weight'] * F.cross_entropy(
+            logits[:n_sup_frames], labels, ignore_index=c['ignore_index']))
+        probs = self._clips(logits.softmax(1), n_clips)
+        if c['use_eor']:
+            # the EoR learns from the student's mistakes on labeled clips (no gradient into
+            # the student); labels as (B, T, H, W)
+            eor_logits = self.eor(probs[:n_sup].detach())
+            losses['loss_eor'] = c['eor_weight'] * eor_loss(
+                eor_logits, self._clips(labels[:, None], n_sup)[:, :, 0], c['ignore_index'])
+        if weight > 0:
+            with torch.no_grad():
+                self.teacher.eval()
+                t_probs = self._clips(self._logits(self.teacher, x).softmax(1), n_clips)
+                check_finite(t_probs, 'StableMeanTeacherSegmentor: the teacher probabilities')
+                refined = refine(self.eor_teacher, t_probs) if c['use_eor'] else None
+            losses['loss_cons'] = dop_loss(probs, t_probs, refined, weight=weight,
+                                           temporal=c['use_dop'])
+        else:
+            losses['loss_cons'] = logits.sum() * 0.0
+        losses['cons_weight'] = torch.tensor(weight, device=x.device)
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor, data_samples: Optional[list] = None) -> list:
+        model = getattr(self, self.semi_test_cfg['predict_on'])
+        model.eval()
+        if data_samples is None:
+            raise ConfigKeyError('StableMeanTeacherSegmentor.predict needs the clip samples')
+        logits = self._clips(self._logits(model, inputs), len(data_samples))
+        for sample, clip_logits in zip(data_samples, logits):
+            sample.pred_sem_seg = PixelData(data=clip_logits.argmax(1))
+        return data_samples
