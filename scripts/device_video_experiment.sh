@@ -20,6 +20,7 @@ $PY tools/make_moving_digits.py --out data/moving_digits $DATA_ARGS > /tmp/make_
   || { tail -20 /tmp/make_md.log; exit 1; }
 rm -rf wd; mkdir -p wd
 fast="default_hooks.checkpoint.interval=100000 default_hooks.checkpoint.save_best=None"
+[ "$WORKERS" = 0 ] && fast="$fast train_dataloader.persistent_workers=False"
 for seed in $SEEDS; do
   for v in $VARIANTS; do
     timeout "$DEADLINE" $PY tools/train.py configs/stable_teacher/${v}_fcn-r18_moving-digits-10pct.py \
