@@ -22,17 +22,17 @@ train_dataloader = dict(
                      clip_list=labeled_list, pipeline=train_pipeline),
         unlabeled=dict(type='mtkit.ClipSegDataset', data_root=data_root, split='train',
                        clip_list=unlabeled_list, with_labels=False, pipeline=train_pipeline)))
-val_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='mtkit.ClipSegDataset', data_root=data_root, split='val',
-                 pipeline=test_pipeline, test_mode=True))
-test_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='mtkit.ClipSegDataset', data_root=data_root, split='test',
-                 pipeline=test_pipeline, test_mode=True))
+
+
+def _eval(split):
+    return dict(batch_size=4, num_workers=2, persistent_workers=True,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                collate_fn=dict(type='pseudo_collate'),
+                dataset=dict(type='mtkit.ClipSegDataset', data_root=data_root, split=split,
+                             pipeline=test_pipeline, test_mode=True))
+
+
+val_dataloader = _eval('val')
+test_dataloader = _eval('test')
 val_evaluator = dict(type='mtkit.ClipSegMetric')
 test_evaluator = val_evaluator

@@ -42,6 +42,22 @@ TRAIN_DEFAULTS = dict(
 TEST_DEFAULTS = dict(predict_on='teacher')
 
 
+def full_image_metas(x: Tensor) -> List[dict]:
+    """Metas of a batch ``x`` for ``encode_decode``: ``img_shape`` as a torch.Size, so that
+    mmseg heads resize their logits to the full (padded) input."""
+    return [dict(img_shape=x.shape[2:], pad_shape=x.shape[2:])] * x.shape[0]
+
+
+def decode_head_of(segmentor, owner: str):
+    """The decode head of an mmseg segmentor with ``encode_decode``; otherwise a
+    :class:`ConfigKeyError` naming ``owner`` and the type found."""
+    head = getattr(segmentor, 'decode_head', None)
+    if head is None or not hasattr(segmentor, 'encode_decode'):
+        raise ConfigKeyError(f'{owner} needs a segmentor with decode_head and encode_decode '
+                             f'(mmseg EncoderDecoder), got {type(segmentor).__name__}')
+    return head
+
+
 def check_finite(t: Tensor, what: str) -> None:
     """Stop on NaN / inf in ``t`` with a message naming ``what`` and the iteration.
 
@@ -134,12 +150,7 @@ class MeanTeacherSegmentor(BaseModel):
         if test_cfg['predict_on'] not in valid_predictors:
             raise ConfigKeyError(f'MeanTeacherSegmentor.semi_test_cfg.predict_on must be one '
                                  f'of {valid_predictors}, got {test_cfg["predict_on"]!r}')
-        head = getattr(self.student, 'decode_head', None)
-        if head is None or not hasattr(self.student, 'encode_decode'):
-            raise ConfigKeyError(f'MeanTeacherSegmentor needs a segmentor with decode_head and '
-                                 f'encode_decode (mmseg EncoderDecoder), got '
-                                 f'{type(self.student).__name__}')
-        self.num_classes = head.num_classes
+        self.num_classes = decode_head_of(self.student, 'MeanTeacherSegmentor').num_classes
 
     @staticmethod
     def _check_train_cfg(cfg: dict) -> None:
@@ -219,11 +230,6 @@ class MeanTeacherSegmentor(BaseModel):
         losses['unsup_weight'] = torch.tensor(weight, device=device)
         return losses
 
-    @staticmethod
-    def _metas(x: Tensor) -> List[dict]:
-        # img_shape as a torch.Size: mmseg heads then resize logits to the full padded input
-        return [dict(img_shape=x.shape[2:], pad_shape=x.shape[2:])] * x.shape[0]
-
     def valid_mask(self, x: Tensor, samples: list) -> Tensor:
         """(B, H, W) True on real pixels, False on the padding the preprocessor added."""
         b, _, h, w = x.shape
@@ -239,7 +245,7 @@ class MeanTeacherSegmentor(BaseModel):
         """(confidence, label) maps (B, H, W) of teacher ``name`` on images ``x``."""
         teacher = getattr(self, name)
         teacher.eval()
-        logits = teacher.encode_decode(x, self._metas(x)).float()
+        logits = teacher.encode_decode(x, full_image_metas(x)).float()
         check_finite(logits, f'MeanTeacherSegmentor: the logits of {name} on the weak view')
         return logits.softmax(1).max(1)
 
@@ -264,7 +270,7 @@ class MeanTeacherSegmentor(BaseModel):
                               *(() if gt is None else (gt, )))
             strong, plabel, keep, valid = mixed[:4]
             gt = mixed[4] if gt is not None else None
-        logits = self.student.encode_decode(strong, self._metas(strong))
+        logits = self.student.encode_decode(strong, full_image_metas(strong))
         loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting']) * weight
         check_finite(loss, 'MeanTeacherSegmentor: the unsupervised loss')
         out = dict(unsup_loss_seg=loss,

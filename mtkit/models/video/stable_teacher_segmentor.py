@@ -2,7 +2,7 @@
 mmseg segmentor applied to every frame of a clip, an EMA teacher, the Error Recovery module and
 the Difference-of-Pixels consistency."""
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from ...losses.ramps import ramp_weight
 from ...losses.temporal import dop_loss
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
-from ..seg.mean_teacher_segmentor import check_finite
+from ..seg.mean_teacher_segmentor import check_finite, decode_head_of, full_image_metas
 from ..teachers import scheduled_unsup_weight
 from .clip_preprocessor import clip_labels
 from .eor import eor_loss, refine
@@ -88,12 +88,7 @@ class StableMeanTeacherSegmentor(BaseModel):
         segmentor.pop('data_preprocessor', None)
         self.semi_train_cfg, self.semi_test_cfg = train_cfg, test_cfg
         self.student = MODELS.build(segmentor)
-        head = getattr(self.student, 'decode_head', None)
-        if head is None or not hasattr(self.student, 'encode_decode'):
-            raise ConfigKeyError(f'StableMeanTeacherSegmentor needs an mmseg segmentor with '
-                                 f'decode_head and encode_decode, got '
-                                 f'{type(self.student).__name__}')
-        self.num_classes = head.num_classes
+        self.num_classes = decode_head_of(self.student, 'StableMeanTeacherSegmentor').num_classes
         self.teacher = MODELS.build(segmentor)
         self.teacher.requires_grad_(False)
         names = ['teacher']
@@ -114,11 +109,8 @@ class StableMeanTeacherSegmentor(BaseModel):
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _metas(x: Tensor) -> List[dict]:
-        return [dict(img_shape=x.shape[2:], pad_shape=x.shape[2:])] * x.shape[0]
-
-    def _logits(self, model, x: Tensor) -> Tensor:
-        return model.encode_decode(x, self._metas(x)).float()
+    def _logits(model, x: Tensor) -> Tensor:
+        return model.encode_decode(x, full_image_metas(x)).float()
 
     @staticmethod
     def _clips(x: Tensor, num_clips: int) -> Tensor:
