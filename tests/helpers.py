@@ -1,5 +1,6 @@
 """Helpers for tests that run real Runners on the tiny datasets."""
 import os.path as osp
+import uuid
 from typing import Any
 
 from mmengine.config import Config
@@ -19,6 +20,10 @@ def replace_strings(obj: Any, old: str, new: str) -> Any:
 def small_run_cfg(cfg: Config, work_dir: str, max_iters: int = 2, val: bool = True) -> Config:
     """Shrink a shipped config to ``max_iters`` iterations on CPU without worker processes."""
     cfg.work_dir = work_dir
+    # a unique experiment name: MMEngine keys its DefaultScope and logger instances by it, and
+    # without a config file name it is only a timestamp, so a Runner of another test started
+    # in the same second would lend this one its default scope
+    cfg.experiment_name = f'{osp.basename(work_dir)}_{uuid.uuid4().hex[:8]}'
     cfg.train_cfg.max_iters = max_iters
     cfg.train_cfg.val_interval = max_iters
     if not val:  # IterBasedTrainLoop also validates after the last iteration

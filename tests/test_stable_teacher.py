@@ -1,6 +1,7 @@
 """Stable Mean Teacher's pure parts against hand-computed values: the temporal difference, the
 DoP loss, Dice, the EMA ramp; the EoR module; StableTeacherHook on a real Runner with resume."""
 import math
+import os.path as osp
 
 import pytest
 import torch
@@ -137,7 +138,9 @@ def _runner(work_dir, max_iters, resume=False):
         custom_hooks=[dict(type='mtkit.StableTeacherHook')],
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
                            logger=dict(type='LoggerHook', interval=1)),
-        resume=resume, randomness=dict(seed=0), log_level='WARNING')
+        resume=resume, randomness=dict(seed=0), log_level='WARNING',
+        # unique: MMEngine keys DefaultScope instances by it (see test_stable_teacher_configs)
+        experiment_name=f'stable_hook_{osp.basename(str(work_dir))}_{max_iters}_{resume}')
 
 
 def test_hook_follows_the_ramp_and_resumes_exactly(tmp_path):
