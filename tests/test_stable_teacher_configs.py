@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 from conftest import REPO
 from helpers import replace_strings, small_run_cfg
 
+SMT = osp.join(REPO, 'configs/stable_teacher/smt_fcn-r18_moving-digits-10pct.py')
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'stable_teacher', '*.py')))
 #: loss terms each variant must log
 TERMS = {'sup': {'loss_sup', 'loss_cons'}, 'mt': {'loss_sup', 'loss_cons'},
@@ -95,10 +96,58 @@ def test_clip_metric_by_hand():
 def test_model_errors_name_the_key():
     from mtkit.registry import MODELS
     from mtkit.utils.errors import ConfigKeyError
-    cfg = Config.fromfile(osp.join(REPO, 'configs/stable_teacher/smt_fcn-r18_moving-digits-10pct.py'))
+    cfg = Config.fromfile(SMT)
     bad = dict(cfg.model, eor=None)
     with pytest.raises(ConfigKeyError, match='use_eor needs an eor'):
         MODELS.build(bad)
     bad = dict(cfg.model, semi_train_cfg=dict(cfg.model.semi_train_cfg, consistensy=1.0))
     with pytest.raises(ConfigKeyError, match='consistensy'):
         MODELS.build(bad)
+
+
+def test_loss_terms_wire_the_right_gradients(tiny_moving_digits):
+    """The EoR loss trains the EoR only (the student's probabilities are detached); the
+    consistency trains the student only (teacher and EoR teacher are constants); without DoP and
+    EoR the consistency is w * MSE(S, T) of the clip probabilities."""
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mtkit.datasets import SemiClipDataset
+    from mtkit.losses import dop_loss
+    from mtkit.registry import MODELS
+    cfg = Config.fromfile(SMT)
+    cfg.model.semi_train_cfg.ramp_iters = 0
+    ds_cfg = replace_strings(cfg.train_dataloader.dataset.to_dict(), 'data/moving_digits/',
+                             tiny_moving_digits + '/')
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        ds = SemiClipDataset(ds_cfg['labeled'], ds_cfg['unlabeled'])
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+    batch = model.data_preprocessor(pseudo_collate([ds[0], ds[1]]), True)
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    assert float(losses['cons_weight']) == pytest.approx(0.1)
+    losses['loss_eor'].backward(retain_graph=True)
+    assert all(p.grad is None for p in model.student.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.eor.parameters())
+    model.zero_grad(set_to_none=True)
+    losses['loss_cons'].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.parameters())
+    assert all(p.grad is None for p in model.eor.parameters())
+    assert all(p.grad is None for p in model.teacher.parameters())
+    # plain MT: w * MSE(S, T), recomputed from the same noise draw
+    cfg.model.semi_train_cfg.update(use_dop=False, use_eor=False)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        torch.manual_seed(0)
+        mt = MODELS.build(cfg.model)
+    mt.eval()  # no dropout: the student's output is a function of its input
+    x = torch.cat([batch['inputs']['sup'], batch['inputs']['unsup']])
+    torch.manual_seed(1)
+    got = mt.loss(batch['inputs'], batch['data_samples'])['loss_cons']
+    torch.manual_seed(1)
+    noisy = x + 0.1 * torch.randn_like(x)
+    with torch.no_grad():
+        s = mt._logits(mt.student, noisy).softmax(1).view(4, -1, 11, 64, 64)
+        t = mt._logits(mt.teacher, x).softmax(1).view(4, -1, 11, 64, 64)
+    assert float(got) == pytest.approx(float(dop_loss(s, t, weight=0.1, temporal=False)),
+                                       rel=1e-4)
+    assert float(got) == pytest.approx(0.1 * float(((s - t) ** 2).mean()), rel=1e-4)

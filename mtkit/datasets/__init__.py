@@ -5,7 +5,8 @@ from .digitsc import digit_crops, write_digitsc
 from .digitsc_dataset import DigitsCDataset
 from .semi_seg import SemiSegDataset, WeakStrongViews
 from .digitscenes import CLASSES, SEG_CLASSES, DigitScenesConfig, generate
-from .clip_seg import ClipRandomFlipCrop, ClipSegDataset, LoadClip, PackClipSegInputs
+from .clip_seg import (ClipRandomFlipCrop, ClipSegDataset, LoadClip, PackClipSegInputs,
+                       SemiClipDataset)
 from .moving_digits import MovingDigitsConfig, generate_moving_digits
 
 __all__ = ['list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
@@ -13,4 +14,5 @@ __all__ = ['list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscape
            'CLASSES', 'SEG_CLASSES', 'DigitScenesConfig', 'generate', 'SemiSegDataset',
            'WeakStrongViews', 'DigitsCDataset', 'digit_crops', 'write_digitsc',
            'ClipRandomFlipCrop', 'ClipSegDataset', 'LoadClip', 'PackClipSegInputs',
+           'SemiClipDataset',
            'MovingDigitsConfig', 'generate_moving_digits']

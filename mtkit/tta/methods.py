@@ -4,8 +4,9 @@ Every method wraps a model with ``extract_feat(x)`` and ``head(f)``: a classifie
 (:class:`~mtkit.tta.classifier.TTAImageClassifier`, features (N, D), logits (N, C)) or a
 segmentor (:class:`~mtkit.tta.segmentor.TTASegmentor`, ``dense``: features (N, D, h, w), logits
 (N, C, h, w)). A method is called once per test batch of preprocessed images: it returns the
-batch's predictions made *before* any update on that batch, then adapts. ``reset()`` returns it to the source state (weights, optimizer, teacher). The math
-lives in pure functions (:mod:`mtkit.losses.consistency`, :mod:`mtkit.teachers`).
+batch's predictions made *before* any update on that batch, then adapts. ``reset()`` returns
+it to the source state (weights, optimizer, teacher). The math lives in pure functions
+(:mod:`mtkit.losses.consistency`, :mod:`mtkit.teachers`).
 """
 import copy
 import types
