@@ -16,12 +16,12 @@ import json
 import multiprocessing
 import os
 import os.path as osp
-from typing import Dict, Sequence, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from ..tta.corruptions import CORRUPTIONS, corrupt
+from ..tta.corruptions import CORRUPTIONS, corrupt, corruption_seed
 from .digitscenes import CLASSES, _write_png
 
 
@@ -65,14 +65,21 @@ def digit_crops(coco_dir: str, split: str, size: int = 32, margin: float = 0.2,
     return np.stack(crops), np.asarray(labels, dtype=np.int64)
 
 
+def map_jobs(fn: Callable, tasks: Sequence, jobs: int = 1) -> list:
+    """``[fn(t) for t in tasks]``, in ``jobs`` spawned processes when ``jobs > 1`` (``fn`` must
+    be a module-level function); the order of the results is that of ``tasks``."""
+    if jobs > 1:
+        with multiprocessing.get_context('spawn').Pool(jobs) as pool:
+            return pool.map(fn, tasks)
+    return [fn(t) for t in tasks]
+
+
 def _write_domain(task) -> str:
     root, crops, name, c_i, sev, seed = task
     folder = osp.join(root, f'{name}-{sev}')
     os.makedirs(folder, exist_ok=True)
     for i, crop in enumerate(crops):
-        # a distinct, reproducible seed per (corruption, severity, crop)
-        out = corrupt(crop, name, sev, seed=(seed * 1_000_003 + c_i * 7919
-                                             + sev * 104_729 + i) % 2**31)
+        out = corrupt(crop, name, sev, seed=corruption_seed(seed, c_i, sev, i))
         _write_png(osp.join(folder, f'{i:05d}.png'), out)
     return f'{name}-{sev}'
 
@@ -98,11 +105,7 @@ def write_digitsc(digitscenes_root: str, out_dir: str, severities: Sequence[int]
         if split == 'test':
             tasks = [(root, crops, name, c_i, sev, seed)
                      for c_i, name in enumerate(corruptions) for sev in severities]
-            if jobs > 1:
-                with multiprocessing.get_context('spawn').Pool(jobs) as pool:
-                    domains += pool.map(_write_domain, tasks)
-            else:
-                domains += [_write_domain(t) for t in tasks]
+            domains += map_jobs(_write_domain, tasks, jobs)
         meta['splits'][split] = dict(crops=int(len(labels)), domains=domains,
                                      per_class=np.bincount(labels, minlength=10).tolist())
     with open(osp.join(out_dir, 'meta.json'), 'w') as f:

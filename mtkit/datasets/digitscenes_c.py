@@ -9,7 +9,6 @@ Layout written by :func:`write_digitscenes_c` (Cityscapes-style, readable by mms
     meta.json
 """
 import json
-import multiprocessing
 import os
 import os.path as osp
 import shutil
@@ -17,7 +16,8 @@ from typing import List, Optional, Sequence
 
 import cv2
 
-from ..tta.corruptions import CORRUPTIONS, corrupt
+from ..tta.corruptions import CORRUPTIONS, corrupt, corruption_seed
+from .digitsc import map_jobs
 from .digitscenes import _write_png
 
 IMG_SUFFIX = '_leftImg8bit.png'
@@ -46,9 +46,7 @@ def _write_domain(task) -> str:
         if bgr is None:
             raise FileNotFoundError(f'cannot read {path}')
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        # a distinct, reproducible seed per (corruption, severity, image)
-        out = corrupt(rgb, CORRUPTIONS[c_i], sev,
-                      seed=(seed * 1_000_003 + c_i * 7919 + sev * 104_729 + i) % 2**31)
+        out = corrupt(rgb, CORRUPTIONS[c_i], sev, seed=corruption_seed(seed, c_i, sev, i))
         dst = osp.join(out_dir, 'leftImg8bit', domain, rel)
         os.makedirs(osp.dirname(dst), exist_ok=True)
         _write_png(dst, out)
@@ -75,11 +73,7 @@ def write_digitscenes_c(cityscapes_root: str, out_dir: str, severities: Sequence
         shutil.copyfile(src, dst)
     tasks = [(cityscapes_root, out_dir, split, rels, CORRUPTIONS.index(name), sev, seed)
              for name in corruptions for sev in severities]
-    if jobs > 1:
-        with multiprocessing.get_context('spawn').Pool(jobs) as pool:
-            domains = pool.map(_write_domain, tasks)
-    else:
-        domains = [_write_domain(t) for t in tasks]
+    domains = map_jobs(_write_domain, tasks, jobs)
     meta = dict(name='DigitScenes-C', source=osp.abspath(cityscapes_root), split=split,
                 images=len(rels), severities=list(severities), corruptions=list(corruptions),
                 seed=seed, domains=domains)

@@ -143,6 +143,13 @@ def _from_imagecorruptions(name: str) -> Callable:
 OWN: Dict[str, Callable] = dict(glass_blur=glass_blur, fog=fog, impulse_noise=impulse_noise)
 
 
+def corruption_seed(seed: int, corruption_index: int, severity: int, image_index: int) -> int:
+    """A distinct, reproducible seed per (corruption, severity, image) of a dataset seed, as
+    DigitsC and DigitScenes-C draw them."""
+    return (seed * 1_000_003 + corruption_index * 7919 + severity * 104_729
+            + image_index) % 2**31
+
+
 def corrupt(image: np.ndarray, name: str, severity: int, seed: Optional[int] = 0) -> np.ndarray:
     """Corrupt an (H, W, 3) uint8 image (H, W >= 32); returns uint8 of the same shape.
 
