@@ -9,6 +9,16 @@ from mmengine.evaluator import BaseMetric
 from .registry import METRICS, register
 
 
+def mean_iou(intersect: torch.Tensor, union: torch.Tensor, empty: float = float('nan')
+             ) -> float:
+    """mIoU (%) from per-class intersection and union areas: the mean IoU over the classes with
+    a non-zero union (mmseg's nan-mean); ``empty`` when no class has one."""
+    present = union > 0
+    if not bool(present.any()):
+        return empty
+    return 100.0 * float((intersect[present] / union[present]).mean())
+
+
 @register(METRICS)
 class TopOneAccuracy(BaseMetric):
     """Top-1 accuracy and error (%) of ``pred_label`` against ``gt_label``."""
@@ -71,8 +81,7 @@ class ClipSegMetric(BaseMetric):
                 i, u, _, _ = IoUMetric.intersect_and_union(p_t, g_t, c, self.ignore_index)
                 inter += i.double()
                 union += u.double()
-            present = union > 0
-            clip_miou = float((inter[present] / union[present]).mean()) if present.any() else 0.
+            clip_miou = mean_iou(inter, union, empty=0.0)
             static = (gt[1:] == gt[:-1]) & (gt[1:] != self.ignore_index)
             changed = (pred[1:] != pred[:-1]) & static
             flicker = [float(ch.sum()) / max(float(st.sum()), 1.0)
@@ -82,8 +91,7 @@ class ClipSegMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict:
         inter = sum(r[0] for r in results)
         union = sum(r[1] for r in results)
-        present = union > 0
         flicker = [f for r in results for f in r[3]]
-        return dict(mIoU=100.0 * float((inter[present] / union[present]).mean()),
-                    clip_mIoU=100.0 * sum(r[2] for r in results) / max(len(results), 1),
+        return dict(mIoU=mean_iou(inter, union),
+                    clip_mIoU=sum(r[2] for r in results) / max(len(results), 1),
                     flicker=100.0 * sum(flicker) / max(len(flicker), 1))

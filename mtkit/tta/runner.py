@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
+from ..evaluation import mean_iou
 from .corruptions import CORRUPTIONS
 
 SETTINGS = ('continual', 'reset', 'gradual')
@@ -39,6 +40,8 @@ class ErrorMeter:
     """Top-1 error (%) of (N, C) logits against (N,) labels."""
 
     name = 'error'
+    #: keys of the per-domain scores and of their mean in run_stream's result
+    keys = ('errors', 'mean_error')
 
     def __init__(self) -> None:
         self.wrong = torch.zeros((), dtype=torch.long)
@@ -58,6 +61,7 @@ class IoUMeter:
     labels or the predictions are left out of the mean (as mmseg's nan-mean does)."""
 
     name = 'mIoU'
+    keys = ('miou', 'mean_miou')
 
     def __init__(self, num_classes: int, ignore_index: int = 255,
                  align_corners: bool = False) -> None:
@@ -78,8 +82,7 @@ class IoUMeter:
         self.union += union.double()
 
     def value(self) -> float:
-        present = self.union > 0
-        return 100.0 * float((self.intersect[present] / self.union[present]).mean())
+        return mean_iou(self.intersect, self.union)
 
 
 def run_stream(method, domains: Sequence[Tuple[str, Iterable]], setting: str = 'continual',
@@ -132,12 +135,10 @@ def run_stream(method, domains: Sequence[Tuple[str, Iterable]], setting: str = '
         images += seen
         print_log(f'tta: domain {d_i + 1}/{len(domains)} {name}: {score.name} '
                   f'{scores[key]:.2f}%', logger=logger)
-    mean = sum(scores.values()) / len(scores)
-    kind = 'miou' if score.name == 'mIoU' else 'error'
-    plural = 'miou' if kind == 'miou' else 'errors'
-    result = {plural: scores, f'mean_{kind}': mean, 'images': images,
-              'images_per_s': images / max(seconds, 1e-9), 'setting': setting}
+    per_domain, mean_key = score.keys
+    result = {per_domain: scores, mean_key: sum(scores.values()) / len(scores),
+              'images': images, 'images_per_s': images / max(seconds, 1e-9), 'setting': setting}
     sev5 = [v for k, v in scores.items() if k.split('@')[0].endswith('-5')]
     if setting == 'gradual' and sev5:
-        result[f'mean_{kind}_severity5'] = sum(sev5) / len(sev5)
+        result[f'{mean_key}_severity5'] = sum(sev5) / len(sev5)
     return result

@@ -8,6 +8,7 @@ string ``{domain}`` is replaced by the domain's name. Without them the DigitsC l
 through :class:`~mtkit.tta.segmentor.TTASegmentor` and scored by mIoU; a classifier by error.
 """
 import copy
+import functools
 import itertools
 from typing import List, Optional, Sequence
 
@@ -101,7 +102,8 @@ def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', 
         meter = ErrorMeter
         if hasattr(model, 'decode_head'):
             model = TTASegmentor(model)
-            meter = _iou_meter(model)
+            meter = functools.partial(IoUMeter, model.num_classes, model.ignore_index,
+                                      model.align_corners)
         method = build_tta_method(dict(tta.methods[method_name]), model)
         if hasattr(method, 'set_source'):
             src_bs = tta.get('source_batch_size', tta.batch_size)
@@ -128,8 +130,3 @@ def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', 
                   batch_size=tta.batch_size, device=str(device))
     return result
 
-
-def _iou_meter(model: TTASegmentor):
-    def make() -> IoUMeter:
-        return IoUMeter(model.num_classes, model.ignore_index, model.align_corners)
-    return make
