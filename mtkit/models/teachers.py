@@ -20,9 +20,8 @@ def consensus_partner(active: str) -> str:
     return 'teacher2' if active == 'teacher' else 'teacher'
 
 
-def scheduled_unsup_weight(cfg: dict) -> float:
-    """``cfg['unsup_weight']`` times the burn-in / ramp factor at the current iteration (read
-    from MMEngine's MessageHub)."""
+def scheduled_unsup_weight(cfg: dict, key: str = 'unsup_weight') -> float:
+    """``cfg[key]`` times the burn-in / ramp factor at the current iteration (read from
+    MMEngine's MessageHub)."""
     it = MessageHub.get_current_instance().get_info('iter', 0)
-    return cfg['unsup_weight'] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'],
-                                             cfg['ramp'])
+    return cfg[key] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'], cfg['ramp'])

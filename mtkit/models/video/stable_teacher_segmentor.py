@@ -118,8 +118,8 @@ class StableMeanTeacherSegmentor(BaseModel):
         return x.view(num_clips, x.shape[0] // num_clips, *x.shape[1:])
 
     def consistency_weight(self) -> float:
-        c = self.semi_train_cfg
-        return scheduled_unsup_weight(dict(c, unsup_weight=c['consistency_weight']))
+        """``consistency_weight`` times its burn-in / ramp factor at the current iteration."""
+        return scheduled_unsup_weight(self.semi_train_cfg, 'consistency_weight')
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
