@@ -8,11 +8,7 @@ OUT=${OUT:-/tmp/mtkit_out}; mkdir -p "$OUT"
 ITERS=${ITERS:-4000}; VAL=${VAL:-500}; DEADLINE=${DEADLINE:-380}; SEEDS=${SEEDS:-"0 1 2"}
 BENCH=${BENCH:-1}; KEEPBN=${KEEPBN:-1}
 export PYTHONUNBUFFERED=1
-if [ -d .devwheels ] && [ -z "${NO_DEVWHEELS:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .devwheels/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-PY=${PY:-python3}
+source "$(dirname "$0")/device_env.sh"
 { nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())"; nproc; } > "$OUT/device.txt" 2>&1
 if [ "$BENCH" = 1 ] && $PY -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   $PY benchmarks/ema_update.py --device cuda --reps 100 --json "$OUT/ema_gpu.json" > "$OUT/ema_gpu.txt" 2>&1

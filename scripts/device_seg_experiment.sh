@@ -12,11 +12,7 @@ OUT=${OUT:-/tmp/mtkit_out}; mkdir -p "$OUT"
 ITERS=${ITERS:-2000}; VAL=${VAL:-250}; DEADLINE=${DEADLINE:-370}; SEEDS=${SEEDS:-"0 1 2"}
 TIME_ITERS=${TIME_ITERS:-50}; BENCH=${BENCH:-1}; FRACS=${FRACS:-"1_8 1_16"}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-if [ -d .devwheels ] && [ -z "${NO_DEVWHEELS:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .devwheels/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-PY=${PY:-python3}
+source "$(dirname "$0")/device_env.sh"
 { nvidia-smi -L; nproc; $PY -c "import torch, mtkit, mmseg.models, albumentations; print('torch', torch.__version__, torch.cuda.is_available())"; } > "$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
 $PY tools/make_digitscenes.py --out data/digitscenes > "$OUT/make_data.txt" 2>&1 || { cat "$OUT/make_data.txt"; exit 1; }

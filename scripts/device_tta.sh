@@ -16,11 +16,7 @@ GRAD_METHODS=${GRAD_METHODS:-"source bn tent cotta rmt rmt_replay"}
 DIGITSCENES_ARGS=${DIGITSCENES_ARGS:-}
 SRC_CKPT=${SRC_CKPT:-work_dirs/tta/source/iter_1500.pth}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-if [ -d .devwheels ] && [ -z "${NO_DEVWHEELS:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .devwheels/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-PY=${PY:-python3}
+source "$(dirname "$0")/device_env.sh"
 mkdir -p wd
 { nvidia-smi -L; $PY -c "import torch, mtkit, mmseg.models; print('torch', torch.__version__, torch.cuda.is_available())"; } 2>&1 | grep -v -i warn
 t0=$(date +%s)

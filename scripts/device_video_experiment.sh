@@ -10,11 +10,7 @@ ITERS=${ITERS:-2000}; VAL=${VAL:-500}; DEADLINE=${DEADLINE:-420}; SEEDS=${SEEDS:
 VARIANTS=${VARIANTS:-"sup mt smt-dop smt-eor smt"}; DATA_ARGS=${DATA_ARGS:-}
 WORKERS=${WORKERS:-2}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-if [ -d .devwheels ] && [ -z "${NO_DEVWHEELS:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .devwheels/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-PY=${PY:-python3}
+source "$(dirname "$0")/device_env.sh"
 { nvidia-smi -L; $PY -c "import torch, mtkit, mmseg.models; print('torch', torch.__version__, torch.cuda.is_available())"; } 2>&1 | grep -v -i warn
 $PY tools/make_moving_digits.py --out data/moving_digits $DATA_ARGS > /tmp/make_md.log 2>&1 \
   || { tail -20 /tmp/make_md.log; exit 1; }
