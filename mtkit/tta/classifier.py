@@ -100,6 +100,11 @@ class TTAImageClassifier(BaseModel):
         self.head = nn.Linear(self.backbone.out_channels, num_classes)
         self.num_classes = num_classes
 
+    @property
+    def feat_dim(self) -> int:
+        """D of the (N, D) features (what RMT's projector takes)."""
+        return self.backbone.out_channels
+
     def extract_feat(self, inputs: Tensor) -> Tensor:
         return self.backbone(inputs)
 

@@ -1,6 +1,6 @@
 """Online test-time adaptation methods: Source, BN-adapt, Tent, CoTTA and RMT.
 
-Every method wraps a model with ``extract_feat(x)`` and ``head(f)``: a classifier
+Every method wraps a model with ``extract_feat(x)``, ``head(f)`` and ``feat_dim``: a classifier
 (:class:`~mtkit.tta.classifier.TTAImageClassifier`, features (N, D), logits (N, C)) or a
 segmentor (:class:`~mtkit.tta.segmentor.TTASegmentor`, ``dense``: features (N, D, h, w), logits
 (N, C, h, w)). A method is called once per test batch of preprocessed images: it returns the
@@ -74,7 +74,9 @@ def use_batch_statistics(model: nn.Module, prior: float = 0.0) -> List[nn.Module
 
 def _batch_stat_bn_forward(self: nn.Module, x: Tensor) -> Tensor:
     stats = getattr(self, 'source_stats', None)
-    if self.bn_prior > 0 and x.numel() > x.shape[1]:
+    if x.numel() > x.shape[1]:  # more than one value per channel: batch statistics exist
+        if self.bn_prior == 0:
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
         if stats is None:
             raise ValueError(f'{type(self).__name__}: bn_prior needs the source running '
                              f'statistics, and this layer has none')
@@ -87,8 +89,6 @@ def _batch_stat_bn_forward(self: nn.Module, x: Tensor) -> Tensor:
         if self.weight is not None:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y
-    if x.numel() > x.shape[1]:  # more than one value per channel: test-batch statistics
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
     if stats is None:
         raise ValueError(f'{type(self).__name__}: a batch of one with a single value per '
                          f'channel {tuple(x.shape)} has no batch statistics, and this layer '
@@ -343,7 +343,7 @@ class RMT(_TeacherStudent):
         self.source_free, self.warmup_steps = source_free, warmup_steps
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
-        self.feat_dim = getattr(model, 'feat_dim', None) or model.backbone.out_channels
+        self.feat_dim = model.feat_dim
         self.num_pixels = num_pixels
         self.projection_dim = projection_dim
         self.prototypes: Optional[Tensor] = None
