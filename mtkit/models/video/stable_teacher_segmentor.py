@@ -156,7 +156,7 @@ class StableMeanTeacherSegmentor(BaseModel):
             # the student); labels as (B, T, H, W)
             eor_logits = self.eor(probs[:n_sup].detach())
             losses['loss_eor'] = c['eor_weight'] * eor_loss(
-                eor_logits, self._clips(labels[:, None], n_sup)[:, :, 0], c['ignore_index'])
+                eor_logits, labels.view(n_sup, -1, *labels.shape[1:]), c['ignore_index'])
         if weight > 0:
             with torch.no_grad():
                 self.teacher.eval()
