@@ -14,6 +14,10 @@ import statistics
 import sys
 from typing import Iterator
 
+# substrings of the validation metrics collected: COCO box mAP, (clip) mIoU and ClipSegMetric's
+# temporal flicker
+METRIC_KEYS = ('bbox_mAP', 'mIoU', 'flicker')
+
 
 def iter_scalar_records(work_dir: str) -> Iterator[dict]:
     """Every record of ``WORK_DIR/*/vis_data/scalars.json`` (MMEngine's LocalVisBackend), in
@@ -38,7 +42,7 @@ def read_run(work_dir: str) -> dict:
     vals, times, last_iter = {}, [], 0
     for rec in iter_scalar_records(work_dir):
         step = rec.get('step', rec.get('iter', 0))
-        metrics = {k: v for k, v in rec.items() if 'bbox_mAP' in k or 'mIoU' in k}
+        metrics = {k: v for k, v in rec.items() if any(m in k for m in METRIC_KEYS)}
         if metrics:
             # logged by epoch (LoggerHook log_metric_by_epoch=True) the step is the
             # epoch, 0 in iteration-based training: use the last training iteration
