@@ -2,7 +2,7 @@
 per-frame semantic and instance masks, boxes and labeled / unlabeled clip splits.
 
     python tools/make_moving_digits.py [--out data/moving_digits] [--seed 0]
-        [--num-train 300] [--num-val 40] [--num-test 40] [--frames 8] [--img-size 64]
+        [--num-train 1200] [--num-val 60] [--num-test 60] [--frames 8] [--img-size 64]
 
 About 20 s for the defaults on one core.
 """
@@ -16,20 +16,20 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    p.add_argument('--out', default='data/moving_digits')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--num-train', type=int, default=300)
-    p.add_argument('--num-val', type=int, default=40)
-    p.add_argument('--num-test', type=int, default=40)
-    p.add_argument('--frames', type=int, default=8)
-    p.add_argument('--img-size', type=int, default=64)
-    p.add_argument('--percents', type=float, nargs='+', default=[10, 20])
-    p.add_argument('--force', action='store_true')
-    args = p.parse_args(argv)
     from dataclasses import asdict
 
     from mtkit.datasets.moving_digits import MovingDigitsConfig, generate_moving_digits
+    default = MovingDigitsConfig()
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    p.add_argument('--out', default='data/moving_digits')
+    p.add_argument('--seed', type=int, default=default.seed)
+    for split in ('train', 'val', 'test'):
+        p.add_argument(f'--num-{split}', type=int, default=default.num_clips[split])
+    p.add_argument('--frames', type=int, default=default.frames)
+    p.add_argument('--img-size', type=int, default=default.img_size)
+    p.add_argument('--percents', type=float, nargs='+', default=list(default.labeled_percents))
+    p.add_argument('--force', action='store_true')
+    args = p.parse_args(argv)
     cfg = MovingDigitsConfig(seed=args.seed, frames=args.frames, img_size=args.img_size,
                              num_clips=dict(train=args.num_train, val=args.num_val,
                                             test=args.num_test),

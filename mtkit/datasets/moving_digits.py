@@ -37,7 +37,7 @@ SPLITS = ('train', 'val', 'test')
 class MovingDigitsConfig:
     """Generation settings (all sizes in pixels; speeds in pixels per frame)."""
     seed: int = 0
-    num_clips: Dict[str, int] = field(default_factory=lambda: dict(train=300, val=40, test=40))
+    num_clips: Dict[str, int] = field(default_factory=lambda: dict(train=1200, val=60, test=60))
     frames: int = 8
     img_size: int = 64
     min_digit: int = 16

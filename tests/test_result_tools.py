@@ -1,0 +1,69 @@
+"""tools/collect_results.py and tools/seed_table.py: reading MMEngine's scalars.json and the
+over-seed table of the model-zoo experiments."""
+import json
+import math
+
+import pytest
+
+from tools import collect_results, seed_table
+
+
+def write_scalars(work_dir, records):
+    vis = work_dir / '20261128_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+
+
+def val_record(step, miou, flicker):
+    return {'teacher/clip/mIoU': miou, 'teacher/clip/flicker': flicker,
+            'data_time': 0.01, 'time': 0.1, 'step': step}
+
+
+def test_collect_results_keeps_flicker_and_iterations(tmp_path):
+    wd = tmp_path / 'smt_s0'
+    write_scalars(wd, [dict(loss=1.0, time=0.2, iter=50, step=50),
+                       dict(loss=0.5, time=0.4, iter=100, step=100),
+                       val_record(100, 20.0, 3.5)])
+    run = collect_results.read_run(str(wd))
+    assert run['last_train_iter'] == 100
+    assert run['val'] == {'100': {'teacher/clip/mIoU': 20.0, 'teacher/clip/flicker': 3.5}}
+    assert run['sec_per_iter'] == pytest.approx(0.4)  # the first (warm-up) record is skipped
+
+
+def summary(**runs):
+    return {name: dict(val={str(it): m for it, m in vals}) for name, vals in runs.items()}
+
+
+def test_seed_table_mean_and_sample_std_of_last_validation():
+    s = summary(mt_s0=[(500, {'m': 1.0}), (1000, {'m': 10.0})],
+                mt_s1=[(500, {'m': 99.0}), (1000, {'m': 14.0})],
+                sup_s0=[(1000, {'m': 7.0})])
+    stats = seed_table.seed_stats(seed_table.group_runs(s), ['m'])
+    assert stats['mt']['seeds'] == [0, 1] and stats['mt']['iteration'] == 1000
+    mean, std = stats['mt']['metrics']['m']
+    assert mean == pytest.approx(12.0)  # the earlier validations (1.0, 99.0) are not used
+    assert std == pytest.approx(math.sqrt(((10 - 12) ** 2 + (14 - 12) ** 2) / 1))
+    assert stats['sup']['metrics']['m'] == (7.0, None)
+    mt_only = {k: v for k, v in s.items() if k.startswith('mt')}
+    early = seed_table.seed_stats(seed_table.group_runs(mt_only, at=500), ['m'])
+    assert early['mt']['metrics']['m'][0] == pytest.approx(50.0)
+    table = seed_table.markdown(stats, ['m'], ['sup', 'mt']).splitlines()
+    assert table[2] == '| sup | 1 | 1000 | 7.00 |'
+    assert table[3] == '| mt | 2 | 1000 | 12.00 +- 2.83 |'
+
+
+def test_seed_table_errors_name_the_run():
+    with pytest.raises(ValueError, match="group 'mt'.*{0: 1000, 1: 800}"):
+        seed_table.seed_stats(seed_table.group_runs(
+            summary(mt_s0=[(1000, {'m': 1.0})], mt_s1=[(800, {'m': 1.0})])), ['m'])
+    with pytest.raises(ValueError, match="run 'mt'.*_s<seed>"):
+        seed_table.group_runs(summary(mt=[(1000, {'m': 1.0})]))
+    with pytest.raises(ValueError, match="run 'mt_s0': no validation"):
+        seed_table.group_runs({'mt_s0': dict(val={})})
+    with pytest.raises(KeyError, match="no validation at iteration 500 \\(it has \\[1000\\]"):
+        seed_table.group_runs(summary(sup_s0=[(1000, {'m': 7.0})]), at=500)
+    with pytest.raises(KeyError, match="seeds \\[0\\]: no metric 'x'"):
+        seed_table.seed_stats(seed_table.group_runs(summary(mt_s0=[(1, {'m': 1.0})])), ['x'])
+    with pytest.raises(KeyError, match="--order names \\['smt'\\]"):
+        seed_table.markdown(seed_table.seed_stats(seed_table.group_runs(
+            summary(mt_s0=[(1, {'m': 1.0})])), ['m']), ['m'], ['smt'])
