@@ -11,9 +11,9 @@
 # all runs finish in what is left. Every variant of a seed gets the same ITERS.
 set -u
 OUT=${OUT:-/tmp/mtkit_out}; mkdir -p "$OUT"
-ITERS=${ITERS:-2000}; VAL=${VAL:-500}; DEADLINE=${DEADLINE:-420}; SEEDS=${SEEDS:-"0 1 2"}
+ITERS=${ITERS:-6000}; VAL=${VAL:-1000}; DEADLINE=${DEADLINE:-480}; SEEDS=${SEEDS:-"0 1 2"}
 VARIANTS=${VARIANTS:-"sup mt smt-dop smt-eor smt"}; DATA_ARGS=${DATA_ARGS:-}
-WORKERS=${WORKERS:-2}; BUDGET=${BUDGET:-0}; PROBE=${PROBE:-60}; ROUND=${ROUND:-100}
+WORKERS=${WORKERS:-1}; BUDGET=${BUDGET:-0}; PROBE=${PROBE:-60}; ROUND=${ROUND:-100}
 T0=$(date +%s)
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 source "$(dirname "$0")/device_env.sh"

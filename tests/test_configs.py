@@ -26,6 +26,17 @@ def test_every_config_is_covered():
             for p in (1, 5, 10)} <= names
 
 
+def test_model_zoo_metafile_points_at_real_configs():
+    import yaml
+    with open(osp.join(REPO, 'model_zoo', 'metafile.yml')) as f:
+        meta = yaml.safe_load(f)
+    collections = {c['Name'] for c in meta['Collections']}
+    for model in meta['Models']:
+        assert osp.isfile(osp.join(REPO, model['Config'])), model['Name']
+        assert model['In Collection'] in collections, model['Name']
+        assert model['Results'] and all(r['Metrics'] for r in model['Results']), model['Name']
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c)[:-3] for c in CONFIGS])
 def test_config_trains_and_evaluates(path, digitscenes, tiny_coco, tmp_path):
     cfg = Config.fromfile(path)

@@ -11,7 +11,7 @@ model = dict(
     semi_test_cfg=dict(predict_on='teacher'))
 val_cfg = dict(type='mtkit.TeacherStudentEvalLoop', predict_on=('teacher', 'student'))
 test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('teacher', 'student'))
-default_hooks = dict(checkpoint=dict(interval=500, save_best='teacher/clip/mIoU', rule='greater'),
+default_hooks = dict(checkpoint=dict(interval=1000, save_best='teacher/clip/mIoU', rule='greater'),
                      visualization=dict(type='SegVisualizationHook', draw=False))
 custom_hooks = [dict(type='mtkit.StableTeacherHook',
                      schedule=dict(type='mean_teacher', alpha_max=0.99),
