@@ -9,7 +9,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from mtkit.losses import dice_loss, dop_loss, ramp_weight, temporal_difference
-from mtkit.models.video import ErrorRecoveryUNet, eor_loss, refine
+from mtkit.models.video import ErrorRecoveryUNet, eor_ce_gain, eor_loss, refine
 from mtkit.teachers.momentum import build_momentum_schedule
 from mtkit.utils.errors import ConfigKeyError
 
@@ -85,6 +85,7 @@ def test_eor_starts_as_identity_and_learns_a_correction(temporal):
     probs = torch.nn.functional.one_hot(pred, 3).permute(0, 1, 4, 2, 3).float() * 0.8 + 0.2 / 3
     torch.testing.assert_close(refine(eor, probs), probs, atol=1e-5, rtol=1e-4)
     assert refine(None, probs) is probs
+    assert abs(float(eor_ce_gain(probs, eor(probs), labels))) < 1e-4  # identity: no gain
     opt = torch.optim.Adam(eor.parameters(), lr=1e-2)
     first = None
     for _ in range(30):
@@ -94,6 +95,14 @@ def test_eor_starts_as_identity_and_learns_a_correction(temporal):
         loss.backward()
         opt.step()
     assert float(loss) < first
+    # by hand: CE of the student = -(0.7 log 0.8667 + 0.3 log 0.0667) over the drawn pixels
+    p_right, p_wrong = 0.8 + 0.2 / 3, 0.2 / 3
+    frac = float(wrong.float().mean())
+    before = -((1 - frac) * math.log(p_right) + frac * math.log(p_wrong))
+    after = float(torch.nn.functional.cross_entropy(
+        eor(probs).reshape(-1, 3, 8, 8), labels.reshape(-1, 8, 8)))
+    gain = float(eor_ce_gain(probs, eor(probs), labels))
+    assert gain == pytest.approx(before - after, rel=1e-4) and gain > 0
     with pytest.raises(ValueError, match=r'\(B, T, 3, H, W\)'):
         eor(probs[:, :, :2])
     with pytest.raises(ValueError, match='do not match'):

@@ -126,6 +126,8 @@ def test_loss_terms_wire_the_right_gradients(tiny_moving_digits):
     batch = model.data_preprocessor(pseudo_collate([ds[0], ds[1]]), True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
     assert float(losses['cons_weight']) == pytest.approx(0.1)
+    # the EoR starts as the identity: its logged cross-entropy gain is 0
+    assert abs(float(losses['eor_ce_gain'])) < 1e-4
     losses['loss_eor'].backward(retain_graph=True)
     assert all(p.grad is None for p in model.student.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.eor.parameters())

@@ -90,6 +90,21 @@ def eor_loss(logits: Tensor, labels: Tensor, ignore_index: int = 255,
     return ce + dice_weight * dice
 
 
+def eor_ce_gain(probs: Tensor, eor_logits: Tensor, labels: Tensor,
+                ignore_index: int = 255) -> Tensor:
+    """Cross-entropy of (B, T, C, H, W) probabilities minus that of the EoR's refined logits
+    of them, against (B, T, H, W) labels: positive when the refinement helps. Both use the
+    ``1e-6`` floor of :class:`ErrorRecoveryUNet`, so an identity refinement gives 0 (to about
+    ``C * 1e-6``)."""
+    c = probs.shape[2]
+    lab = labels.reshape(-1, *labels.shape[2:])
+    before = F.nll_loss(probs.reshape(-1, c, *probs.shape[3:]).clamp_min(1e-6).log(), lab,
+                        ignore_index=ignore_index)
+    after = F.cross_entropy(eor_logits.reshape(-1, c, *eor_logits.shape[3:]), lab,
+                            ignore_index=ignore_index)
+    return before - after
+
+
 def refine(eor: Optional[nn.Module], probs: Tensor) -> Tensor:
     """Refined probabilities of (B, T, C, H, W) ``probs`` (the input when ``eor`` is None)."""
     return probs if eor is None else eor(probs).softmax(2)

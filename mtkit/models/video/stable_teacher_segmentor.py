@@ -17,7 +17,7 @@ from ...utils.errors import ConfigKeyError, check_cfg
 from ..seg.mean_teacher_segmentor import check_finite, decode_head_of, full_image_metas
 from ..teachers import scheduled_unsup_weight
 from .clip_preprocessor import clip_labels
-from .eor import eor_loss, refine
+from .eor import eor_ce_gain, eor_loss, refine
 
 TRAIN_DEFAULTS = dict(
     sup_weight=1.0,
@@ -55,7 +55,9 @@ class StableMeanTeacherSegmentor(BaseModel):
       second bracket (then it is the plain mean-teacher MSE);
     * EoR (``use_eor``): the EoR module learns, from the student's *detached* probabilities on
       labeled clips, to predict the ground truth (CE + Dice, ``eor_weight``); its EMA copy
-      ``eor_teacher`` refines the teacher's probabilities into T~.
+      ``eor_teacher`` refines the teacher's probabilities into T~. Logged with it:
+      ``eor_ce_gain``, the cross-entropy of the student's probabilities minus that of the
+      EoR's refinement, on the labeled frames (positive: the EoR corrects the student).
 
     The EMA updates belong to :class:`~mtkit.hooks.StableTeacherHook` (teacher <- student,
     eor_teacher <- eor). Prediction uses ``semi_test_cfg.predict_on`` (teacher or student) and
@@ -155,8 +157,13 @@ class StableMeanTeacherSegmentor(BaseModel):
             # the EoR learns from the student's mistakes on labeled clips (no gradient into
             # the student); labels as (B, T, H, W)
             eor_logits = self.eor(probs[:n_sup].detach())
-            losses['loss_eor'] = c['eor_weight'] * eor_loss(
-                eor_logits, labels.view(n_sup, -1, *labels.shape[1:]), c['ignore_index'])
+            clip_lab = labels.view(n_sup, -1, *labels.shape[1:])
+            losses['loss_eor'] = c['eor_weight'] * eor_loss(eor_logits, clip_lab,
+                                                            c['ignore_index'])
+            # diagnostic (not a loss): how much the EoR lowers the cross-entropy of the
+            # student's probabilities on the labeled frames; 0 while it is the identity
+            losses['eor_ce_gain'] = eor_ce_gain(probs[:n_sup].detach(), eor_logits.detach(),
+                                                clip_lab, c['ignore_index'])
         if weight > 0:
             with torch.no_grad():
                 self.teacher.eval()
