@@ -21,6 +21,23 @@ def moving_digits(tmp_path_factory):
     return root, meta
 
 
+
+def test_holds_settings_reads_the_meta_the_generator_wrote(moving_digits, tmp_path):
+    """What tools/make_*.py check before skipping a generation (without --force)."""
+    from dataclasses import asdict, replace
+
+    from mtkit.datasets.generated import holds_settings
+    root, _ = moving_digits
+    with open(osp.join(root, 'meta.json')) as f:
+        cfg = MovingDigitsConfig(**json.load(f)['config'])
+    assert isinstance(cfg.pool_fractions, list)  # from JSON; the tuple form must match too
+    assert holds_settings(root, dict(config=asdict(replace(cfg, pool_fractions=(0.7, 0.15,
+                                                                                0.15)))))
+    assert holds_settings(root, dict(name='MovingDigits'))
+    assert not holds_settings(root, dict(config=asdict(replace(cfg, seed=1))))
+    assert not holds_settings(root, dict(config=asdict(cfg), name='DigitScenes'))
+    assert not holds_settings(str(tmp_path), dict(name='MovingDigits'))  # no meta.json
+
 def test_generation_layout_masks_boxes_and_motion(moving_digits):
     import cv2
     root, meta = moving_digits

@@ -6,7 +6,6 @@
 Needs DigitScenes (python tools/make_digitscenes.py). About a minute on one core.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time
@@ -25,14 +24,11 @@ def main(argv=None):
     p.add_argument('--force', action='store_true')
     args = p.parse_args(argv)
     from mtkit.datasets.digitsc import write_digitsc
-    meta_path = osp.join(args.out, 'meta.json')
-    if not args.force and osp.isfile(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f)
-        if (old.get('severities') == args.severities and old.get('size') == args.size
-                and old.get('seed') == args.seed):
-            print(f'{args.out} already holds DigitsC with these settings (use --force)')
-            return
+    from mtkit.datasets.generated import holds_settings
+    settings = dict(severities=args.severities, size=args.size, seed=args.seed)
+    if not args.force and holds_settings(args.out, settings):
+        print(f'{args.out} already holds DigitsC with these settings (use --force)')
+        return
     t0 = time.time()
     meta = write_digitsc(args.digitscenes, args.out, args.severities, size=args.size,
                          seed=args.seed, jobs=args.jobs)

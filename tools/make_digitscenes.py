@@ -4,7 +4,6 @@
         [--num-train 2000 --num-val 300 --num-test 300] [--img-size 128]
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time
@@ -25,20 +24,17 @@ def main(argv=None):
     p.add_argument('--force', action='store_true', help='regenerate even if meta.json matches')
     args = p.parse_args(argv)
     from mtkit.datasets.digitscenes import DigitScenesConfig, generate
+    from mtkit.datasets.generated import holds_settings
     from dataclasses import asdict
     cfg = DigitScenesConfig(
         seed=args.seed, img_size=args.img_size,
         num_images=dict(train=args.num_train, val=args.num_val, test=args.num_test),
         percents=tuple(args.percents), folds=tuple(args.folds))
-    meta_path = osp.join(args.out, 'meta.json')
-    if not args.force and osp.isfile(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f).get('config')
-        if old == json.loads(json.dumps(asdict(cfg))):
-            from mtkit.datasets.digitscenes import write_seg_splits
-            write_seg_splits(args.out, cfg)  # cheap; older outputs lacked these lists
-            print(f'{args.out} already holds DigitScenes with these settings (use --force)')
-            return
+    if not args.force and holds_settings(args.out, dict(config=asdict(cfg))):
+        from mtkit.datasets.digitscenes import write_seg_splits
+        write_seg_splits(args.out, cfg)  # cheap; older outputs lacked these lists
+        print(f'{args.out} already holds DigitScenes with these settings (use --force)')
+        return
     t0 = time.time()
     meta = generate(args.out, cfg)
     print(f'DigitScenes written to {args.out} in {time.time() - t0:.1f}s: '

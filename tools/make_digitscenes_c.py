@@ -8,7 +8,6 @@ Needs DigitScenes (python tools/make_digitscenes.py). About 2 minutes for 300 im
 severity 5 on one core (glass blur's pixel shuffling is the slow one).
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time
@@ -29,16 +28,14 @@ def main(argv=None):
     p.add_argument('--force', action='store_true')
     args = p.parse_args(argv)
     from mtkit.datasets.digitscenes_c import write_digitscenes_c
+    from mtkit.datasets.generated import holds_settings
     from mtkit.tta.corruptions import CORRUPTIONS
     corruptions = args.corruptions or list(CORRUPTIONS)
-    meta_path = osp.join(args.out, 'meta.json')
-    if not args.force and osp.isfile(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f)
-        if (old.get('severities') == args.severities and old.get('seed') == args.seed
-                and old.get('corruptions') == corruptions and old.get('split') == args.split):
-            print(f'{args.out} already holds DigitScenes-C with these settings (use --force)')
-            return
+    settings = dict(severities=args.severities, seed=args.seed, corruptions=corruptions,
+                    split=args.split)
+    if not args.force and holds_settings(args.out, settings):
+        print(f'{args.out} already holds DigitScenes-C with these settings (use --force)')
+        return
     t0 = time.time()
     meta = write_digitscenes_c(args.cityscapes, args.out, args.severities, corruptions,
                                args.split, args.seed, args.max_images, args.jobs)

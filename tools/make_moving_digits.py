@@ -7,7 +7,6 @@ per-frame semantic and instance masks, boxes and labeled / unlabeled clip splits
 About 20 s for the defaults on one core.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time
@@ -18,6 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 def main(argv=None):
     from dataclasses import asdict
 
+    from mtkit.datasets.generated import holds_settings
     from mtkit.datasets.moving_digits import MovingDigitsConfig, generate_moving_digits
     default = MovingDigitsConfig()
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -34,13 +34,9 @@ def main(argv=None):
                              num_clips=dict(train=args.num_train, val=args.num_val,
                                             test=args.num_test),
                              labeled_percents=tuple(args.percents))
-    meta_path = osp.join(args.out, 'meta.json')
-    if not args.force and osp.isfile(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f).get('config')
-        if old == json.loads(json.dumps(asdict(cfg))):
-            print(f'{args.out} already holds MovingDigits with these settings (use --force)')
-            return
+    if not args.force and holds_settings(args.out, dict(config=asdict(cfg))):
+        print(f'{args.out} already holds MovingDigits with these settings (use --force)')
+        return
     t0 = time.time()
     meta = generate_moving_digits(args.out, cfg)
     print(f'MovingDigits written to {args.out} in {time.time() - t0:.1f}s: '
