@@ -124,6 +124,28 @@ def test_clip_dataset_packs_every_frame_with_one_recorded_augmentation(moving_di
     assert len(unl) == 16 and 'gt_sem_seg' not in unl[0]['data_samples']
 
 
+
+def test_semi_clip_dataset_pairs_and_rejects_an_empty_side(moving_digits, tmp_path):
+    from mtkit.datasets import SemiClipDataset
+    from mtkit.utils.errors import ConfigKeyError
+    root, _ = moving_digits
+    pipeline = [dict(type='mtkit.LoadClip'), dict(type='mtkit.PackClipSegInputs')]
+    lab = dict(type='mtkit.ClipSegDataset', data_root=root, split='train',
+               clip_list='splits/train_labeled@10.txt', pipeline=pipeline)
+    unl = dict(lab, clip_list='splits/train_unlabeled@10.txt', with_labels=False)
+    ds = SemiClipDataset(lab, unl)
+    assert len(ds) == 18 and len(ds.labeled) == 2  # 10% of 20 clips labeled
+    item = ds[5]  # labeled clip 5 mod 2, unlabeled clip 5
+    assert item['data_samples']['sup'].clip_id == ds.labeled[1]['data_samples'].clip_id
+    assert item['data_samples']['unsup'].clip_id == ds.unlabeled[5]['data_samples'].clip_id
+    assert 'gt_sem_seg' not in item['data_samples']['unsup']
+    empty = tmp_path / 'none.txt'
+    empty.write_text('')
+    with pytest.raises(ValueError, match=f'ClipSegDataset: no clips in {empty}'):
+        SemiClipDataset(dict(lab, clip_list=str(empty)), unl)
+    with pytest.raises(ConfigKeyError, match="SemiClipDataset: the unlabeled dataset is empty"):
+        SemiClipDataset(lab, [])  # an instance without items
+
 def test_clip_errors_name_the_file(moving_digits, tmp_path):
     import shutil
 

@@ -70,6 +70,20 @@ def test_dataset_pairs_labeled_and_aligned_weak_strong_views(seg_batch):
                                                      data['inputs']['strong']))
 
 
+
+def test_an_empty_side_is_an_error_naming_its_list(digitscenes, tmp_path):
+    from mtkit.utils.errors import ConfigKeyError
+    cfg = seg_cfg(MT_SEG, digitscenes, '/tmp/unused', 1)
+    empty = tmp_path / 'empty.txt'
+    empty.write_text('')
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    ds_cfg.unlabeled.ann_file = str(empty)
+    # (serialize_data=True, the default, fails inside MMEngine first, with numpy's message)
+    ds_cfg.unlabeled.serialize_data = False
+    with DefaultScope.overwrite_default_scope('mmseg'), pytest.raises(
+            ConfigKeyError, match=f"SemiSegDataset: the unlabeled dataset is empty \\('{empty}'"):
+        DATASETS.build(ds_cfg)
+
 def test_segmentor_losses_train_the_student_only(seg_batch):
     cfg, data = seg_batch
     torch.manual_seed(0)

@@ -18,6 +18,7 @@ from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS, TRANSFORMS, register
 from .digitscenes import SEG_CLASSES
+from .paired import LabeledUnlabeledPairs
 
 
 @register(DATASETS)
@@ -58,6 +59,10 @@ class ClipSegDataset(BaseDataset):
             if unknown:
                 raise ValueError(f'ClipSegDataset: {path} names clips not in {ann_file}: '
                                  f'{unknown[:5]}')
+        if not ids:
+            # (MMEngine would fail later, serialising no data, with a bare numpy message)
+            raise ValueError(f'ClipSegDataset: no clips in '
+                             f'{path if self.clip_list is not None else ann_file}')
         out = []
         for cid in ids:
             frames = clips[cid]['frames']
@@ -180,7 +185,7 @@ class PackClipSegInputs(BaseTransform):
 
 
 @register(DATASETS)
-class SemiClipDataset(torch.utils.data.Dataset):
+class SemiClipDataset(LabeledUnlabeledPairs):
     """Labeled and unlabeled clip datasets paired item by item (length of the larger): each
     item is ``dict(inputs=dict(sup=..., unsup=...), data_samples=dict(sup=..., unsup=...))``.
 
@@ -189,23 +194,7 @@ class SemiClipDataset(torch.utils.data.Dataset):
             :class:`PackClipSegInputs`.
     """
 
-    def __init__(self, labeled, unlabeled) -> None:
-        self.labeled = DATASETS.build(labeled) if isinstance(labeled, dict) else labeled
-        self.unlabeled = DATASETS.build(unlabeled) if isinstance(unlabeled, dict) else unlabeled
-        for name, ds in (('labeled', self.labeled), ('unlabeled', self.unlabeled)):
-            if len(ds) == 0:
-                raise ValueError(f'SemiClipDataset: the {name} dataset is empty '
-                                 f'({getattr(ds, "clip_list", None)!r})')
-
-    @property
-    def metainfo(self) -> dict:
-        return dict(self.labeled.metainfo)
-
-    def __len__(self) -> int:
-        return max(len(self.labeled), len(self.unlabeled))
-
     def __getitem__(self, idx: int) -> dict:
-        lab = self.labeled[idx % len(self.labeled)]
-        unl = self.unlabeled[idx % len(self.unlabeled)]
+        lab, unl = self.pair(idx)
         return dict(inputs=dict(sup=lab['inputs'], unsup=unl['inputs']),
                     data_samples=dict(sup=lab['data_samples'], unsup=unl['data_samples']))

@@ -15,10 +15,10 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
-from torch.utils.data import Dataset
 
 from ..registry import DATASETS, TRANSFORMS, register
 from ..utils.errors import ConfigKeyError
+from .paired import LabeledUnlabeledPairs
 
 SEG_BRANCHES = ('sup', 'weak', 'strong')
 
@@ -67,7 +67,7 @@ class WeakStrongViews(BaseTransform):
 
 
 @register(DATASETS)
-class SemiSegDataset(Dataset):
+class SemiSegDataset(LabeledUnlabeledPairs):
     """A labeled and an unlabeled segmentation dataset, paired item by item.
 
     Its length is that of the larger one, so an epoch sees every image of the larger set once
@@ -82,29 +82,8 @@ class SemiSegDataset(Dataset):
             :class:`WeakStrongViews`.
     """
 
-    def __init__(self, labeled: Any, unlabeled: Any) -> None:
-        self.labeled = DATASETS.build(labeled) if isinstance(labeled, dict) else labeled
-        self.unlabeled = DATASETS.build(unlabeled) if isinstance(unlabeled, dict) else unlabeled
-        for name, ds in (('labeled', self.labeled), ('unlabeled', self.unlabeled)):
-            if len(ds) == 0:
-                raise ConfigKeyError(f'SemiSegDataset: the {name} dataset is empty '
-                                     f'({getattr(ds, "ann_file", "")!r})')
-
-    @property
-    def metainfo(self) -> dict:
-        return copy.deepcopy(self.labeled.metainfo)
-
-    def full_init(self) -> None:
-        for ds in (self.labeled, self.unlabeled):
-            if hasattr(ds, 'full_init'):
-                ds.full_init()
-
-    def __len__(self) -> int:
-        return max(len(self.labeled), len(self.unlabeled))
-
     def __getitem__(self, idx: int) -> Dict[str, Dict[str, Any]]:
-        lab = self.labeled[idx % len(self.labeled)]
-        unl = self.unlabeled[idx % len(self.unlabeled)]
+        lab, unl = self.pair(idx)
         _check_packed(lab, 'SemiSegDataset (labeled pipeline)')
         if not (isinstance(unl, dict) and isinstance(unl.get('inputs'), dict)
                 and {'weak', 'strong'} <= set(unl['inputs'])):
