@@ -4,19 +4,23 @@ from typing import Dict, Optional, Tuple
 
 import torch
 from mmdet.models.detectors.semi_base import SemiBaseDetector
-from mmdet.models.utils import rename_loss_dict, reweight_loss_dict
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_project, get_box_tensor
 from torch import Tensor
 
 from ...filters import FilterChain
 from ...filters.diagnostics import PseudoLabelStats, pseudo_label_matches
+from ...filters.oracle import check_oracle, degrade_boxes
+from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
 from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
+UNSUP_IMAGES = ('with_pseudo', 'all')
+UNSUP_NORMS = ('head', 'pseudo_density')
 
 TRAIN_DEFAULTS = dict(
     sup_weight=1.0,
@@ -34,6 +38,31 @@ TRAIN_DEFAULTS = dict(
     # held-out annotations): measure pseudo-label precision/recall against it. Never trained on.
     diagnose_pseudo_labels=False,
     diagnose_iou_thr=0.5,
+    # --- unsupervised loss policies (docs/detection.md, "Unsupervised loss policies") ---
+    # Which unlabeled images the student's unsupervised loss sees: only those that kept a
+    # pseudo box ('with_pseudo'), or the whole batch ('all': an image without pseudo boxes
+    # trains its locations as background, except in uncertain regions).
+    unsup_images='with_pseudo',
+    # 'head': the head's own normalisation (YOLOX/RetinaNet/FCOS/RTMDet divide by the number
+    # of positives, so a batch with one pseudo box weighs each background location ~15x a
+    # labeled one). 'pseudo_density': times min(1, pseudo boxes per unlabeled image / ground
+    # truth boxes per labeled image), i.e. normalised as if the batch were fully labeled.
+    unsup_norm='head',
+    # Loss keys trained on pseudo labels, as substrings (e.g. ['loss_cls', 'loss_obj'] for
+    # Unbiased Teacher's classification-only unsupervised loss); None trains all. The others
+    # are computed with weight 0.
+    unsup_loss_terms=None,
+    # Teacher boxes with score >= uncertain_thr that the filters dropped are uncertain
+    # regions: the gradient reaching the student's dense-head outputs at locations inside
+    # them is multiplied by uncertain_weight (0 = ignore region; 'soft' = 1 - teacher score,
+    # Soft-Teacher-style). Dense (single-stage) heads only. None = off.
+    uncertain_thr=None,
+    uncertain_weight=0.0,
+    # Diagnostic upper bound: the unlabeled images' held-out ground truth (in the student's
+    # view) replaces the teacher's pseudo labels, optionally degraded:
+    # dict(recall=1.0, false_positives=0.0, jitter=0.0). The teacher is not run. Needs the
+    # unlabeled pipeline to load the held-out annotations (*-unlabeled.gt.json).
+    oracle=None,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
 
@@ -84,6 +113,7 @@ class MeanTeacherDetector(SemiBaseDetector):
                               TRAIN_DEFAULTS)
         test_cfg = check_cfg('MeanTeacherDetector.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
         ramp_weight(0, train_cfg['burn_in_iters'], train_cfg['ramp_iters'], train_cfg['ramp'])
+        _check_loss_policies(train_cfg)
         if data_preprocessor is None:
             inner = detector.get('data_preprocessor')
             if inner is None:
@@ -140,19 +170,26 @@ class MeanTeacherDetector(SemiBaseDetector):
                 f'{sorted(multi_batch_inputs)}). Labeled data must go through mmdet MultiBranch '
                 f'with a "sup" branch, unlabeled data with "unsup_teacher" and "unsup_student" '
                 f'(see configs/_base_/datasets/semi_digitscenes_det.py).')
-        losses = self.loss_by_gt_instances(multi_batch_inputs['sup'],
-                                           multi_batch_data_samples['sup'])
+        sup_samples = multi_batch_data_samples['sup']
+        losses = self.loss_by_gt_instances(multi_batch_inputs['sup'], sup_samples)
         weight = self.unsup_weight()
         if weight == 0.0:  # burn-in: the teacher is not run
             unsup = self._zero_unsup_losses(losses)
             unsup['unsup_pseudo_per_img'] = torch.zeros((), device=self.data_preprocessor.device)
         else:
-            pseudo, batch_info = self.get_pseudo_instances(
-                multi_batch_inputs['unsup_teacher'], multi_batch_data_samples['unsup_teacher'])
-            student_samples = self.project_pseudo_instances(
-                pseudo, multi_batch_data_samples['unsup_student'], batch_info)
+            if self.semi_train_cfg['oracle'] is not None:
+                student_samples = self.oracle_pseudo_instances(
+                    multi_batch_data_samples['unsup_student'])
+            else:
+                pseudo, batch_info = self.get_pseudo_instances(
+                    multi_batch_inputs['unsup_teacher'],
+                    multi_batch_data_samples['unsup_teacher'])
+                student_samples = self.project_pseudo_instances(
+                    pseudo, multi_batch_data_samples['unsup_student'], batch_info)
+            sup_density = sum(len(s.gt_instances) for s in sup_samples) / max(len(sup_samples), 1)
             unsup = self.loss_by_pseudo_instances(multi_batch_inputs['unsup_student'],
-                                                  student_samples, batch_info, losses, weight)
+                                                  student_samples, None, losses, weight,
+                                                  sup_density=sup_density)
         unsup['unsup_weight'] = torch.tensor(weight, device=self.data_preprocessor.device)
         losses.update(unsup)
         return losses
@@ -228,9 +265,55 @@ class MeanTeacherDetector(SemiBaseDetector):
             context['second'] = [self._to_student_view(p, s)
                                  for p, s in zip(batch_info['second'], batch_data_samples)]
         kept = self.pseudo_filter(projected, context)
+        thr = self.semi_train_cfg['uncertain_thr']
+        if thr is not None:
+            for inst, samples in zip(projected, batch_data_samples):
+                samples.uncertain_instances = inst[inst.scores >= thr]
+        return self._assign_pseudo(kept, batch_data_samples,
+                                   raw=sum(len(p) for p in projected))
+
+    def oracle_pseudo_instances(self, batch_data_samples: SampleList) -> SampleList:
+        """``semi_train_cfg.oracle``: the student view's held-out ground truth, degraded as
+        configured, becomes the pseudo labels (scores 1). A diagnostic upper bound."""
+        cfg = self.semi_train_cfg['oracle']
+        num_classes = None
+        kept = []
+        for samples in batch_data_samples:
+            gt = samples.get('gt_instances', None)
+            if gt is None or 'bboxes' not in gt:
+                raise ConfigKeyError(
+                    f'MeanTeacherDetector: semi_train_cfg.oracle needs the held-out ground '
+                    f'truth of the unlabeled images, but the "unsup_student" sample of '
+                    f'{samples.get("img_path", "?")} has no gt_instances.bboxes; load them in '
+                    f'the unlabeled pipeline (LoadAnnotations with_bbox=True) from the '
+                    f'*-unlabeled.gt.json annotation file')
+            if cfg['false_positives'] > 0 and num_classes is None:
+                num_classes = self._num_classes()
+            boxes, labels = degrade_boxes(
+                get_box_tensor(gt.bboxes), gt.labels, samples.img_shape, num_classes or 1,
+                recall=cfg['recall'], false_positives=cfg['false_positives'],
+                jitter=cfg['jitter'])
+            inst = gt.new(bboxes=boxes, labels=labels, scores=torch.ones_like(boxes[:, 0]))
+            kept.append(inst)
+        return self._assign_pseudo(kept, batch_data_samples, raw=sum(len(k) for k in kept))
+
+    def _num_classes(self) -> int:
+        for head in ('bbox_head', 'roi_head'):
+            head = getattr(self.student, head, None)
+            head = getattr(head, 'bbox_head', head)
+            if getattr(head, 'num_classes', None) is not None:
+                return int(head.num_classes)
+        raise ConfigKeyError('MeanTeacherDetector: oracle false_positives need the number of '
+                             'classes, but the detector has neither bbox_head.num_classes nor '
+                             'roi_head.bbox_head.num_classes')
+
+    def _assign_pseudo(self, kept: list, batch_data_samples: SampleList, raw: int) -> SampleList:
+        """Record pseudo-label statistics (and, with ``diagnose_pseudo_labels``, precision and
+        recall against the held-out ground truth), then make ``kept`` the samples'
+        ``gt_instances``: the held-out ground truth never reaches the loss."""
         device = self.data_preprocessor.device
         stats = dict(images=torch.tensor(float(len(kept)), device=device),
-                     raw=torch.tensor(float(sum(len(p) for p in projected)), device=device),
+                     raw=torch.tensor(float(raw), device=device),
                      pseudo=torch.tensor(float(sum(len(k) for k in kept)), device=device))
         if self.semi_train_cfg['diagnose_pseudo_labels']:
             counts = torch.zeros(4, device=device)
@@ -248,33 +331,100 @@ class MeanTeacherDetector(SemiBaseDetector):
                          gt_images=torch.tensor(float(n_with_gt), device=device))
         self.pseudo_stats.add(stats)
         for inst, samples in zip(kept, batch_data_samples):
-            samples.gt_instances = inst  # the held-out ground truth never reaches the loss
+            samples.gt_instances = inst
         return batch_data_samples
 
     def loss_by_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                                  batch_info: Optional[dict] = None,
                                  sup_losses: Optional[dict] = None,
-                                 weight: Optional[float] = None) -> dict:
-        """Student loss on the images that kept at least one pseudo box, times ``weight``
-        (the current :meth:`unsup_weight` when not given)."""
+                                 weight: Optional[float] = None,
+                                 sup_density: Optional[float] = None) -> dict:
+        """Student loss on pseudo labels, times ``weight`` (the current :meth:`unsup_weight`
+        when not given), under the configured policies:
+
+        * ``unsup_images='with_pseudo'``: only the images that kept a pseudo box; a batch
+          with none gives zero losses still connected to the student. ``'all'``: the whole
+          batch, always through the student (every rank runs the same collectives).
+        * ``unsup_norm='pseudo_density'``: times min(1, pseudo boxes per image /
+          ``sup_density``), ``sup_density`` being ground-truth boxes per labeled image.
+        * ``unsup_loss_terms``: loss keys not matched get weight 0.
+        * ``uncertain_thr``: gradient weights of uncertain regions (dense heads).
+        """
+        cfg = self.semi_train_cfg
         counts = [len(s.gt_instances) for s in batch_data_samples]
         device = batch_inputs.device
-        keep = [i for i, n in enumerate(counts) if n > 0]
+        if weight is None:
+            weight = self.unsup_weight()
+        keep = list(range(len(counts)))
+        if cfg['unsup_images'] == 'with_pseudo':
+            keep = [i for i, n in enumerate(counts) if n > 0]
         if not keep:
-            if sup_losses is None:
+            if sup_losses is None:  # only for the loss keys
                 sup_losses = self.student.loss(batch_inputs, batch_data_samples)
             losses = self._zero_unsup_losses(sup_losses)
         else:
             if len(keep) < len(counts):
                 batch_inputs = batch_inputs[keep]
                 batch_data_samples = [batch_data_samples[i] for i in keep]
-            raw = self.student.loss(batch_inputs, batch_data_samples)
-            if weight is None:
-                weight = self.unsup_weight()
-            losses = rename_loss_dict('unsup_', reweight_loss_dict(raw, weight))
+            if cfg['uncertain_thr'] is not None:
+                raw = self._loss_with_regions(batch_inputs, batch_data_samples)
+            else:
+                raw = self.student.loss(batch_inputs, batch_data_samples)
+            factor = weight
+            if cfg['unsup_norm'] == 'pseudo_density':
+                if sup_density is None:
+                    raise ConfigKeyError("MeanTeacherDetector: unsup_norm='pseudo_density' "
+                                         'needs sup_density (ground-truth boxes per labeled '
+                                         'image), which loss() passes')
+                density = sum(counts) / max(len(batch_data_samples), 1)
+                factor = weight * (min(1.0, density / sup_density) if sup_density > 0 else 1.0)
+            terms = cfg['unsup_loss_terms']
+            losses = {}
+            for key, value in raw.items():
+                if 'loss' in key:
+                    w = factor if terms is None or any(t in key for t in terms) else 0.0
+                    value = ([v * w for v in value] if isinstance(value, (list, tuple))
+                             else value * w)
+                losses['unsup_' + key] = value
         losses['unsup_pseudo_per_img'] = torch.tensor(sum(counts) / max(len(counts), 1),
                                                       device=device)
         return losses
+
+    def _loss_with_regions(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
+        """The dense head's own loss, with the gradient at each uncertain region's locations
+        scaled by ``uncertain_weight`` (:func:`~mtkit.losses.dense_regions.region_weights`)."""
+        head = getattr(self.student, 'bbox_head', None)
+        gen = getattr(head, 'prior_generator', None)
+        if head is None or gen is None or not hasattr(head, 'loss_by_feat'):
+            raise ConfigKeyError(
+                f'MeanTeacherDetector: semi_train_cfg.uncertain_thr needs a single-stage '
+                f'detector with a dense bbox_head (YOLOX, RetinaNet, FCOS, RTMDet, ...); '
+                f'{type(self.student).__name__} has none. Set uncertain_thr=None.')
+        x = self.student.extract_feat(batch_inputs)
+        outs = head(x)
+        sizes = [tuple(f.shape[-2:]) for f in outs[0]]
+        soft = self.semi_train_cfg['uncertain_weight'] == 'soft'
+        regions, values, kept = [], [], []
+        for s in batch_data_samples:
+            unc = s.get('uncertain_instances', None)
+            if unc is None:
+                regions.append(torch.zeros(0, 4, device=batch_inputs.device))
+                values.append(torch.zeros(0, device=batch_inputs.device))
+            else:
+                regions.append(get_box_tensor(unc.bboxes))
+                values.append(1.0 - unc.scores if soft else torch.full_like(
+                    unc.scores, float(self.semi_train_cfg['uncertain_weight'])))
+            kept.append(get_box_tensor(s.gt_instances.bboxes))
+        offset = float(getattr(gen, 'offset', getattr(gen, 'center_offset', 0.5)))
+        maps = region_weights(regions, values, kept, sizes, gen.strides, offset,
+                              device=batch_inputs.device)
+        outs = tuple(
+            [scale_grad(o, m) for o, m in zip(level, maps)]
+            if isinstance(level, (list, tuple)) and len(level) == len(maps) and all(
+                o.dim() == 4 and tuple(o.shape[-2:]) == z for o, z in zip(level, sizes))
+            else level for level in outs)
+        gt, ignore, metas = unpack_gt_instances(batch_data_samples)
+        return head.loss_by_feat(*outs, gt, metas, ignore)
 
     @staticmethod
     def _check_homography(batch_data_samples: SampleList, branch: str) -> None:
@@ -284,3 +434,28 @@ class MeanTeacherDetector(SemiBaseDetector):
                     f'MeanTeacherDetector: a data sample of the "{branch}" branch has no '
                     f'homography_matrix (image {s.get("img_path", "?")}); add '
                     f"'homography_matrix' to the meta_keys of that branch's PackDetInputs")
+
+
+def _check_loss_policies(cfg: dict) -> None:
+    """Validate the unsupervised-loss policy keys of ``semi_train_cfg`` (and the oracle)."""
+    name = 'MeanTeacherDetector.semi_train_cfg'
+    if cfg['unsup_images'] not in UNSUP_IMAGES:
+        raise ValueError(f'{name}.unsup_images must be one of {UNSUP_IMAGES}, got '
+                         f'{cfg["unsup_images"]!r}')
+    if cfg['unsup_norm'] not in UNSUP_NORMS:
+        raise ValueError(f'{name}.unsup_norm must be one of {UNSUP_NORMS}, got '
+                         f'{cfg["unsup_norm"]!r}')
+    terms = cfg['unsup_loss_terms']
+    if terms is not None and (isinstance(terms, str) or not terms
+                              or not all(isinstance(t, str) and t for t in terms)):
+        raise ValueError(f"{name}.unsup_loss_terms must be None or a non-empty list of loss-key "
+                         f"substrings such as ['loss_cls', 'loss_obj'], got {terms!r}")
+    thr = cfg['uncertain_thr']
+    if thr is not None and not 0.0 <= float(thr) <= 1.0:
+        raise ValueError(f'{name}.uncertain_thr must be None or lie in [0, 1], got {thr!r}')
+    w = cfg['uncertain_weight']
+    if w != 'soft' and not (isinstance(w, (int, float)) and 0.0 <= float(w) <= 1.0):
+        raise ValueError(f"{name}.uncertain_weight must be a float in [0, 1] or 'soft', got "
+                         f'{w!r}')
+    if cfg['oracle'] is not None:
+        cfg['oracle'] = check_oracle(cfg['oracle'])
