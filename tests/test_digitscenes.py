@@ -84,6 +84,36 @@ def test_deterministic_per_seed(tmp_path):
     assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')
 
 
+def test_extra_unlabeled_pool(tmp_path):
+    """--extra-unlabeled: unlabeled-only images from the train digit pool, annotations held out
+    in instances_unlabeled.gt.json; the other splits are byte-identical to a run without it."""
+    from dataclasses import replace
+    cfg = tiny_cfg(n_train=6)
+    generate(str(tmp_path / 'plain'), cfg)
+    meta = generate(str(tmp_path / 'extra'), replace(cfg, extra_unlabeled=5))
+    ann = tmp_path / 'extra' / 'coco' / 'annotations'
+    unl = json.load(open(ann / 'instances_unlabeled.json'))
+    gt = json.load(open(ann / 'instances_unlabeled.gt.json'))
+    assert len(unl['images']) == 5 and unl['annotations'] == []
+    assert len(gt['annotations']) > 0 and gt['images'] == unl['images']
+    assert all(osp.isfile(tmp_path / 'extra' / 'coco' / 'unlabeled' / im['file_name'])
+               for im in unl['images'])
+    assert not (tmp_path / 'extra' / 'cityscapes' / 'leftImg8bit' / 'unlabeled').exists()
+    train = json.load(open(ann / 'instances_train.json'))
+    val = json.load(open(ann / 'instances_val.json'))
+    pool = {a['digit_index'] for a in gt['annotations']}
+    assert not pool & {a['digit_index'] for a in val['annotations']}
+    assert meta['splits']['unlabeled']['digit_pool'] == meta['splits']['train']['digit_pool']
+    from mtkit.datasets.digitscenes import digit_pools
+    assert pool <= set(digit_pools(1797, cfg.pool_fractions, cfg.seed)['train'].tolist())
+    assert train['annotations']
+    for split in ('train', 'val', 'test'):
+        assert _digest(tmp_path / 'plain' / 'coco' / split) == \
+            _digest(tmp_path / 'extra' / 'coco' / split)
+    with pytest.raises(ValueError, match='extra_unlabeled must be >= 0'):
+        replace(cfg, extra_unlabeled=-1).validate()
+
+
 def test_bad_config():
     with pytest.raises(ValueError, match='min_digit <= max_digit < img_size'):
         DigitScenesConfig(img_size=64, max_digit=80).validate()

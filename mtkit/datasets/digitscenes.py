@@ -21,6 +21,8 @@ CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight
 SEG_CLASSES = ('background', ) + CLASSES
 CITY = 'digitville'
 SPLITS = ('train', 'val', 'test')
+#: Split name of the extra unlabeled-only pool (``DigitScenesConfig.extra_unlabeled``).
+UNLABELED = 'unlabeled'
 # Photos shipped inside scikit-image (no download needed).
 _PHOTOS = ('astronaut', 'camera', 'coffee', 'chelsea', 'rocket', 'coins', 'moon', 'page',
            'grass', 'gravel', 'brick', 'hubble_deep_field', 'immunohistochemistry', 'horse',
@@ -42,6 +44,10 @@ class DigitScenesConfig:
     max_overlap_iou: float = 0.4
     percents: Tuple[float, ...] = (1, 5, 10)
     folds: Tuple[int, ...] = (1, )
+    #: Extra unlabeled-only images (like COCO's unlabeled2017), digits from the train pool:
+    #: ``coco/unlabeled/`` with ``instances_unlabeled.json`` (no annotations) and
+    #: ``instances_unlabeled.gt.json`` (held out, for pseudo-label diagnostics and the oracle).
+    extra_unlabeled: int = 0
 
     def validate(self) -> None:
         if self.img_size < 32:
@@ -54,6 +60,8 @@ class DigitScenesConfig:
         bad = [s for s in self.num_images if s not in SPLITS]
         if bad:
             raise ValueError(f'num_images keys must be in {SPLITS}, got {bad}')
+        if self.extra_unlabeled < 0:
+            raise ValueError(f'extra_unlabeled must be >= 0, got {self.extra_unlabeled}')
 
 
 def load_digits() -> Tuple[np.ndarray, np.ndarray]:
@@ -214,6 +222,8 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
 
         coco/annotations/instances_{train,val,test}.json   (+ labeled/unlabeled splits)
         coco/{train,val,test}/{image_id:06d}.png
+        coco/unlabeled/{image_id:06d}.png, coco/annotations/instances_unlabeled[.gt].json
+                                                     (with extra_unlabeled > 0)
         cityscapes/leftImg8bit/{split}/digitville/digitville_000000_{id:06d}_leftImg8bit.png
         cityscapes/gtFine/{split}/digitville/digitville_000000_{id:06d}_gtFine_labelTrainIds.png
         cityscapes/splits/train.{fold}@1_{8,16,...}[-unlabeled].txt
@@ -230,19 +240,22 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
     os.makedirs(ann_dir, exist_ok=True)
     categories = [dict(id=i + 1, name=n, supercategory='digit') for i, n in enumerate(CLASSES)]
     stats = {}
-    for split_i, split in enumerate(SPLITS):
-        n = cfg.num_images.get(split, 0)
+    sizes = [(split, cfg.num_images.get(split, 0)) for split in SPLITS]
+    sizes.append((UNLABELED, cfg.extra_unlabeled))
+    for split_i, (split, n) in enumerate(sizes):
         if n == 0:
             continue
         rng = np.random.default_rng([cfg.seed, split_i])
+        pool = pools['train' if split == UNLABELED else split]
         img_dir = osp.join(out_dir, 'coco', split)
+        city = split != UNLABELED  # the extra pool is for detection only
         city_img = osp.join(out_dir, 'cityscapes', 'leftImg8bit', split, CITY)
         city_gt = osp.join(out_dir, 'cityscapes', 'gtFine', split, CITY)
-        for d in (img_dir, city_img, city_gt):
+        for d in (img_dir, city_img, city_gt) if city else (img_dir, ):
             os.makedirs(d, exist_ok=True)
         images, anns, hidden_total = [], [], 0
         for i in range(n):
-            img, instances, hidden = make_scene(rng, digits, labels, pools[split], photos, cfg)
+            img, instances, hidden = make_scene(rng, digits, labels, pool, photos, cfg)
             hidden_total += hidden
             image_id = i + 1
             file_name = f'{image_id:06d}.png'
@@ -260,6 +273,8 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
                                  segmentation=dict(size=rle['size'],
                                                    counts=rle['counts'].decode('ascii')),
                                  digit_index=inst['digit_index']))
+            if not city:
+                continue
             stem = f'{CITY}_000000_{image_id:06d}'
             city_path = osp.join(city_img, f'{stem}_leftImg8bit.png')
             if osp.exists(city_path):
@@ -272,10 +287,14 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
         coco = dict(info=dict(description=f'DigitScenes {split}', version='1.0'),
                     images=images, annotations=anns, categories=categories)
         ann_file = osp.join(ann_dir, f'instances_{split}.json')
+        if split == UNLABELED:  # annotations held out, like the splits' *-unlabeled.gt.json
+            with open(osp.join(ann_dir, f'instances_{split}.gt.json'), 'w') as f:
+                json.dump(coco, f)
+            coco = dict(coco, annotations=[])
         with open(ann_file, 'w') as f:
             json.dump(coco, f)
         stats[split] = dict(images=n, objects=len(anns), fully_occluded=hidden_total,
-                            digit_pool=len(pools[split]))
+                            digit_pool=len(pool))
         if split == 'train' and cfg.percents:
             write_splits(ann_file, list(cfg.percents), list(cfg.folds))
     if cfg.num_images.get('train', 0) > 1:
