@@ -18,7 +18,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def tiny_cfg(seed: int = 0, n_train: int = 24) -> DigitScenesConfig:
     return DigitScenesConfig(seed=seed, num_images=dict(train=n_train, val=6, test=6),
                              img_size=64, min_digit=12, max_digit=28, max_objects=3,
-                             percents=(1, 10, 50), folds=(1, ))
+                             percents=(1, 10, 50), folds=(1, ), extra_unlabeled=4)
 
 
 @pytest.fixture(scope='session')

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Issue 13's experiment: DigitScenes-det, YOLOX-tiny, semi-supervised phase from a converged
+# supervised start (model_zoo/README.md, "DigitScenes-det from a converged start").
+#
+#   STAGE=sup   bash scripts/det_converged_experiment.sh   # headroom: supervised 1/10/100% labels
+#   STAGE=semi  bash scripts/det_converged_experiment.sh   # the arms, from the 10% checkpoint
+#
+# Runs PARALLEL jobs at a time (OMP_NUM_THREADS=THREADS each; a 2-core CPU: PARALLEL=2
+# THREADS=1), then collects every run's validations into $WD/summary.json and prints the
+# mean +- std over seeds of the last validation (tools/seed_table.py).
+# Environment: SEEDS ("0 1 2"), ARMS (names below), SUP_SEEDS ("0"), PCTS ("10 100 1"),
+# ITERS (semi phase, 1000), SUP_ITERS (5000), WD (work_dirs/det_converged), CKPT (the 10%
+# supervised checkpoint; default $WD/sup10_s0/iter_$SUP_ITERS.pth), PY (.venv/bin/python),
+# WORKERS (1 data-loading worker per run).
+set -u
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+WD=${WD:-work_dirs/det_converged}
+STAGE=${STAGE:-semi}
+SEEDS=${SEEDS:-"0 1 2"}
+SUP_SEEDS=${SUP_SEEDS:-0}
+PCTS=${PCTS:-"10 100 1"}
+ITERS=${ITERS:-1000}
+SUP_ITERS=${SUP_ITERS:-5000}
+PARALLEL=${PARALLEL:-2}
+THREADS=${THREADS:-1}
+WORKERS=${WORKERS:-1}
+ARMS=${ARMS:-"sup_ema mt oracle1.0 mt_legacy gmm consensus oracle0.6 oracle0.3"}
+CKPT=${CKPT:-$WD/sup10_s0/iter_$SUP_ITERS.pth}
+mkdir -p "$WD"
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+
+MT=configs/mean_teacher
+declare -A CFG=(
+  [sup_ema]=$MT/sup-ema_yolox-tiny_digitscenes-10pct-converged.py
+  [mt]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
+  [mt_legacy]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
+  [gmm]=configs/consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py
+  [consensus]=$MT/mt-consensus_yolox-tiny_digitscenes-10pct-converged.py
+  [oracle1.0]=$MT/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py
+  [oracle0.6]=$MT/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py
+  [oracle0.3]=$MT/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py
+)
+# the previous release's unsupervised loss: only images with a pseudo box, the head's own
+# normalisation, no ignore regions
+LEGACY="model.semi_train_cfg.unsup_images=with_pseudo model.semi_train_cfg.unsup_norm=head model.semi_train_cfg.uncertain_thr=None"
+declare -A OPTS=(
+  [mt_legacy]=$LEGACY
+  [oracle0.6]=model.semi_train_cfg.oracle.recall=0.6
+  [oracle0.3]=model.semi_train_cfg.oracle.recall=0.3
+)
+LOADER="train_dataloader.num_workers=$WORKERS val_dataloader.num_workers=$WORKERS"
+
+jobs_file=$WD/jobs_$STAGE.txt
+: > "$jobs_file"
+if [ "$STAGE" = sup ]; then
+  for seed in $SUP_SEEDS; do
+    for pct in $PCTS; do
+      echo "$PY tools/train.py configs/supervised/yolox-tiny_digitscenes-${pct}pct-plateau.py --work-dir $WD/sup${pct}_s$seed --cfg-options randomness.seed=$seed train_cfg.max_iters=$SUP_ITERS $LOADER > $WD/sup${pct}_s$seed.log 2>&1" >> "$jobs_file"
+    done
+  done
+else
+  [ -f "$CKPT" ] || { echo "no supervised checkpoint $CKPT: run STAGE=sup first" >&2; exit 1; }
+  for seed in $SEEDS; do
+    for arm in $ARMS; do
+      [ -n "${CFG[$arm]:-}" ] || { echo "unknown arm $arm (know: ${!CFG[*]})" >&2; exit 1; }
+      echo "$PY tools/train.py ${CFG[$arm]} --work-dir $WD/${arm}_s$seed --cfg-options load_from=$CKPT randomness.seed=$seed train_cfg.max_iters=$ITERS $LOADER ${OPTS[$arm]:-} > $WD/${arm}_s$seed.log 2>&1" >> "$jobs_file"
+    done
+  done
+fi
+echo "$(wc -l < "$jobs_file") runs, $PARALLEL at a time: $jobs_file"
+tr '\n' '\0' < "$jobs_file" | xargs -0 -P "$PARALLEL" -I{} bash -c '{}'
+$PY tools/collect_results.py $WD/*_s*/ --out "$WD/summary.json" > "$WD/summary.txt" 2>&1
+$PY tools/seed_table.py "$WD/summary.json" --json "$WD/seed_table.json" | tee "$WD/seed_table.md"
