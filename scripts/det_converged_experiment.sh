@@ -27,6 +27,7 @@ THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 ARMS=${ARMS:-"sup_ema mt oracle1.0 mt_legacy gmm consensus oracle0.6 oracle0.3"}
 CKPT=${CKPT:-$WD/sup10_s0/iter_$SUP_ITERS.pth}
+FULL_CKPT=${FULL_CKPT:-$WD/sup100_s0/iter_$SUP_ITERS.pth}   # for sup_ema_full
 mkdir -p "$WD"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 
@@ -40,6 +41,9 @@ declare -A CFG=(
   [oracle1.0]=$MT/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py
   [oracle0.6]=$MT/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py
   [oracle0.3]=$MT/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py
+  [sup_ema_full]=$MT/sup-ema_yolox-tiny_digitscenes-10pct-converged.py
+  [mt_w2]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
+  [mt_soft]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
 )
 # the previous release's unsupervised loss: only images with a pseudo box, the head's own
 # normalisation, no ignore regions
@@ -48,6 +52,12 @@ declare -A OPTS=(
   [mt_legacy]=$LEGACY
   [oracle0.6]=model.semi_train_cfg.oracle.recall=0.6
   [oracle0.3]=model.semi_train_cfg.oracle.recall=0.3
+  # the full-label reference from the same protocol: 100% supervised checkpoint, then
+  # supervised continued + EMA on all 2,000 labeled images
+  [sup_ema_full]="load_from=$FULL_CKPT train_dataloader.dataset.datasets.0.ann_file=annotations/instances_train.json"
+  # levers: a larger unsupervised weight; soft (1 - score) instead of ignore regions
+  [mt_w2]=model.semi_train_cfg.unsup_weight=2.0
+  [mt_soft]=model.semi_train_cfg.uncertain_weight=soft
 )
 LOADER="train_dataloader.num_workers=$WORKERS val_dataloader.num_workers=$WORKERS"
 

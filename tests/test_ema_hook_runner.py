@@ -84,9 +84,14 @@ def test_drop_in_for_mmdet_mean_teacher_hook(digitscenes, tmp_path):
         type='EMATeacherHook', momentum=0.1, buffer_policy='keep')))
     ours.train()
     assert type(ours.model).__name__ == 'SemiBaseDetector'
+    # lerp (ours) and mul_ + add_ (mmdet) round differently by about one ulp per update; the
+    # teacher's pseudo labels carry that into the student, so after 3 iterations a few weights
+    # differ by up to 1.8e-6 on some CPUs (measured on the 2026-12 CI machine, the same on the
+    # previous release): atol 1e-5, weights are
+    # ~1e-2
     for (k, a), b in zip(ref.model.teacher.state_dict().items(),
                          ours.model.teacher.state_dict().values()):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=lambda m: k + m)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m: k + m)
     bn = 'backbone.stem.conv.bn.running_mean'
     assert torch.all(ours.model.teacher.state_dict()[bn] == 0)  # never updated: stale BN
     copy = Runner.from_cfg(_semibase_cfg(digitscenes, str(tmp_path / 'copy'), dict(
