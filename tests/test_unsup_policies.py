@@ -10,7 +10,7 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.logging import MessageHub
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.structures import InstanceData
 
 from conftest import REPO
@@ -76,6 +76,13 @@ RTMDET = dict(
     test_cfg=dict(nms_pre=100, min_bbox_size=0, score_thr=0.05,
                   nms=dict(type='nms', iou_threshold=0.6), max_per_img=20))
 DETECTORS = dict(yolox=YOLOX, retinanet=RETINANET, fcos=FCOS, rtmdet=RTMDET)
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """Tests of other files run before these leave another default scope (mmseg, mmengine)."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 
 def build(detector=YOLOX, **train_cfg):
