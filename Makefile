@@ -1,5 +1,6 @@
 # mtkit: the two commands of the README.
-#   make demo   set up .venv, generate DigitScenes, train + evaluate a mean teacher (CPU, minutes)
+#   make demo   set up .venv, generate DigitScenes, a supervised start, then supervised + EMA and a
+#               mean teacher from it, side by side (CPU, minutes)
 #   make test   set up .venv, run the test suite
 SHELL := /bin/bash
 VENV ?= .venv
@@ -14,11 +15,18 @@ setup:
 
 demo: setup
 	$(PY) tools/make_digitscenes.py --out data/digitscenes
-	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py $(DEMO_CFG) $$(ls -t $(DEMO_DIR)/best_*.pth | head -1) \
+	$(PY) tools/train.py configs/supervised/yolox-tiny_digitscenes-demo-start.py \
+		--work-dir $(DEMO_DIR)/sup10_s0
+	$(PY) tools/train.py configs/mean_teacher/sup-ema_yolox-tiny_digitscenes-demo.py \
+		--work-dir $(DEMO_DIR)/sup_ema_s0 --cfg-options load_from=$(DEMO_DIR)/sup10_s0/iter_1500.pth
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)/mt_s0 \
+		--cfg-options load_from=$(DEMO_DIR)/sup10_s0/iter_1500.pth
+	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/mt_s0/iter_300.pth \
 		--work-dir $(DEMO_DIR)/test --out $(DEMO_DIR)/test_metrics.json
-	@echo "test-split metrics (teacher and student): $(DEMO_DIR)/test_metrics.json"
+	@echo "test-split metrics of the mean teacher (teacher and student): $(DEMO_DIR)/test_metrics.json"
 	@cat $(DEMO_DIR)/test_metrics.json
+	@echo; echo "val, side by side from the same supervised start:"
+	@$(PY) model_zoo/det_converged_table.py $(DEMO_DIR)
 
 test: setup
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)

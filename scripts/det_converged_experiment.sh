@@ -6,8 +6,8 @@
 #   STAGE=semi  bash scripts/det_converged_experiment.sh   # the arms, from the 10% checkpoint
 #
 # Runs PARALLEL jobs at a time (OMP_NUM_THREADS=THREADS each; a 2-core CPU: PARALLEL=2
-# THREADS=1), then collects every run's validations into $WD/summary.json and prints the
-# mean +- std over seeds of the last validation (tools/seed_table.py).
+# THREADS=1), then prints the tables of model_zoo/det_converged_table.py (headroom; mean +- std
+# over seeds of the last validation, gain over supervised + EMA, gap closed) into $WD/table.md.
 # Environment: SEEDS ("0 1 2"), ARMS (names below), SUP_SEEDS ("0"), PCTS ("10 100 1"),
 # ITERS (semi phase, 1000), SUP_ITERS (5000), WD (work_dirs/det_converged), CKPT (the 10%
 # supervised checkpoint; default $WD/sup10_s0/iter_$SUP_ITERS.pth), PY (.venv/bin/python),
@@ -44,6 +44,7 @@ declare -A CFG=(
   [sup_ema_full]=$MT/sup-ema_yolox-tiny_digitscenes-10pct-converged.py
   [mt_w2]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
   [mt_soft]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
+  [mt_thr0.7]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
 )
 # the previous release's unsupervised loss: only images with a pseudo box, the head's own
 # normalisation, no ignore regions
@@ -55,9 +56,11 @@ declare -A OPTS=(
   # the full-label reference from the same protocol: 100% supervised checkpoint, then
   # supervised continued + EMA on all 2,000 labeled images
   [sup_ema_full]="load_from=$FULL_CKPT train_dataloader.dataset.datasets.0.ann_file=annotations/instances_train.json"
-  # levers: a larger unsupervised weight; soft (1 - score) instead of ignore regions
+  # levers: a larger unsupervised weight; soft (1 - score) instead of ignore regions; a
+  # stricter threshold
   [mt_w2]=model.semi_train_cfg.unsup_weight=2.0
   [mt_soft]=model.semi_train_cfg.uncertain_weight=soft
+  [mt_thr0.7]=model.semi_train_cfg.pseudo_filters.0.thr=0.7
 )
 LOADER="train_dataloader.num_workers=$WORKERS val_dataloader.num_workers=$WORKERS"
 
@@ -80,5 +83,4 @@ else
 fi
 echo "$(wc -l < "$jobs_file") runs, $PARALLEL at a time: $jobs_file"
 tr '\n' '\0' < "$jobs_file" | xargs -0 -P "$PARALLEL" -I{} bash -c '{}'
-$PY tools/collect_results.py $WD/*_s*/ --out "$WD/summary.json" > "$WD/summary.txt" 2>&1
-$PY tools/seed_table.py "$WD/summary.json" --json "$WD/seed_table.json" | tee "$WD/seed_table.md"
+$PY model_zoo/det_converged_table.py "$WD" --json "$WD/table.json" | tee "$WD/table.md"

@@ -67,3 +67,34 @@ def test_seed_table_errors_name_the_run():
     with pytest.raises(KeyError, match="--order names \\['smt'\\]"):
         seed_table.markdown(seed_table.seed_stats(seed_table.group_runs(
             summary(mt_s0=[(1, {'m': 1.0})])), ['m']), ['m'], ['smt'])
+
+
+def test_det_converged_table_gain_and_gap_closed(tmp_path):
+    """model_zoo/det_converged_table.py: each run's last validation, mean +- std per arm, the
+    teacher's gain over sup_ema and the share of the headroom (sup_ema_full - sup_ema) closed;
+    arms whose seeds stopped at different iterations are an error."""
+    from model_zoo import det_converged_table as table
+
+    def run(name, teachers, students=None, steps=(500, 1000)):
+        for i, (t, s) in enumerate(zip(teachers, students or teachers)):
+            recs = [{'teacher/coco/bbox_mAP': t - 0.1, 'student/coco/bbox_mAP': s - 0.1,
+                     'step': steps[0]},
+                    {'teacher/coco/bbox_mAP': t, 'student/coco/bbox_mAP': s, 'step': steps[1]}]
+            write_scalars(tmp_path / f'{name}_s{i}', recs)
+
+    run('sup_ema', [0.60, 0.62], [0.50, 0.52])
+    run('mt', [0.65, 0.67])
+    run('sup_ema_full', [0.71])
+    write_scalars(tmp_path / 'sup10_s0', [{'coco/bbox_mAP': 0.5, 'step': 1000}])
+    rows = table.arm_rows(table.collect(str(tmp_path)))
+    assert 'sup10' not in rows
+    assert rows['mt']['teacher'] == pytest.approx((0.66, math.sqrt(2 * 0.01 ** 2)))
+    assert rows['mt']['gain'] == pytest.approx(0.05)
+    assert rows['mt']['gap_closed'] == pytest.approx(0.05 / 0.10)
+    assert rows['mt']['gain_over_2std'] is True  # 0.05 > 2 x 0.0141
+    assert rows['sup_ema']['student'][0] == pytest.approx(0.51)
+    run('late', [0.6], steps=(500, 1000))
+    write_scalars(tmp_path / 'late_s1', [{'teacher/coco/bbox_mAP': 0.6,
+                                          'student/coco/bbox_mAP': 0.6, 'step': 750}])
+    with pytest.raises(ValueError, match="arm 'late': seeds stopped at different iterations"):
+        table.arm_rows(table.collect(str(tmp_path)))
