@@ -13,4 +13,4 @@ custom_hooks = [
     dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=25),
     dict(type='CheckInvalidLossHook', interval=50),
 ]
-default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=300))
+default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=300, max_keep_ckpts=2))
