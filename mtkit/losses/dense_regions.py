@@ -22,19 +22,21 @@ import torch
 from torch import Tensor
 
 
-def pad_boxes(boxes: Sequence[Tensor], values: Sequence[Tensor], fill: float,
-              device: torch.device) -> Tuple[Tensor, Tensor]:
+def pad_boxes(boxes: Sequence[Tensor], values: Optional[Sequence[Tensor]], fill: float,
+              device: torch.device) -> Tuple[Tensor, Optional[Tensor]]:
     """Stack per-image ``(K_i, 4)`` boxes and ``(K_i,)`` values into ``(B, K, 4)`` and
-    ``(B, K)``, padding with empty boxes (``x1 > x2``, contain nothing) and ``fill``."""
+    ``(B, K)``, padding with empty boxes (``x1 > x2``, contain nothing) and ``fill``;
+    ``values=None`` stacks the boxes only (and returns None for the values)."""
     k = max([b.shape[0] for b in boxes] + [0])
     out_b = torch.full((len(boxes), k, 4), 0.0, device=device)
     out_b[..., 0] = 1.0  # empty: x1 = 1 > x2 = 0
-    out_v = torch.full((len(boxes), k), fill, device=device)
-    for i, (b, v) in enumerate(zip(boxes, values)):
+    out_v = None if values is None else torch.full((len(boxes), k), fill, device=device)
+    for i, b in enumerate(boxes):
         n = b.shape[0]
         if n:
             out_b[i, :n] = b.to(device=device, dtype=torch.float32)
-            out_v[i, :n] = v.to(device=device, dtype=torch.float32)
+            if out_v is not None:
+                out_v[i, :n] = values[i].to(device=device, dtype=torch.float32)
     return out_b, out_v
 
 
@@ -81,7 +83,7 @@ def region_weights(region_boxes: Sequence[Tensor], region_weights_: Sequence[Ten
         device = region_boxes[0].device if len(region_boxes) else torch.device('cpu')
     num = len(region_boxes)
     boxes, weights = pad_boxes(region_boxes, region_weights_, 1.0, device)
-    kept, _ = pad_boxes(keep_boxes, [torch.zeros(k.shape[0]) for k in keep_boxes], 0.0, device)
+    kept, _ = pad_boxes(keep_boxes, None, 0.0, device)
     maps = []
     for size, stride in zip(featmap_sizes, strides):
         stride = (stride, stride) if isinstance(stride, (int, float)) else tuple(stride)
