@@ -6,8 +6,7 @@ labeled_list = 'splits/train.1@1_8.txt'
 geometric = [
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.8, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=(128, 128), cat_max_ratio=1.0),
-    dict(type='RandomFlip', prob=0.5),
-]
+]  # no flips: they change digits
 train_dataloader = dict(dataset=dict(
     ann_file=labeled_list,
     pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')] + geometric + [

@@ -1,6 +1,7 @@
 # MovingDigits clips (python tools/make_moving_digits.py): 8 frames of 64 x 64, semantic train
 # ids 0 background, digit d -> d + 1. Training pairs labeled and unlabeled clips item by item
-# (mtkit.SemiClipDataset); every clip gets one random rescale / crop / flip for all its frames.
+# (mtkit.SemiClipDataset); every clip gets one random rescale / crop for all its frames (no flip:
+# a mirrored digit is another digit or none, tests/test_digit_augmentation.py).
 data_root = 'data/moving_digits/'
 labeled_list = 'splits/train_labeled@10.txt'
 unlabeled_list = 'splits/train_unlabeled@10.txt'
@@ -8,7 +9,7 @@ crop_size = (64, 64)
 train_pipeline = [
     dict(type='mtkit.LoadClip'),
     dict(type='mtkit.ClipRandomFlipCrop', crop_size=crop_size, scale_range=(1.0, 1.25),
-         flip_prob=0.5),
+         flip_prob=0.0),
     dict(type='mtkit.PackClipSegInputs'),
 ]
 test_pipeline = [dict(type='mtkit.LoadClip'), dict(type='mtkit.PackClipSegInputs')]

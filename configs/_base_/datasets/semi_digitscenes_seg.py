@@ -11,10 +11,11 @@ seg_map_suffix = '_gtFine_labelTrainIds.png'
 crop_size = (128, 128)
 labeled_list = 'splits/train.1@1_8.txt'
 unlabeled_list = 'splits/train.1@1_8-unlabeled.txt'
+# Label-preserving geometry only: a mirrored digit is another digit or none (2, 5, 7), so no
+# flips in any digit config (tests/test_digit_augmentation.py)
 geometric = [
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.8, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
-    dict(type='RandomFlip', prob=0.5),
 ]
 # photometric only: the strong view stays aligned with the weak one pixel for pixel
 strong_pipeline = [
