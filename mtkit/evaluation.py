@@ -1,5 +1,5 @@
-"""Metrics mtkit registers: top-1 accuracy / error of a classifier; frame, clip and temporal
-stability scores of clip segmentation."""
+"""Metrics mtkit registers: top-1 accuracy / error of a classifier; mIoU with a foreground-only
+mIoU beside it (images); frame, clip and temporal stability scores of clip segmentation."""
 from typing import List, Sequence
 
 import torch
@@ -9,11 +9,15 @@ from mmengine.evaluator import BaseMetric
 from .registry import METRICS, register
 
 
-def mean_iou(intersect: torch.Tensor, union: torch.Tensor, empty: float = float('nan')
-             ) -> float:
+def mean_iou(intersect: torch.Tensor, union: torch.Tensor, empty: float = float('nan'),
+             exclude: Sequence[int] = ()) -> float:
     """mIoU (%) from per-class intersection and union areas: the mean IoU over the classes with
-    a non-zero union (mmseg's nan-mean); ``empty`` when no class has one."""
+    a non-zero union (mmseg's nan-mean), leaving out the class indices in ``exclude`` (e.g. the
+    background, for a foreground-only mIoU); ``empty`` when no class is left."""
     present = union > 0
+    if len(exclude):
+        present = present.clone()
+        present[list(exclude)] = False
     if not bool(present.any()):
         return empty
     return 100.0 * float((intersect[present] / union[present]).mean())
@@ -36,6 +40,64 @@ class TopOneAccuracy(BaseMetric):
         return dict(accuracy=acc, error=100.0 - acc)
 
 
+def check_background(background: Sequence[int], num_classes: int, owner: str) -> List[int]:
+    """The background class indices as a list, each in [0, num_classes)."""
+    bg = [int(c) for c in background]
+    bad = [c for c in bg if not 0 <= c < num_classes]
+    if bad:
+        raise ValueError(f'{owner}: background_classes {bad} are not class indices of a '
+                         f'{num_classes}-class dataset (expected 0..{num_classes - 1})')
+    return bg
+
+
+def _get(sample, key: str) -> torch.Tensor:
+    """``sample.<key>.data`` of a data sample or of its dict form."""
+    return sample[key]['data'] if isinstance(sample, dict) else getattr(sample, key).data
+
+
+@register(METRICS)
+class ForegroundIoUMetric(BaseMetric):
+    """mmseg's mIoU and, beside it, the mIoU over the foreground classes only (%):
+
+    * ``mIoU``: every class (mmseg's ``IoUMetric`` areas and nan-mean, not rounded);
+    * ``fg_mIoU``: the same areas, the classes in ``background_classes`` left out. On digit data
+      (class 0 background, ~90% of the pixels) it is the digit-only mIoU, which an all-background
+      prediction cannot inflate.
+
+    Args:
+        background_classes: Class indices left out of ``fg_mIoU`` (e.g. ``(0, )``).
+        num_classes: Classes, or None to read them from the dataset meta.
+        ignore_index: Label value that is not scored.
+    """
+
+    def __init__(self, background_classes: Sequence[int], num_classes: int = None,
+                 ignore_index: int = 255, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.background_classes = tuple(background_classes)
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+
+    def _classes(self) -> int:
+        if self.num_classes is not None:
+            return self.num_classes
+        return len(self.dataset_meta['classes'])
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        from mmseg.evaluation import IoUMetric
+        c = self._classes()
+        check_background(self.background_classes, c, type(self).__name__)
+        for s in data_samples:
+            pred, gt = _get(s, 'pred_sem_seg').squeeze(0).cpu(), _get(s, 'gt_sem_seg').squeeze(0)
+            i, u, _, _ = IoUMetric.intersect_and_union(pred, gt.cpu().to(torch.long), c,
+                                                       self.ignore_index)
+            self.results.append((i.double(), u.double()))
+
+    def compute_metrics(self, results: list) -> dict:
+        inter = sum(r[0] for r in results)
+        union = sum(r[1] for r in results)
+        return dict(mIoU=mean_iou(inter, union),
+                    fg_mIoU=mean_iou(inter, union, exclude=self.background_classes))
+
+
 @register(METRICS)
 class ClipSegMetric(BaseMetric):
     """Scores of per-frame segmentation of clips (samples with ``pred_sem_seg`` and
@@ -47,18 +109,27 @@ class ClipSegMetric(BaseMetric):
     * ``clip_mIoU``: the mean over clips of each clip's mIoU over its frames;
     * ``flicker``: temporal instability, the mean over consecutive frame pairs of the fraction
       of pixels whose predicted class changes where the ground truth does not (lower is
-      better; ignored pixels left out).
+      better; ignored pixels left out);
+    * ``fg_mIoU``: ``mIoU`` without the ``background_classes`` (digit-only on MovingDigits);
+    * ``fg_flicker``: flicker on the pixels that the ground truth labels as the same foreground
+      class in both frames, pooled over all frame pairs (changed / such pixels). An
+      all-background prediction scores 0 on ``flicker``'s background pixels but cannot hide
+      here: it never flickers, yet ``fg_mIoU`` exposes it.
 
     Args:
         num_classes: Classes, or None to read them from the dataset meta.
         ignore_index: Label value that is not scored.
+        background_classes: Class indices left out of ``fg_mIoU`` and ``fg_flicker``
+            (default: class 0, the background of the digit datasets).
     """
 
     default_prefix = 'clip'
 
-    def __init__(self, num_classes: int = None, ignore_index: int = 255, **kwargs) -> None:
+    def __init__(self, num_classes: int = None, ignore_index: int = 255,
+                 background_classes: Sequence[int] = (0, ), **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.background_classes = tuple(background_classes)
 
     def _classes(self) -> int:
         if self.num_classes is not None:
@@ -68,10 +139,10 @@ class ClipSegMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence) -> None:
         from mmseg.evaluation import IoUMetric
         c = self._classes()
+        bg = torch.tensor(check_background(self.background_classes, c, type(self).__name__),
+                          dtype=torch.long)
         for s in data_samples:
-            get = (lambda k: s[k]['data']) if isinstance(s, dict) else \
-                (lambda k: getattr(s, k).data)
-            pred, gt = get('pred_sem_seg').cpu(), get('gt_sem_seg').cpu().to(torch.long)
+            pred, gt = _get(s, 'pred_sem_seg').cpu(), _get(s, 'gt_sem_seg').cpu().to(torch.long)
             if pred.shape != gt.shape or pred.dim() != 3:
                 raise ValueError(f'ClipSegMetric: pred_sem_seg {tuple(pred.shape)} and '
                                  f'gt_sem_seg {tuple(gt.shape)} must both be (T, H, W)')
@@ -86,12 +157,17 @@ class ClipSegMetric(BaseMetric):
             changed = (pred[1:] != pred[:-1]) & static
             flicker = [float(ch.sum()) / max(float(st.sum()), 1.0)
                        for ch, st in zip(changed, static)]
-            self.results.append((inter, union, clip_miou, flicker))
+            fg_static = static & ~torch.isin(gt[1:], bg)
+            fg = (int((changed & fg_static).sum()), int(fg_static.sum()))
+            self.results.append((inter, union, clip_miou, flicker, fg))
 
     def compute_metrics(self, results: list) -> dict:
         inter = sum(r[0] for r in results)
         union = sum(r[1] for r in results)
         flicker = [f for r in results for f in r[3]]
+        fg_changed, fg_static = sum(r[4][0] for r in results), sum(r[4][1] for r in results)
         return dict(mIoU=mean_iou(inter, union),
                     clip_mIoU=sum(r[2] for r in results) / max(len(results), 1),
-                    flicker=100.0 * sum(flicker) / max(len(flicker), 1))
+                    flicker=100.0 * sum(flicker) / max(len(flicker), 1),
+                    fg_mIoU=mean_iou(inter, union, exclude=list(self.background_classes)),
+                    fg_flicker=100.0 * fg_changed / max(fg_static, 1))

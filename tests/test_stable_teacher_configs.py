@@ -89,6 +89,18 @@ def test_clip_metric_by_hand():
     # f0->f1: gt static on both pixels, pred changes on pixel 0: 1/2; f1->f2: gt static on
     # pixel 0 only, pred changes there: 1/1
     assert res['flicker'] == pytest.approx(100 * (0.5 + 1.0) / 2)
+    # foreground (class 1) only: IoU 2/3; the one pixel labeled 1 in two consecutive frames
+    # (pixel 1, f0->f1) keeps its prediction: fg_flicker 0 of 1
+    assert res['fg_mIoU'] == pytest.approx(100 * 2 / 3)
+    assert res['fg_flicker'] == 0.0
+    metric = ClipSegMetric(num_classes=2, background_classes=())
+    metric.process(None, [sample])
+    res = metric.compute_metrics(metric.results)
+    assert res['fg_mIoU'] == pytest.approx(res['mIoU'])
+    # every static pixel counts: 2 changed (f0->f1 pixel 0, f1->f2 pixel 0) of 3
+    assert res['fg_flicker'] == pytest.approx(100 * 2 / 3)
+    with pytest.raises(ValueError, match=r'background_classes \[2\] are not class indices'):
+        ClipSegMetric(num_classes=2, background_classes=(2, )).process(None, [sample])
     with pytest.raises(ValueError, match=r'\(T, H, W\)'):
         metric.process(None, [dict(pred_sem_seg=dict(data=pred[0]), gt_sem_seg=dict(data=gt))])
 
