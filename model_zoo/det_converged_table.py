@@ -10,6 +10,10 @@ sample std over seeds of the teacher and student bbox mAP, the teacher's gain ov
 + EMA, the share of the headroom it closes, ``(arm - sup_ema) / (sup_ema_full - sup_ema)``
 (teachers; ``sup_ema_full`` is the same protocol with all labels), and the pseudo-label
 diagnostics averaged over the second half of training.
+
+An arm named ``{name}{variant}`` with a variant suffix (``_1pct``: from the 1% checkpoint;
+``_long``: a longer phase) is compared with ``sup_ema{variant}``, and with
+``sup_ema_full{variant}`` where that ran (else ``sup_ema_full``); the table names both.
 """
 import argparse
 import glob
@@ -25,8 +29,17 @@ from model_zoo.pseudo_label_table import summarize  # noqa: E402
 
 RUN = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
 T, S, SUP = 'teacher/coco/bbox_mAP', 'student/coco/bbox_mAP', 'coco/bbox_mAP'
-ORDER = ('sup_ema', 'mt', 'mt_legacy', 'mt_w2', 'mt_thr0.7', 'mt_soft', 'gmm', 'consensus',
-         'oracle1.0', 'oracle0.6', 'oracle0.3', 'sup_ema_full')
+ORDER = ('sup_ema', 'mt', 'mt_legacy', 'mt_w2', 'mt_thr0.7', 'mt_soft', 'mt_cls', 'mt_extra',
+         'gmm', 'consensus', 'oracle1.0', 'oracle0.6', 'oracle0.3', 'sup_ema_full',
+         'sup_ema_long', 'mt_long', 'sup_ema_1pct', 'mt_1pct')
+VARIANTS = ('_1pct', '_long')
+
+
+def references(name: str, names) -> tuple:
+    """(supervised + EMA, full-label reference) arm names that ``name`` is compared with."""
+    variant = next((v for v in VARIANTS if name.endswith(v)), '')
+    full = f'sup_ema_full{variant}'
+    return f'sup_ema{variant}', (full if full in names else 'sup_ema_full')
 
 
 def mean_std(vals):
@@ -70,8 +83,9 @@ def arm_rows(groups: dict) -> dict:
             vals = [r['pseudo'][key] for r in by_seed.values() if key in r['pseudo']]
             row[key] = statistics.mean(vals) if vals else None
         rows[name] = row
-    base, full = rows.get('sup_ema'), rows.get('sup_ema_full')
     for name, row in rows.items():
+        row['baseline'], row['full_ref'] = references(name, rows)
+        base, full = rows.get(row['baseline']), rows.get(row['full_ref'])
         if base is not None:
             row['gain'] = row['teacher'][0] - base['teacher'][0]
             spread = [s for s in (row['teacher'][1], base['teacher'][1]) if s is not None]
@@ -100,8 +114,8 @@ def main(argv=None):
     rows = arm_rows(groups)
     print('\nSemi-supervised phase, last validation, mean +- std over seeds\n')
     print('| arm | seeds | iters | teacher | student | teacher - sup+EMA | gap closed | '
-          'pseudo boxes / img | precision | recall |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+          'pseudo boxes / img | precision | recall | compared with |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     names = [n for n in ORDER if n in rows] + sorted(set(rows) - set(ORDER))
     for n in names:
         r = rows[n]
@@ -112,7 +126,7 @@ def main(argv=None):
         print(f'| {n} | {",".join(map(str, r["seeds"]))} | {r["iteration"]} | '
               f'{fmt(r["teacher"])} | {fmt(r["student"])} | {opt("gain", "{:+.3f}")} | '
               f'{opt("gap_closed", "{:.0%}")} | {opt("boxes_per_img")} | '
-              f'{opt("precision")} | {opt("recall")} |')
+              f'{opt("precision")} | {opt("recall")} | {r["baseline"]}, {r["full_ref"]} |')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(headroom={n: {str(s): r['all_val'] for s, r in g.items()}

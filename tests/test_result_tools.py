@@ -93,6 +93,22 @@ def test_det_converged_table_gain_and_gap_closed(tmp_path):
     assert rows['mt']['gap_closed'] == pytest.approx(0.05 / 0.10)
     assert rows['mt']['gain_over_2std'] is True  # 0.05 > 2 x 0.0141
     assert rows['sup_ema']['student'][0] == pytest.approx(0.51)
+    # a variant arm is compared with its own supervised + EMA run (and the full-label
+    # reference of its variant where that ran)
+    run('sup_ema_1pct', [0.30])
+    run('mt_1pct', [0.36])
+    run('sup_ema_long', [0.64])
+    run('mt_long', [0.70])
+    run('sup_ema_full_long', [0.76])
+    rows = table.arm_rows(table.collect(str(tmp_path)))
+    assert rows['mt_1pct']['baseline'] == 'sup_ema_1pct'
+    assert rows['mt_1pct']['gain'] == pytest.approx(0.06)
+    assert rows['mt_1pct']['gap_closed'] == pytest.approx(0.06 / (0.71 - 0.30))
+    assert rows['mt_1pct']['gain_over_2std'] is None  # one seed each: no spread to compare
+    assert (rows['mt_long']['baseline'], rows['mt_long']['full_ref']) == (
+        'sup_ema_long', 'sup_ema_full_long')
+    assert rows['mt_long']['gap_closed'] == pytest.approx(0.06 / 0.12)
+    assert rows['mt']['gap_closed'] == pytest.approx(0.05 / 0.10)
     run('late', [0.6], steps=(500, 1000))
     write_scalars(tmp_path / 'late_s1', [{'teacher/coco/bbox_mAP': 0.6,
                                           'student/coco/bbox_mAP': 0.6, 'step': 750}])
