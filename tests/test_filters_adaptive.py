@@ -4,9 +4,9 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
-from mtkit.filters import (ConsensusFilter, FilterChain, GMMThreshold, NMSFilter, ScoreSumTopK,
-                           build_filter, consensus_boxes, consensus_dense, gmm_thresholds,
-                           score_sum_topk_mask)
+from mtkit.filters import (ClassQuantileThreshold, ConsensusFilter, FilterChain, GMMThreshold,
+                           NMSFilter, ScoreSumTopK, build_filter, class_quantiles,
+                           consensus_boxes, consensus_dense, gmm_thresholds, score_sum_topk_mask)
 from mtkit.filters.diagnostics import PseudoLabelStats, pseudo_label_matches
 
 
@@ -160,3 +160,58 @@ def test_pseudo_label_matches_and_stats():
     out = stats.pop()
     assert out['images'] == 4 and out['pseudo'] == 4 and out['gt'] == 2
     assert stats.pop() == {}
+
+
+def test_class_quantiles_by_hand_and_against_torch():
+    scores = torch.tensor([0.9, 0.2, 0.6, 0.99, 0.3, 0.8, 0.7])
+    labels = torch.tensor([0, 1, 0, 0, 1, 2, 0])
+    count = torch.tensor([True, True, True, True, True, True, False])  # the 0.7 does not
+    q, n = class_quantiles(scores, labels, count, 4, 0.5)
+    # class 0: 0.6, 0.9, 0.99 -> index floor(0.5 * 2) = 1: 0.9; class 1: 0.2, 0.3 -> index 0
+    assert n.tolist() == [3, 2, 1, 0]
+    assert q.tolist() == pytest.approx([0.9, 0.2, 0.8, 0.0])
+    g = torch.Generator().manual_seed(0)
+    s = torch.rand(5, 40, 40, generator=g)
+    lab = torch.randint(0, 7, (5, 40, 40), generator=g)
+    keep = torch.rand(5, 40, 40, generator=g) < 0.7
+    for quant in (0.0, 0.25, 0.5, 1.0):
+        q, n = class_quantiles(s, lab, keep, 7, quant)
+        for c in range(7):
+            v = s[keep & (lab == c)]
+            assert int(n[c]) == v.numel()
+            ref = torch.quantile(v.double(), quant, interpolation='lower')
+            assert float(q[c]) == pytest.approx(float(ref), abs=1e-6)
+
+
+def test_class_quantile_threshold_dense_running_and_clamped():
+    f = build_filter(dict(type='ClassQuantileThreshold', num_classes=3, quantile=0.5,
+                          momentum=0.5, init=0.95, floor=0.5, ceiling=0.9))
+    scores = torch.tensor([[0.99, 0.98, 0.97, 0.6, 0.7, 0.8]])
+    labels = torch.tensor([[0, 0, 0, 1, 1, 1]])
+    keep = FilterChain([f]).dense(scores, labels)
+    # class 0: median 0.98 -> 0.95 + 0.5 (0.98 - 0.95) = 0.965, clamped to 0.9;
+    # class 1: median 0.7 -> 0.825; class 2 absent: stays 0.95 -> 0.9
+    assert f.thr.tolist() == pytest.approx([0.965, 0.825, 0.95])
+    assert f.thresholds().tolist() == pytest.approx([0.9, 0.825, 0.9])
+    assert keep.tolist() == [[True, True, True, False, False, False]]
+    f.eval()  # applied, not updated
+    keep = f.keep_dense(torch.tensor([0.83]), torch.tensor([1]), torch.ones(1, dtype=torch.bool))
+    assert keep.tolist() == [True] and f.thr.tolist() == pytest.approx([0.965, 0.825, 0.95])
+    assert 'thr' in f.state_dict()
+
+
+def test_class_quantile_threshold_instances_and_errors():
+    f = ClassQuantileThreshold(num_classes=2, quantile=0.0, momentum=1.0, floor=0.0,
+                               ceiling=1.0)
+    out = f.filter_batch([inst([[0, 0, 4, 4]] * 2, [0.3, 0.6], [0, 1]),
+                          inst([[0, 0, 4, 4]] * 2, [0.5, 0.9], [0, 1])])
+    # quantile 0 = each class's minimum: class 0 0.3, class 1 0.6: every box kept
+    assert f.thr.tolist() == pytest.approx([0.3, 0.6]) and [len(o) for o in out] == [2, 2]
+    assert f.filter_batch([]) == []
+    with pytest.raises(ValueError, match=r'ClassQuantileThreshold.quantile: expected a value in '
+                                         r'\[0, 1\], got 1.5'):
+        ClassQuantileThreshold(num_classes=2, quantile=1.5)
+    with pytest.raises(ValueError, match='floor 0.9 is above ceiling 0.5'):
+        ClassQuantileThreshold(num_classes=2, floor=0.9, ceiling=0.5)
+    with pytest.raises(ValueError, match='momentum'):
+        ClassQuantileThreshold(num_classes=2, momentum=0.0)

@@ -89,10 +89,30 @@ def test_pseudo_label_ce_fraction_weighting_by_hand():
     assert ref[0, 0, 0].item() == pytest.approx(ce00)
 
 
+def test_pseudo_label_ce_class_balanced_by_hand():
+    # 1 image, 2 classes, 4 valid pixels; kept: three of class 0 (CE a each) and one of class 1
+    logits = torch.tensor([[[[2.0, 2.0], [2.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]]])
+    labels = torch.tensor([[[0, 0], [0, 1]]])
+    keep = torch.ones(1, 2, 2, dtype=torch.bool)
+    valid = keep.clone()
+    a, b = math.log(1 + math.exp(-2.0)), math.log(1 + math.exp(-3.0))
+    assert pseudo_label_ce(logits, labels, keep, valid, 'mask').item() == pytest.approx(
+        (3 * a + b) / 4)
+    # each class weighs the same: (a + b) / 2, times the kept share 4 / 4
+    assert pseudo_label_ce(logits, labels, keep, valid, 'class_balanced').item() == \
+        pytest.approx((a + b) / 2)
+    # one class kept: equal to 'mask'; kept share 2 / 4
+    keep2 = torch.tensor([[[True, True], [False, False]]])
+    assert pseudo_label_ce(logits, labels, keep2, valid, 'class_balanced').item() == \
+        pytest.approx(pseudo_label_ce(logits, labels, keep2, valid, 'mask').item())
+    assert pseudo_label_ce(logits, labels, keep2, valid, 'mask').item() == pytest.approx(
+        2 * a / 4)
+
+
 def test_pseudo_label_ce_is_zero_without_confident_pixels_and_keeps_the_graph():
     logits, labels, _, valid = _case()
     logits.requires_grad_(True)
-    for weighting in ('mask', 'fraction'):
+    for weighting in ('mask', 'fraction', 'class_balanced'):
         loss = pseudo_label_ce(logits, labels, torch.zeros_like(valid), valid, weighting)
         assert loss.item() == 0.0
         loss.backward()

@@ -311,3 +311,37 @@ def test_gmm_thresholds_on_pixel_confidences(seg_batch):
     assert int(filled.sum()) > 0 and int(filled.max()) <= 50
     assert 0.0 <= losses['unsup_conf_ratio'].item() <= 1.0
     assert 'pseudo_filter.filters.0.queue' in model.state_dict()  # travels in checkpoints
+
+
+def test_class_quantile_thresholds_and_class_balanced_loss(seg_batch):
+    """Class-aware pixel pseudo labels on a real mmseg segmentor: per-class running quantile
+    thresholds (updated from the teacher's maps, saved in checkpoints) and the class-balanced
+    CE, which equals the plain masked CE when the kept pixels are one class."""
+    cfg, data = seg_batch
+    torch.manual_seed(0)
+    filters = [dict(type='ClassQuantileThreshold', num_classes=11, quantile=0.5, momentum=1.0,
+                    floor=0.0, ceiling=1.0)]
+    model = build_model(cfg, pseudo_filters=filters, weighting='class_balanced')
+    f = model.pseudo_filter.filters[0]
+    assert f.thr.tolist() == pytest.approx([0.95] * 11)
+    losses = losses_of(model, data)
+    conf, plabel = model.teacher_maps(model.active_teacher, batch_weak(model, data))
+    predicted = plabel.unique().tolist()
+    # momentum 1: a predicted class's threshold is its median confidence; the others keep init
+    for c in range(11):
+        if c in predicted:
+            v = conf[plabel == c].double()
+            assert f.thr[c].item() == pytest.approx(
+                torch.quantile(v, 0.5, interpolation='lower').item(), abs=1e-6)
+        else:
+            assert f.thr[c].item() == pytest.approx(0.95)
+    # about half of each predicted class's pixels are kept (ties and padding aside)
+    assert 0.3 <= losses['unsup_conf_ratio'].item() <= 0.7
+    assert torch.isfinite(losses['unsup_loss_seg']) and losses['unsup_loss_seg'].item() > 0
+    losses['unsup_loss_seg'].backward()
+    assert 'pseudo_filter.filters.0.thr' in model.state_dict()
+
+
+def batch_weak(model, data):
+    batch = model.data_preprocessor(copy.deepcopy(data), True)
+    return batch['inputs']['weak']

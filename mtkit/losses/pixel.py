@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-WEIGHTINGS = ('mask', 'fraction')
+WEIGHTINGS = ('mask', 'fraction', 'class_balanced')
 
 
 def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
@@ -20,6 +20,10 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
             ``'fraction'``: every valid pixel's CE, each image weighted by its fraction of
             confident pixels ``q_b = sum(keep_b) / sum(valid_b)`` (DACS / Dual Teacher style):
             ``sum_b q_b sum(ce_b * valid_b) / sum(valid)``.
+            ``'class_balanced'``: every pseudo class present among the kept pixels weighs the
+            same: the mean over those classes of their kept pixels' mean CE, times the kept
+            share ``sum(keep) / sum(valid)`` (so it equals ``'mask'`` when one class is
+            kept). A majority class (the background of digit data) no longer dominates.
 
     An image without a confident pixel contributes zero either way; with no valid pixel at
     all the loss is an exact 0 still connected to ``logits``.
@@ -35,6 +39,13 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
     n_valid = valid.sum().clamp_min(1).to(ce.dtype)
     if weighting == 'mask':
         return (ce * keep).sum() / n_valid
+    if weighting == 'class_balanced':
+        flat, k = target.flatten(), keep.flatten().to(ce.dtype)
+        count = ce.new_zeros(logits.shape[1]).scatter_add_(0, flat, k)
+        ce_sum = ce.new_zeros(logits.shape[1]).scatter_add_(0, flat, ce.flatten() * k)
+        present = (count > 0).to(ce.dtype)
+        class_mean = (ce_sum / count.clamp_min(1) * present).sum() / present.sum().clamp_min(1)
+        return class_mean * keep.sum() / n_valid
     per_img_valid = valid.flatten(1).sum(1).clamp_min(1).to(ce.dtype)
     q = keep.flatten(1).sum(1).to(ce.dtype) / per_img_valid
     return (q * (ce * valid).flatten(1).sum(1)).sum() / n_valid

@@ -25,7 +25,8 @@ TRAIN_DEFAULTS = dict(
     pseudo_filters=None,
     pseudo_thr=0.95,
     # 'mask': CE of confident pixels over all valid pixels; 'fraction': CE of every valid
-    # pixel, each image weighted by its fraction of confident pixels.
+    # pixel, each image weighted by its fraction of confident pixels; 'class_balanced': every
+    # pseudo class among the confident pixels weighs the same.
     weighting='mask',
     # Mixing of the unlabeled batch in the student's view: None, 'cutmix' or 'classmix'.
     mix=None,
