@@ -40,14 +40,12 @@ class TopOneAccuracy(BaseMetric):
         return dict(accuracy=acc, error=100.0 - acc)
 
 
-def check_background(background: Sequence[int], num_classes: int, owner: str) -> List[int]:
-    """The background class indices as a list, each in [0, num_classes)."""
-    bg = [int(c) for c in background]
-    bad = [c for c in bg if not 0 <= c < num_classes]
+def check_background(background: Sequence[int], num_classes: int, owner: str) -> None:
+    """Raise unless every background class index lies in [0, num_classes)."""
+    bad = [int(c) for c in background if not 0 <= int(c) < num_classes]
     if bad:
         raise ValueError(f'{owner}: background_classes {bad} are not class indices of a '
                          f'{num_classes}-class dataset (expected 0..{num_classes - 1})')
-    return bg
 
 
 def _get(sample, key: str) -> torch.Tensor:
@@ -55,8 +53,26 @@ def _get(sample, key: str) -> torch.Tensor:
     return sample[key]['data'] if isinstance(sample, dict) else getattr(sample, key).data
 
 
+class _SegAreaMetric(BaseMetric):
+    """Shared by the segmentation metrics: the class count (given, or from the dataset meta),
+    the ignored label value and the background classes, checked against the class count."""
+
+    def __init__(self, num_classes: int = None, ignore_index: int = 255,
+                 background_classes: Sequence[int] = (), **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.background_classes = tuple(background_classes)
+
+    def _classes(self) -> int:
+        """The class count, with the background classes checked against it."""
+        c = self.num_classes if self.num_classes is not None else \
+            len(self.dataset_meta['classes'])
+        check_background(self.background_classes, c, type(self).__name__)
+        return c
+
+
 @register(METRICS)
-class ForegroundIoUMetric(BaseMetric):
+class ForegroundIoUMetric(_SegAreaMetric):
     """mmseg's mIoU and, beside it, the mIoU over the foreground classes only (%):
 
     * ``mIoU``: every class (mmseg's ``IoUMetric`` areas and nan-mean, not rounded);
@@ -72,19 +88,11 @@ class ForegroundIoUMetric(BaseMetric):
 
     def __init__(self, background_classes: Sequence[int], num_classes: int = None,
                  ignore_index: int = 255, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.background_classes = tuple(background_classes)
-        self.num_classes, self.ignore_index = num_classes, ignore_index
-
-    def _classes(self) -> int:
-        if self.num_classes is not None:
-            return self.num_classes
-        return len(self.dataset_meta['classes'])
+        super().__init__(num_classes, ignore_index, background_classes, **kwargs)
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         from mmseg.evaluation import IoUMetric
         c = self._classes()
-        check_background(self.background_classes, c, type(self).__name__)
         for s in data_samples:
             pred, gt = _get(s, 'pred_sem_seg').squeeze(0).cpu(), _get(s, 'gt_sem_seg').squeeze(0)
             i, u, _, _ = IoUMetric.intersect_and_union(pred, gt.cpu().to(torch.long), c,
@@ -99,7 +107,7 @@ class ForegroundIoUMetric(BaseMetric):
 
 
 @register(METRICS)
-class ClipSegMetric(BaseMetric):
+class ClipSegMetric(_SegAreaMetric):
     """Scores of per-frame segmentation of clips (samples with ``pred_sem_seg`` and
     ``gt_sem_seg`` of shape (T, H, W)), in %:
 
@@ -127,20 +135,12 @@ class ClipSegMetric(BaseMetric):
 
     def __init__(self, num_classes: int = None, ignore_index: int = 255,
                  background_classes: Sequence[int] = (0, ), **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.background_classes = tuple(background_classes)
-
-    def _classes(self) -> int:
-        if self.num_classes is not None:
-            return self.num_classes
-        return len(self.dataset_meta['classes'])
+        super().__init__(num_classes, ignore_index, background_classes, **kwargs)
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         from mmseg.evaluation import IoUMetric
         c = self._classes()
-        bg = torch.tensor(check_background(self.background_classes, c, type(self).__name__),
-                          dtype=torch.long)
+        bg = torch.tensor(self.background_classes, dtype=torch.long)
         for s in data_samples:
             pred, gt = _get(s, 'pred_sem_seg').cpu(), _get(s, 'gt_sem_seg').cpu().to(torch.long)
             if pred.shape != gt.shape or pred.dim() != 3:
