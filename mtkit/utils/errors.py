@@ -30,3 +30,16 @@ def check_cfg(name: str, cfg, defaults: dict) -> dict:
     if unknown:
         raise ConfigKeyError(f'{name}: unknown key(s) {unknown}; valid keys are {sorted(defaults)}')
     return dict(defaults, **cfg)
+
+
+def check_shorthands(name: str, cfg, full_key: str, shorthands) -> None:
+    """Raise :class:`ConfigKeyError` when ``cfg`` gives ``full_key`` together with any of the
+    ``shorthands`` that only build its default (they would be silently ignored). None counts
+    as not given, so a config inheriting a shorthand can switch it off."""
+    cfg = dict(cfg or {})
+    given = [k for k in shorthands if cfg.get(k) is not None]
+    if cfg.get(full_key) is not None and given:
+        raise ConfigKeyError(f'{name}: {given} only build the default {full_key} and are '
+                             f'ignored when {full_key} is given; put the threshold into '
+                             f'{full_key} (e.g. dict(type="ScoreThreshold", thr=...)) and set '
+                             f'{given} to None')

@@ -15,7 +15,7 @@ from ...filters.oracle import check_oracle, degrade_boxes
 from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
-from ...utils.errors import ConfigKeyError, check_cfg
+from ...utils.errors import ConfigKeyError, check_cfg, check_shorthands
 from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
@@ -109,6 +109,8 @@ class MeanTeacherDetector(SemiBaseDetector):
     def __init__(self, detector: dict, semi_train_cfg: Optional[dict] = None,
                  semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
+        check_shorthands('MeanTeacherDetector.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
+                         ('cls_pseudo_thr', 'min_pseudo_bbox_wh'))
         train_cfg = check_cfg('MeanTeacherDetector.semi_train_cfg', semi_train_cfg,
                               TRAIN_DEFAULTS)
         test_cfg = check_cfg('MeanTeacherDetector.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
