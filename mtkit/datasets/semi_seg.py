@@ -20,8 +20,6 @@ from ..registry import DATASETS, TRANSFORMS, register
 from ..utils.errors import ConfigKeyError
 from .paired import LabeledUnlabeledPairs
 
-SEG_BRANCHES = ('sup', 'weak', 'strong')
-
 
 def _check_packed(results: Any, where: str) -> None:
     if not (isinstance(results, dict) and 'inputs' in results and 'data_samples' in results):

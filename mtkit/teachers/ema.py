@@ -64,11 +64,6 @@ class EMAPlan:
         default_factory=dict)
     buffer_policy: str = 'copy'
 
-    @property
-    def num_tensors(self) -> int:
-        return sum(len(d) for g in (self.params, self.float_buffers, self.other_buffers)
-                   for d, _ in g.values())
-
 
 def build_ema_plan(teacher: nn.Module, student: nn.Module, buffer_policy: str = 'copy') -> EMAPlan:
     """Pair and group the tensors of ``teacher`` and ``student``.
