@@ -1,6 +1,6 @@
 # YOLOX-tiny (mmdet's yolox_tiny architecture) for DigitScenes: 10 classes, 128 px, trained
 # from scratch (no pretrained weights are reachable here). No BatchSyncRandomResize: inputs
-# are padded to a multiple of 32 only (see ../shared/CALIBRATION.md).
+# are padded to a multiple of 32 only (see docs/small_detectors_on_cpu.md).
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 detector = dict(
     type='YOLOX',

@@ -1,4 +1,4 @@
-# From-scratch schedule that works at 128 px on a 2-core CPU (../shared/CALIBRATION.md):
+# From-scratch schedule that works at 128 px on a 2-core CPU (docs/small_detectors_on_cpu.md):
 # AdamW 1e-3, weight decay 0.05, 200-iteration linear warm-up, constant lr, grad clip 35.
 max_iters = 3000
 val_interval = 500
