@@ -25,7 +25,7 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
             share ``sum(keep) / sum(valid)`` (so it equals ``'mask'`` when one class is
             kept). A majority class (the background of digit data) no longer dominates.
 
-    An image without a confident pixel contributes zero either way; with no valid pixel at
+    An image without a confident pixel contributes zero with any weighting; with no valid pixel at
     all the loss is an exact 0 still connected to ``logits``.
     """
     if weighting not in WEIGHTINGS:
