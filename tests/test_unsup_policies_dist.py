@@ -1,0 +1,53 @@
+"""Two CPU processes on gloo: with ``unsup_images='all'`` every rank runs the student's
+unsupervised loss, and with it YOLOX's all-reduce of the positive count, whatever its pseudo
+boxes. Rank 1's unlabeled images have none here (oracle pseudo labels from empty ground truth),
+rank 0's have three; both finish and then all-reduce their gradients as DDP would."""
+import copy
+import datetime
+import json
+import os.path as osp
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+
+def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    from mmengine.registry import DefaultScope
+
+    from test_unsup_policies import _batch, build, sample, set_iter
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=90))
+    try:
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            torch.set_num_threads(1)
+            model = build(oracle=dict(), unsup_images='all', unsup_norm='pseudo_density')
+            set_iter(10)
+            x, gt = _batch()
+            unlabeled = copy.deepcopy(gt) if rank == 0 else [sample(), sample()]
+            inputs = dict(sup=x.clone(), unsup_teacher=x.clone(), unsup_student=x.clone())
+            samples = dict(sup=copy.deepcopy(gt), unsup_teacher=copy.deepcopy(unlabeled),
+                           unsup_student=copy.deepcopy(unlabeled))
+            losses = model.loss(inputs, samples)
+            total = sum(v if not isinstance(v, (list, tuple)) else sum(v)
+                        for k, v in losses.items() if 'loss' in k)
+            total.backward()
+            grads = [p.grad for p in model.student.parameters() if p.grad is not None]
+            for g in grads:  # DDP's gradient all-reduce, after the loss's own collectives
+                dist.all_reduce(g)
+            result = dict(pseudo=float(losses['unsup_pseudo_per_img']),
+                          unsup=float(sum(v for k, v in losses.items()
+                                          if k.startswith('unsup_loss'))),
+                          grads=len(grads))
+        with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+            json.dump(result, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_runs_the_student_loss_whatever_its_pseudo_boxes(tmp_path):
+    mp.spawn(_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1))
+    assert r0['pseudo'] == 1.5 and r1['pseudo'] == 0.0  # 3 boxes in 2 images vs none
+    assert r0['unsup'] > 0.0 and r1['unsup'] == 0.0       # rank 1: weight 0, same collectives
+    assert r0['grads'] == r1['grads'] > 0
