@@ -52,6 +52,7 @@ declare -A CFG=(
   [mt_cls]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
   [mt_long]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
   [sup_ema_long]=$MT/sup-ema_yolox-tiny_digitscenes-10pct-converged.py
+  [sup_ema_full_long]=$MT/sup-ema_yolox-tiny_digitscenes-10pct-converged.py
   [mt_extra]=$MT/mt_yolox-tiny_digitscenes-10pct-converged-extra.py
   [mt_1pct]=$MT/mt_yolox-tiny_digitscenes-1pct-converged.py
   [sup_ema_1pct]=$MT/sup-ema_yolox-tiny_digitscenes-1pct-converged.py
@@ -76,6 +77,7 @@ declare -A OPTS=(
   [mt_cls]="'model.semi_train_cfg.unsup_loss_terms=[loss_cls,loss_obj]'"
   [mt_long]=train_cfg.max_iters=$LONG_ITERS
   [sup_ema_long]=train_cfg.max_iters=$LONG_ITERS
+  [sup_ema_full_long]="load_from=$FULL_CKPT train_dataloader.dataset.datasets.0.ann_file=annotations/instances_train.json train_cfg.max_iters=$LONG_ITERS"
   # the 1% labels arm: from the 1% supervised checkpoint
   [mt_1pct]=load_from=$CKPT1
   [sup_ema_1pct]=load_from=$CKPT1
