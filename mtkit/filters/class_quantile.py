@@ -103,7 +103,7 @@ class ClassQuantileThreshold(PseudoLabelFilter):
                                              self.quantile)
             new = torch.lerp(self.thr, values.to(self.thr), self.momentum)
             self.thr.copy_(torch.where(counts > 0, new, self.thr))
-        return self.thr.clamp(self.floor, self.ceiling)
+        return self.thresholds()
 
     def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
                    context: Context = None) -> Tensor:
