@@ -215,6 +215,25 @@ def test_dual_teacher_takes_turns_and_restarts_from_the_student(digitscenes, tmp
     assert momenta == pytest.approx([1.0, 0.5, 1.0, 0.5, 1.0])
 
 
+def test_dual_teacher_turns_follow_the_schedule_length(digitscenes, tmp_path):
+    """turns=N: ceil(max_iters / N) iterations per turn (the reference code's 200 epochs with a
+    switch per epoch, kept relative to any schedule); interval and turns exclude each other."""
+    cfg = dt_cfg(digitscenes, str(tmp_path / 'a'), 6)
+    cfg.custom_hooks[0].interval = None
+    cfg.custom_hooks[0].turns = 2  # 6 iterations: 3 per turn
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    momenta = list(runner.message_hub.get_scalar('train/ema_momentum').data[0])
+    assert momenta == pytest.approx([1.0, 0.5, 1 / 3, 1.0, 0.5, 1 / 3])
+    active = list(runner.message_hub.get_scalar('train/active_teacher').data[0])
+    assert active == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    from mtkit.hooks import DualTeacherHook
+    with pytest.raises(ConfigKeyError, match='turns must be >= 1 and given without interval'):
+        DualTeacherHook(interval=5, turns=200)
+    with pytest.raises(ConfigKeyError, match='turns must be >= 1'):
+        DualTeacherHook(turns=0)
+
+
 def test_dual_teacher_resumes_exactly(digitscenes, tmp_path):
     """Teachers, active teacher, its step count and per-teacher settings survive a resume;
     the weights after it equal a straight run's, CutMix / ClassMix masks included."""
@@ -345,3 +364,29 @@ def test_class_quantile_thresholds_and_class_balanced_loss(seg_batch):
 def batch_weak(model, data):
     batch = model.data_preprocessor(copy.deepcopy(data), True)
     return batch['inputs']['weak']
+
+
+def test_oracle_uses_the_held_out_labels_and_never_runs_the_teacher(seg_batch):
+    """semi_train_cfg.oracle: every labeled pixel of the unlabeled images is a pseudo label with
+    its ground-truth class (accuracy 1), the teacher is not run; without the label maps in the
+    unlabeled pipeline it is a ConfigKeyError naming the key."""
+    cfg, data = seg_batch
+    model = build_model(cfg, oracle=True, mix=None)
+    model.teacher.encode_decode = None  # would raise if called
+    model.student.eval()  # no dropout: the loss is compared with a recomputation below
+    losses = losses_of(model, data)
+    assert losses['unsup_pseudo_acc'].item() == 1.0
+    assert losses['unsup_conf_ratio'].item() == 1.0  # kept / valid, valid = labeled pixels
+    assert torch.isfinite(losses['unsup_loss_seg']) and losses['unsup_loss_seg'].item() > 0
+    # the loss is the student's CE against the held-out labels on the strong view
+    batch = model.data_preprocessor(copy.deepcopy(data), True)
+    strong = batch['inputs']['strong']
+    gt = torch.stack([s.gt_sem_seg.data[0] for s in batch['data_samples']['strong']]).long()
+    from mtkit.models.seg.mean_teacher_segmentor import full_image_metas
+    logits = model.student.encode_decode(strong, full_image_metas(strong))
+    expected = torch.nn.functional.cross_entropy(logits, gt, ignore_index=255)
+    assert losses['unsup_loss_seg'].item() == pytest.approx(expected.item(), rel=1e-4)
+    for s in data['data_samples']['strong']:
+        del s.gt_sem_seg
+    with pytest.raises(ConfigKeyError, match='semi_train_cfg.oracle need the unlabeled pipeline'):
+        losses_of(model, data)

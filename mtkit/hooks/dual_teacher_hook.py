@@ -19,7 +19,10 @@ STATE_KEY = 'mtkit_dual_teacher'
 class DualTeacherHook(Hook):
     """N temporary EMA teachers that take turns making the pseudo labels.
 
-    The active teacher switches every ``interval`` iterations (one epoch by default). A teacher
+    The active teacher switches every ``interval`` iterations (one epoch by default), or
+    ``turns`` times over the run: the reference code trains 200 epochs of the labeled loader and
+    switches every epoch, so ``turns=200`` keeps the paper's turn length relative to the
+    schedule whatever its length (``ceil(max_iters / turns)`` iterations per turn). A teacher
     that becomes active restarts from the student and is then the only one updated, with
     ``alpha_i = min(1 - 1 / (i + 1), alpha_max)`` (weight of its old value, ``i`` = updates since
     activation); the others keep their weights. The model reads ``model.active_teacher`` (mtkit's
@@ -34,6 +37,8 @@ class DualTeacherHook(Hook):
         teacher_names: The model's teacher submodules, in turn order.
         interval: Iterations per turn; None means one epoch, i.e.
             ``ceil(len(train dataset) / (batch_size * world_size))`` iterations.
+        turns: Number of turns over ``train_cfg.max_iters`` instead of ``interval`` (give at
+            most one of them).
         alpha_max: Cap of the EMA weight of the old value (0.99 as published).
         teacher_train_cfgs: One dict of ``semi_train_cfg`` keys per teacher, applied when it
             becomes active (e.g. ``[dict(mix='cutmix'), dict(mix='classmix')]``).
@@ -46,6 +51,7 @@ class DualTeacherHook(Hook):
     def __init__(self,
                  teacher_names: Sequence[str] = ('teacher', 'teacher2'),
                  interval: Optional[int] = None,
+                 turns: Optional[int] = None,
                  alpha_max: float = 0.99,
                  teacher_train_cfgs: Optional[Sequence[Dict[str, Any]]] = None,
                  buffer_policy: str = 'copy',
@@ -57,6 +63,9 @@ class DualTeacherHook(Hook):
         if interval is not None and interval < 1:
             raise ConfigKeyError(f'DualTeacherHook: interval must be >= 1 or None (one epoch), '
                                  f'got {interval}')
+        if turns is not None and (interval is not None or turns < 1):
+            raise ConfigKeyError(f'DualTeacherHook: turns must be >= 1 and given without '
+                                 f'interval, got turns={turns}, interval={interval}')
         restart_momentum(0, alpha_max)  # validates alpha_max
         if buffer_policy not in BUFFER_POLICIES:
             raise ConfigKeyError(f'DualTeacherHook: buffer_policy must be one of '
@@ -66,6 +75,7 @@ class DualTeacherHook(Hook):
                                  f'teacher ({len(self.teacher_names)}), got '
                                  f'{len(teacher_train_cfgs)}')
         self.interval = interval
+        self.turns = turns
         self.alpha_max = alpha_max
         self.teacher_train_cfgs = [dict(c) for c in teacher_train_cfgs or ()]
         self.buffer_policy = buffer_policy
@@ -105,7 +115,10 @@ class DualTeacherHook(Hook):
         student = getattr(model, self.student_name)
         self._plans = [build_ema_plan(getattr(model, n), student, self.buffer_policy)
                        for n in self.teacher_names]
-        self._interval = self.interval or self._epoch_length(runner)
+        if self.turns is not None:
+            self._interval = max(1, math.ceil(runner.max_iters / self.turns))
+        else:
+            self._interval = self.interval or self._epoch_length(runner)
         if runner.iter == 0:
             for plan in self._plans:
                 copy_student_to_teacher_(plan)

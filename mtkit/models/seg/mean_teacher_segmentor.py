@@ -39,6 +39,10 @@ TRAIN_DEFAULTS = dict(
     # The unlabeled pipeline loads the held-out label maps: log the pixel accuracy of the
     # kept pseudo labels against them. Never trained on.
     diagnose_pseudo_labels=False,
+    # Oracle: the held-out ground truth of the unlabeled images replaces the teacher's pseudo
+    # labels (every labeled pixel kept; the teacher is not run). It bounds what any pseudo-label
+    # method can reach with this loss; needs the same pipeline as diagnose_pseudo_labels.
+    oracle=False,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
 
@@ -253,16 +257,21 @@ class MeanTeacherSegmentor(BaseModel):
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
                     strong_samples: list, weight: float) -> dict:
         c = self.semi_train_cfg
-        conf, plabel = self.teacher_maps(self.active_teacher, weak)
         valid = self.valid_mask(weak, weak_samples)
-        context = {}
-        if 'second' in self.pseudo_filter.requires:
-            second = consensus_partner(self.active_teacher)
-            context['second'] = self.teacher_maps(second, weak)
-        keep = self.pseudo_filter.dense(conf, plabel, context) & valid
+        if c['oracle']:
+            plabel = self._held_out_labels(strong_samples, valid)
+            valid = valid & (plabel != c['ignore_index'])
+            keep = valid
+        else:
+            conf, plabel = self.teacher_maps(self.active_teacher, weak)
+            context = {}
+            if 'second' in self.pseudo_filter.requires:
+                second = consensus_partner(self.active_teacher)
+                context['second'] = self.teacher_maps(second, weak)
+            keep = self.pseudo_filter.dense(conf, plabel, context) & valid
         plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
-        gt = self._held_out_labels(strong_samples, plabel) if c['diagnose_pseudo_labels'] \
-            else None
+        gt = self._held_out_labels(strong_samples, plabel) \
+            if c['diagnose_pseudo_labels'] or c['oracle'] else None
         masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
                           generator=self._mix_generator(), cutmix_area=c['cutmix_area'])
         if masks is not None:
@@ -292,8 +301,8 @@ class MeanTeacherSegmentor(BaseModel):
 
     def _held_out_labels(self, samples: list, like: Tensor) -> Tensor:
         if not all('gt_sem_seg' in s for s in samples):
-            raise ConfigKeyError('MeanTeacherSegmentor: diagnose_pseudo_labels needs the '
-                                 'unlabeled pipeline to load the label maps (LoadAnnotations '
-                                 'before WeakStrongViews)')
+            raise ConfigKeyError('MeanTeacherSegmentor: semi_train_cfg.diagnose_pseudo_labels '
+                                 'and semi_train_cfg.oracle need the unlabeled pipeline to load '
+                                 'the label maps (LoadAnnotations before WeakStrongViews)')
         gt = torch.stack([s.gt_sem_seg.data[0] for s in samples]).to(like.device)
         return gt.long()
