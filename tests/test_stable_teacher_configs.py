@@ -33,6 +33,9 @@ def tiny(path, root, work_dir):
     raw = replace_strings(Config.fromfile(path)._cfg_dict.to_dict(), 'data/moving_digits/',
                           root + '/')
     cfg = small_run_cfg(Config(raw), work_dir, max_iters=2)
+    if osp.basename(path).endswith('-converged.py'):
+        assert cfg.load_from == 'work_dirs/video_converged/sup_s0/iter_6000.pth'
+        cfg.load_from = None  # the supervised checkpoint: test_plain_checkpoint_fills_... below
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
     cfg.model.semi_train_cfg.ramp_iters = 0  # the consistency at full weight from iteration 0
     for key in ('val_dataloader', 'test_dataloader'):
@@ -41,8 +44,41 @@ def tiny(path, root, work_dir):
 
 
 def test_every_variant_is_shipped():
+    """Each variant from scratch and from the converged supervised start."""
     names = sorted(osp.basename(c).split('_')[0] for c in CONFIGS)
-    assert names == sorted(TERMS)
+    assert names == sorted(list(TERMS) * 2)
+    for v in TERMS:
+        assert osp.isfile(osp.join(REPO, 'configs/stable_teacher',
+                                   f'{v}_fcn-r18_moving-digits-10pct-converged.py'))
+
+
+def test_plain_checkpoint_fills_student_and_teacher():
+    """load_from a plain per-frame segmentor fills the student and the teacher of the stable
+    mean teacher (the EoR modules keep their own initialisation); a wrapper's own state dict
+    loads as it is."""
+    from mmengine.registry import DefaultScope
+
+    from mtkit.registry import MODELS
+    cfg = Config.fromfile(SMT)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        plain = MODELS.build(cfg.model.segmentor)
+        model = MODELS.build(cfg.model)
+    eor_before = {k: v.clone() for k, v in model.eor.state_dict().items()}
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(('eor.', 'eor_teacher.')) for k in missing)
+    for name in ('student', 'teacher'):
+        state = getattr(model, name).state_dict()
+        for k, v in plain.state_dict().items():
+            assert torch.equal(state[k], v), f'{name}.{k}'
+    for k, v in model.eor.state_dict().items():
+        assert torch.equal(v, eor_before[k])
+    with torch.no_grad():
+        model.teacher.decode_head.conv_seg.bias.add_(1.0)
+    own = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(own)  # a wrapper checkpoint: teacher and student stay distinct
+    assert not torch.equal(model.teacher.decode_head.conv_seg.bias,
+                           model.student.decode_head.conv_seg.bias)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])

@@ -1,6 +1,6 @@
 """Helpers the task wrappers share: teacher names, the consensus partner, the scheduled
-unsupervised weight."""
-from typing import Tuple
+unsupervised weight, plain checkpoints filling every model."""
+from typing import Sequence, Tuple
 
 from mmengine.logging import MessageHub
 
@@ -25,3 +25,17 @@ def scheduled_unsup_weight(cfg: dict, key: str = 'unsup_weight') -> float:
     MMEngine's MessageHub)."""
     it = MessageHub.get_current_instance().get_info('iter', 0)
     return cfg[key] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'], cfg['ramp'])
+
+
+def spread_plain_state_dict(state_dict: dict, prefix: str, names: Sequence[str]) -> None:
+    """In place: when none of the keys under ``prefix`` belongs to one of the submodules
+    ``names`` (a plain model's checkpoint, e.g. a supervised run's ``load_from``), each key
+    ``prefix + k`` is replaced by ``prefix + name + '.' + k`` for every name, so the checkpoint
+    fills the student and every teacher. A wrapper's own checkpoint is left as it is."""
+    own = [k for k in state_dict if k.startswith(prefix)]
+    if not own or any(k[len(prefix):].split('.', 1)[0] in names for k in own):
+        return
+    for k in own:
+        value = state_dict.pop(k)
+        for name in names:
+            state_dict[f'{prefix}{name}.{k[len(prefix):]}'] = value

@@ -13,7 +13,8 @@ from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
-from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
+from ..teachers import (consensus_partner, scheduled_unsup_weight, spread_plain_state_dict,
+                        teacher_names)
 
 BRANCHES = ('sup', 'weak', 'strong')
 
@@ -178,13 +179,7 @@ class MeanTeacherSegmentor(BaseModel):
                               unexpected_keys, error_msgs) -> None:
         """A plain segmentor checkpoint (no ``student.`` / ``teacher`` keys) fills the student
         and every teacher (``load_from`` a supervised model)."""
-        own = [k for k in state_dict if k.startswith(prefix)]
-        names = ('student', ) + self.ema_teachers
-        if own and not any(k[len(prefix):].split('.', 1)[0] in names for k in own):
-            for k in own:
-                value = state_dict.pop(k)
-                for name in names:
-                    state_dict[f'{prefix}{name}.{k[len(prefix):]}'] = value
+        spread_plain_state_dict(state_dict, prefix, ('student', ) + self.ema_teachers)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
