@@ -19,6 +19,8 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from ..utils.errors import check_choice
+
 MIX_MODES = (None, 'cutmix', 'classmix')
 
 
@@ -92,7 +94,8 @@ def mix_masks(mode: Optional[str], labels: Tensor, num_classes: int,
         return cutmix_masks(b, h, w, labels.device, tuple(cutmix_area), generator=generator)
     if mode == 'classmix':
         return classmix_masks(labels, num_classes, ignore_index, generator)
-    raise ValueError(f'mix mode must be one of {MIX_MODES}, got {mode!r}')
+    check_choice('mix mode', mode, MIX_MODES)
+    raise AssertionError(f'mix mode {mode!r} has no masks')  # MIX_MODES lists one too many
 
 
 def apply_mix(mask: Tensor, perm: Tensor, *tensors: Tensor) -> Tuple[Tensor, ...]:

@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
+from ..utils.errors import check_choice
 from .base import Context, PseudoLabelFilter
 
 SCORE_RULES = ('mean', 'min', 'max', 'geometric')
@@ -31,7 +32,8 @@ def combine_scores(a: Tensor, b: Tensor, rule: str) -> Tensor:
         return torch.maximum(a, b)
     if rule == 'geometric':
         return (a * b).clamp_min(0).sqrt()
-    raise ValueError(f'score rule must be one of {SCORE_RULES}, got {rule!r}')
+    check_choice('score rule', rule, SCORE_RULES)
+    raise AssertionError(f'score rule {rule!r} has no formula')  # SCORE_RULES lists one too many
 
 
 def consensus_boxes(boxes_a: Tensor, labels_a: Tensor, scores_a: Tensor, boxes_b: Tensor,
@@ -92,9 +94,7 @@ class ConsensusFilter(PseudoLabelFilter):
         if not 0.0 <= iou_thr <= 1.0:
             raise ValueError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
                              f'{iou_thr!r}')
-        if score_rule not in SCORE_RULES:
-            raise ValueError(f'ConsensusFilter.score_rule: expected one of {SCORE_RULES}, got '
-                             f'{score_rule!r}')
+        check_choice('ConsensusFilter.score_rule', score_rule, SCORE_RULES)
         self.iou_thr = float(iou_thr)
         self.score_rule = score_rule
         self.dense_thr = float(dense_thr)

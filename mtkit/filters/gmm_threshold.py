@@ -6,6 +6,7 @@ from mmengine.logging import MessageHub
 from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
+from ..utils.errors import check_choice
 from .base import Context, PseudoLabelFilter
 from .gmm import gmm_thresholds, push_scores
 from .score_threshold import score_threshold_mask
@@ -60,9 +61,7 @@ class GMMThreshold(PseudoLabelFilter):
         for name, v in (('fallback', fallback), ('min_thr', min_thr)):
             if not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f'GMMThreshold.{name}: expected a value in [0, 1], got {v!r}')
-        if nonfinite not in NONFINITE_POLICIES:
-            raise ValueError(f'GMMThreshold.nonfinite: expected one of {NONFINITE_POLICIES}, '
-                             f'got {nonfinite!r}')
+        check_choice('GMMThreshold.nonfinite', nonfinite, NONFINITE_POLICIES)
         self.num_classes = num_classes
         self.queue_size = queue_size
         self.policy = policy

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from ..registry import HOOKS, register
 from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
 from ..teachers.switching import restart_momentum, switching_state
-from ..utils.errors import ConfigKeyError
+from ..utils.errors import ConfigKeyError, check_choice
 from .ema_teacher_hook import check_every_teacher_is_updated, unwrap_teacher_student
 
 STATE_KEY = 'mtkit_dual_teacher'
@@ -67,9 +67,7 @@ class DualTeacherHook(Hook):
             raise ConfigKeyError(f'DualTeacherHook: turns must be >= 1 and given without '
                                  f'interval, got turns={turns}, interval={interval}')
         restart_momentum(0, alpha_max)  # validates alpha_max
-        if buffer_policy not in BUFFER_POLICIES:
-            raise ConfigKeyError(f'DualTeacherHook: buffer_policy must be one of '
-                                 f'{BUFFER_POLICIES}, got {buffer_policy!r}')
+        check_choice('DualTeacherHook.buffer_policy', buffer_policy, BUFFER_POLICIES)
         if teacher_train_cfgs is not None and len(teacher_train_cfgs) != len(self.teacher_names):
             raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs one dict per '
                                  f'teacher ({len(self.teacher_names)}), got '

@@ -6,7 +6,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ..registry import HOOKS, register
-from ..utils.errors import ConfigKeyError
+from ..utils.errors import ConfigKeyError, check_choice
 from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
 from ..teachers.momentum import build_momentum_schedule, with_burn_in
 
@@ -94,9 +94,7 @@ class EMATeacherHook(Hook):
         self.init_teacher_from_student = init_teacher_from_student
         self.teacher_name = teacher_name
         self.student_name = student_name
-        if buffer_policy not in BUFFER_POLICIES:
-            raise ValueError(f'EMATeacherHook: buffer_policy must be one of {BUFFER_POLICIES}, '
-                             f'got {buffer_policy!r}')
+        check_choice('EMATeacherHook.buffer_policy', buffer_policy, BUFFER_POLICIES)
         self._plan = None
 
     @property

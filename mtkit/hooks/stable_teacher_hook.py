@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from ..registry import HOOKS, register
 from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
 from ..teachers.momentum import build_momentum_schedule
-from ..utils.errors import ConfigKeyError
+from ..utils.errors import ConfigKeyError, check_choice
 from .ema_teacher_hook import check_every_teacher_is_updated, unwrap_teacher_student
 
 STATE_KEY = 'mtkit_stable_teacher'
@@ -44,9 +44,7 @@ class StableTeacherHook(Hook):
         self.pairs = dict(pairs or dict(teacher='student', eor_teacher='eor'))
         if not self.pairs:
             raise ConfigKeyError('StableTeacherHook: pairs is empty')
-        if buffer_policy not in BUFFER_POLICIES:
-            raise ConfigKeyError(f'StableTeacherHook: buffer_policy must be one of '
-                                 f'{BUFFER_POLICIES}, got {buffer_policy!r}')
+        check_choice('StableTeacherHook.buffer_policy', buffer_policy, BUFFER_POLICIES)
         self.buffer_policy = buffer_policy
         self.step = 0
         self._plans = []

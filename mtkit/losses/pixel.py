@@ -3,6 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.errors import check_choice
+
 WEIGHTINGS = ('mask', 'fraction', 'class_balanced')
 
 
@@ -28,8 +30,7 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
     An image without a confident pixel contributes zero with any weighting; with no valid pixel at
     all the loss is an exact 0 still connected to ``logits``.
     """
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
+    check_choice('pseudo_label_ce weighting', weighting, WEIGHTINGS)
     if logits.dim() != 4 or labels.shape != logits.shape[:1] + logits.shape[2:]:
         raise ValueError(f'pseudo_label_ce: logits must be (B, C, H, W) and labels (B, H, W), '
                          f'got {tuple(logits.shape)} and {tuple(labels.shape)}')

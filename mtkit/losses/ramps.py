@@ -1,6 +1,8 @@
 """Weight ramps for unsupervised losses (pure functions of the iteration)."""
 import math
 
+from ..utils.errors import check_choice
+
 RAMPS = ('linear', 'sigmoid', 'step')
 
 
@@ -11,8 +13,7 @@ def ramp_weight(it: int, burn_in: int = 0, ramp_iters: int = 0, kind: str = 'lin
     (``'linear'``), as ``exp(-5 (1 - t)^2)`` (``'sigmoid'``, the mean-teacher ramp-up), or at
     once (``'step'`` or ``ramp_iters == 0``).
     """
-    if kind not in RAMPS:
-        raise ValueError(f'ramp kind must be one of {RAMPS}, got {kind!r}')
+    check_choice('ramp kind', kind, RAMPS)
     if burn_in < 0 or ramp_iters < 0:
         raise ValueError(f'burn_in and ramp_iters must be >= 0, got {burn_in}, {ramp_iters}')
     if it < burn_in:

@@ -15,6 +15,8 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..utils.errors import check_choice
+
 BUFFER_POLICIES = ('copy', 'average', 'keep')
 
 _GroupKey = Tuple[torch.device, torch.dtype]
@@ -79,8 +81,7 @@ def build_ema_plan(teacher: nn.Module, student: nn.Module, buffer_policy: str = 
     Returns:
         The plan to pass to :func:`ema_update_`.
     """
-    if buffer_policy not in BUFFER_POLICIES:
-        raise ValueError(f'buffer_policy must be one of {BUFFER_POLICIES}, got {buffer_policy!r}')
+    check_choice('buffer_policy', buffer_policy, BUFFER_POLICIES)
     t_params = [(n, p.data) for n, p in teacher.named_parameters()]
     s_params = [(n, p.data) for n, p in student.named_parameters()]
     _check_pairs(t_params, s_params, 'parameters')

@@ -6,7 +6,7 @@ iteration that just finished).
 """
 from typing import Any, Callable, Dict
 
-from ..utils.errors import ConfigKeyError, check_kwargs
+from ..utils.errors import ConfigKeyError, check_choice, check_kwargs
 
 MomentumSchedule = Callable[[int], float]
 
@@ -72,8 +72,7 @@ def build_momentum_schedule(cfg: Dict[str, Any]) -> MomentumSchedule:
     """Build a schedule from ``dict(type=NAME, **kwargs)``; the error names wrong keys."""
     cfg = dict(cfg)
     kind = cfg.pop('type', None)
-    if kind not in SCHEDULES:
-        raise ConfigKeyError(f'momentum schedule type must be one of {sorted(SCHEDULES)}, got {kind!r}')
+    check_choice('momentum schedule type', kind, sorted(SCHEDULES))
     fn = SCHEDULES[kind]
     check_kwargs(f'momentum schedule {kind!r}', fn, cfg)
     return fn(**cfg)

@@ -13,6 +13,8 @@ from typing import Callable, Dict, Iterator, Optional
 
 import numpy as np
 
+from ..utils.errors import check_choice
+
 #: The continual-TTA order of the benchmark (Wang et al., CoTTA; Döbler et al., RMT).
 CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur',
                'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog', 'brightness', 'contrast',
@@ -159,8 +161,7 @@ def corrupt(image: np.ndarray, name: str, severity: int, seed: Optional[int] = 0
         severity: 1..5.
         seed: Seed of the random draws (None: the current global numpy state).
     """
-    if name not in CORRUPTIONS:
-        raise ValueError(f'unknown corruption {name!r}; expected one of {CORRUPTIONS}')
+    check_choice('corruption', name, CORRUPTIONS)
     _check_severity(severity)
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 
 from ..evaluation import mean_iou
+from ..utils.errors import check_choice
 from .corruptions import CORRUPTIONS
 
 SETTINGS = ('continual', 'reset', 'gradual')
@@ -97,8 +98,7 @@ def run_stream(method, domains: Sequence[Tuple[str, Iterable]], setting: str = '
     yields one; a custom stream might); a batch of one image is adapted like any other, which
     for methods that use test-batch BN statistics means per-image normalisation.
     """
-    if setting not in SETTINGS:
-        raise ValueError(f'setting must be one of {SETTINGS}, got {setting!r}')
+    check_choice('run_stream setting', setting, SETTINGS)
     scores: Dict[str, float] = {}
     images, seconds = 0, 0.0
     method.reset()

@@ -1,12 +1,28 @@
-"""Exception types of mtkit."""
+"""Exception types of mtkit, and the checks that raise them.
+
+Every configuration mistake (an unknown key, a value outside its choices or range, data that
+does not match the config) raises :class:`ConfigKeyError`. It is both a ``ValueError`` and a
+``KeyError``, so ``except ValueError`` and ``except KeyError`` both catch it.
+"""
+from typing import Any, Iterable
 
 
-class ConfigKeyError(KeyError):
-    """A missing or unknown config key / data field. Unlike KeyError, prints its message as is
-    (KeyError shows the repr, which escapes every quote in a long explanation)."""
+class ConfigKeyError(ValueError, KeyError):
+    """A configuration mistake: a missing or unknown config key / data field, or a value that
+    is not one of its choices. The message names the key, what was expected and what was
+    found; unlike KeyError's, it prints as is (KeyError shows the repr, which escapes every
+    quote in a long explanation)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ''
+
+
+def check_choice(what: str, value: Any, choices: Iterable) -> None:
+    """Raise :class:`ConfigKeyError` ``"{what} must be one of {choices}, got {value!r}"`` when
+    ``value`` is not among ``choices``: the one check of every enumerated setting."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigKeyError(f'{what} must be one of {choices}, got {value!r}')
 
 
 def check_kwargs(what: str, fn, kwargs: dict) -> None:

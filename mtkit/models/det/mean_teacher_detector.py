@@ -15,7 +15,7 @@ from ...filters.oracle import check_oracle, degrade_boxes
 from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
-from ...utils.errors import ConfigKeyError, check_cfg, check_shorthands
+from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
 from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
@@ -145,9 +145,8 @@ class MeanTeacherDetector(SemiBaseDetector):
         #: Name of the teacher that makes the pseudo labels (set by DualTeacherHook).
         self.active_teacher = 'teacher'
         valid_predictors = ('student', ) + self.ema_teachers
-        if test_cfg['predict_on'] not in valid_predictors:
-            raise ValueError(f'MeanTeacherDetector.semi_test_cfg.predict_on must be one of '
-                             f'{valid_predictors}, got {test_cfg["predict_on"]!r}')
+        check_choice('MeanTeacherDetector.semi_test_cfg.predict_on', test_cfg['predict_on'],
+                     valid_predictors)
 
     def update_train_cfg(self, **kwargs) -> None:
         """Change ``semi_train_cfg`` keys (used by DualTeacherHook's per-teacher settings)."""
@@ -441,12 +440,8 @@ class MeanTeacherDetector(SemiBaseDetector):
 def _check_loss_policies(cfg: dict) -> None:
     """Validate the unsupervised-loss policy keys of ``semi_train_cfg`` (and the oracle)."""
     name = 'MeanTeacherDetector.semi_train_cfg'
-    if cfg['unsup_images'] not in UNSUP_IMAGES:
-        raise ValueError(f'{name}.unsup_images must be one of {UNSUP_IMAGES}, got '
-                         f'{cfg["unsup_images"]!r}')
-    if cfg['unsup_norm'] not in UNSUP_NORMS:
-        raise ValueError(f'{name}.unsup_norm must be one of {UNSUP_NORMS}, got '
-                         f'{cfg["unsup_norm"]!r}')
+    check_choice(f'{name}.unsup_images', cfg['unsup_images'], UNSUP_IMAGES)
+    check_choice(f'{name}.unsup_norm', cfg['unsup_norm'], UNSUP_NORMS)
     terms = cfg['unsup_loss_terms']
     if terms is not None and (isinstance(terms, str) or not terms
                               or not all(isinstance(t, str) and t for t in terms)):

@@ -12,7 +12,7 @@ from ...filters import FilterChain
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
-from ...utils.errors import ConfigKeyError, check_cfg
+from ...utils.errors import ConfigKeyError, check_cfg, check_choice
 from ..teachers import (consensus_partner, scheduled_unsup_weight, spread_plain_state_dict,
                         teacher_names)
 
@@ -153,19 +153,15 @@ class MeanTeacherSegmentor(BaseModel):
         #: Name of the teacher that makes the pseudo labels (set by DualTeacherHook).
         self.active_teacher = 'teacher'
         valid_predictors = ('student', ) + self.ema_teachers
-        if test_cfg['predict_on'] not in valid_predictors:
-            raise ConfigKeyError(f'MeanTeacherSegmentor.semi_test_cfg.predict_on must be one '
-                                 f'of {valid_predictors}, got {test_cfg["predict_on"]!r}')
+        check_choice('MeanTeacherSegmentor.semi_test_cfg.predict_on', test_cfg['predict_on'],
+                     valid_predictors)
         self.num_classes = decode_head_of(self.student, 'MeanTeacherSegmentor').num_classes
 
     @staticmethod
     def _check_train_cfg(cfg: dict) -> None:
-        if cfg['weighting'] not in WEIGHTINGS:
-            raise ConfigKeyError(f'MeanTeacherSegmentor.semi_train_cfg.weighting must be one of '
-                                 f'{WEIGHTINGS}, got {cfg["weighting"]!r}')
-        if cfg['mix'] not in MIX_MODES:
-            raise ConfigKeyError(f'MeanTeacherSegmentor.semi_train_cfg.mix must be one of '
-                                 f'{MIX_MODES}, got {cfg["mix"]!r}')
+        check_choice('MeanTeacherSegmentor.semi_train_cfg.weighting', cfg['weighting'],
+                     WEIGHTINGS)
+        check_choice('MeanTeacherSegmentor.semi_train_cfg.mix', cfg['mix'], MIX_MODES)
         ramp_weight(0, cfg['burn_in_iters'], cfg['ramp_iters'], cfg['ramp'])
 
     def update_train_cfg(self, **kwargs) -> None:
