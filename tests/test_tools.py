@@ -1,5 +1,6 @@
 """tools/train.py and tools/test.py as a user runs them (subprocesses, real files)."""
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -55,9 +56,32 @@ def test_clear_errors_for_missing_files(tmp_path):
 def test_amp_and_resume_flags():
     sys.path.insert(0, osp.join(REPO, 'tools'))
     import train
-    cfg = train.build_cfg(train.parse_args([DEMO, '--amp', '--resume']))
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.resume is True
-    assert cfg.load_from is None and cfg.work_dir.endswith('mt_yolox-tiny_digitscenes-demo')
+    cfg = train.build_cfg(train.parse_args([DEMO, '--amp']))
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.work_dir.endswith('mt_yolox-tiny_digitscenes-demo')
+
+
+def test_resume_without_a_checkpoint_keeps_load_from(tmp_path, capsys):
+    """--resume with nothing to resume starts from the config's load_from, and says so
+    (MMEngine alone would drop load_from and train from scratch); with a last_checkpoint it
+    resumes; a last_checkpoint naming a missing file is an error naming both."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import train
+    wd = str(tmp_path / 'wd')
+    args = [DEMO, '--resume', '--work-dir', wd, '--cfg-options', 'load_from=start.pth']
+    cfg = train.build_cfg(train.parse_args(args))
+    assert cfg.resume is False and cfg.load_from == 'start.pth'
+    assert f"nothing to resume in {wd} (no last_checkpoint); starting from " \
+           f"load_from='start.pth'" in capsys.readouterr().err
+    os.makedirs(wd)
+    ckpt = tmp_path / 'wd' / 'iter_2.pth'
+    with open(osp.join(wd, 'last_checkpoint'), 'w') as f:
+        f.write(str(ckpt))
+    with pytest.raises(FileNotFoundError, match=f"names '{ckpt}', which does not exist"):
+        train.build_cfg(train.parse_args(args))
+    ckpt.write_bytes(b'')
+    cfg = train.build_cfg(train.parse_args(args))
+    assert cfg.resume is True and cfg.load_from is None  # MMEngine reads last_checkpoint
     with pytest.raises(FileNotFoundError, match='--resume checkpoint not found'):
         train.build_cfg(train.parse_args([DEMO, '--resume', '/no/such.pth']))
 

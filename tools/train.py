@@ -55,14 +55,33 @@ def build_cfg(args):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        resume_or_load(cfg)
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def resume_or_load(cfg) -> None:
+    """``--resume`` without a checkpoint: resume from the work dir's ``last_checkpoint`` when
+    there is one (MMEngine's rule). With nothing to resume, say so and start from the config's
+    ``load_from`` (MMEngine would drop it silently and train from scratch); a
+    ``last_checkpoint`` naming a missing file is an error that names both."""
+    marker = osp.join(cfg.work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        print(f'--resume: nothing to resume in {cfg.work_dir} (no last_checkpoint); starting '
+              f'from load_from={cfg.get("load_from")!r}', file=sys.stderr)
+        cfg.resume = False
+        return
+    with open(marker) as f:
+        ckpt = f.read().strip()
+    if not osp.isfile(ckpt):
+        raise FileNotFoundError(f'--resume: {marker} names {ckpt!r}, which does not exist; '
+                                f'give --resume CKPT, or fix or delete {marker}')
+    cfg.resume = True
+    cfg.load_from = None
 
 
 def main(argv=None):
