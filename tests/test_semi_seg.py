@@ -390,3 +390,14 @@ def test_oracle_uses_the_held_out_labels_and_never_runs_the_teacher(seg_batch):
         del s.gt_sem_seg
     with pytest.raises(ConfigKeyError, match='semi_train_cfg.oracle need the unlabeled pipeline'):
         losses_of(model, data)
+
+
+def test_per_class_sizes_are_checked_when_the_segmentor_is_built(seg_batch):
+    cfg, _ = seg_batch
+    with pytest.raises(ConfigKeyError, match=r'pseudo_thr -> pseudo_filters\[0\] '
+                                             r'\(ScoreThreshold\) has 3 per-class thresholds, '
+                                             r'but the model predicts 11 classes'):
+        build_model(cfg, pseudo_thr=[0.9, 0.9, 0.9])
+    with pytest.raises(ConfigKeyError, match=r'pseudo_filters\[0\] \(ClassQuantileThreshold\) '
+                                             r'has 10 per-class thresholds, 10 num_classes'):
+        build_model(cfg, pseudo_filters=[dict(type='ClassQuantileThreshold', num_classes=10)])

@@ -54,6 +54,18 @@ class PseudoLabelFilter(nn.Module):
         filter has none."""
         return None
 
+    def class_counts(self) -> Dict[str, int]:
+        """The sizes this filter has per class (``{'per-class thresholds': C}``, and
+        ``{'num_classes': C}`` for filters configured with it), checked against the model's
+        number of classes when the model is built."""
+        out = {}
+        thr = self.thresholds()
+        if thr is not None and thr.ndim == 1:
+            out['per-class thresholds'] = int(thr.numel())
+        if isinstance(getattr(self, 'num_classes', None), int):
+            out['num_classes'] = self.num_classes
+        return out
+
     def forward(self, batch: List[Any], context: Context = None) -> List[Any]:
         return self.filter_batch(batch, context)
 
@@ -110,6 +122,18 @@ class FilterChain(nn.Module):
         for f in self.filters:
             mask = mask & f.keep_dense(scores, labels, mask, context)
         return mask
+
+    def check_num_classes(self, num_classes: int, owner: str) -> None:
+        """Raise :class:`ConfigKeyError` at build time when a filter's per-class sizes (a
+        per-class ``thr`` list, ``num_classes``) differ from the model's ``num_classes``;
+        ``owner`` names the config key (otherwise it fails only once pseudo labels flow)."""
+        for i, f in enumerate(self.filters):
+            bad = {k: v for k, v in f.class_counts().items() if v != num_classes}
+            if bad:
+                found = ', '.join(f'{v} {k}' for k, v in bad.items())
+                raise ConfigKeyError(f'{owner}[{i}] ({type(f).__name__}) has {found}, but the '
+                                     f'model predicts {num_classes} classes: give one value '
+                                     f'per class, or a single float')
 
     def thresholds(self) -> Dict[str, Tensor]:
         """``{'<index>.<FilterName>': thresholds}`` of the filters that have thresholds."""

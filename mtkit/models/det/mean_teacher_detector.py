@@ -147,6 +147,12 @@ class MeanTeacherDetector(SemiBaseDetector):
         valid_predictors = ('student', ) + self.ema_teachers
         check_choice('MeanTeacherDetector.semi_test_cfg.predict_on', test_cfg['predict_on'],
                      valid_predictors)
+        num_classes = self._num_classes(required=False)
+        if num_classes is not None:
+            self.pseudo_filter.check_num_classes(
+                num_classes, 'MeanTeacherDetector.semi_train_cfg.' +
+                ('pseudo_filters' if train_cfg['pseudo_filters'] is not None else
+                 'cls_pseudo_thr -> pseudo_filters'))
 
     def update_train_cfg(self, **kwargs) -> None:
         """Change ``semi_train_cfg`` keys (used by DualTeacherHook's per-teacher settings)."""
@@ -298,12 +304,14 @@ class MeanTeacherDetector(SemiBaseDetector):
             kept.append(inst)
         return self._assign_pseudo(kept, batch_data_samples, raw=sum(len(k) for k in kept))
 
-    def _num_classes(self) -> int:
+    def _num_classes(self, required: bool = True) -> Optional[int]:
         for head in ('bbox_head', 'roi_head'):
             head = getattr(self.student, head, None)
             head = getattr(head, 'bbox_head', head)
             if getattr(head, 'num_classes', None) is not None:
                 return int(head.num_classes)
+        if not required:
+            return None
         raise ConfigKeyError('MeanTeacherDetector: oracle false_positives need the number of '
                              'classes, but the detector has neither bbox_head.num_classes nor '
                              'roi_head.bbox_head.num_classes')

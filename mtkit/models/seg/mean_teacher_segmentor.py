@@ -156,6 +156,10 @@ class MeanTeacherSegmentor(BaseModel):
         check_choice('MeanTeacherSegmentor.semi_test_cfg.predict_on', test_cfg['predict_on'],
                      valid_predictors)
         self.num_classes = decode_head_of(self.student, 'MeanTeacherSegmentor').num_classes
+        self.pseudo_filter.check_num_classes(
+            self.num_classes, 'MeanTeacherSegmentor.semi_train_cfg.' +
+            ('pseudo_filters' if train_cfg['pseudo_filters'] is not None else
+             'pseudo_thr -> pseudo_filters'))
 
     @staticmethod
     def _check_train_cfg(cfg: dict) -> None:
