@@ -48,7 +48,7 @@ declare -A CFG=(
 declare -A OPTS=(
   # the full-label reference from the same protocol: all-label supervised checkpoint, then
   # supervised continued + EMA on all 2,000 labeled images
-  [sup_ema_full]="load_from=$FULL_CKPT train_dataloader.dataset.labeled.ann_file=$ALL"
+  [sup_ema_full]="load_from=$FULL_CKPT train_dataloader.dataset.labeled.ann_file=$ALL train_dataloader.dataset.allow_overlap=True"
   # Dual Teacher with mtkit's previous turn length: one epoch of the unlabeled set (219
   # iterations at 1/8) instead of the reference code's 200 turns over the run
   [dt_epoch]="custom_hooks.0.turns=None"

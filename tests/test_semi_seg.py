@@ -84,6 +84,26 @@ def test_an_empty_side_is_an_error_naming_its_list(digitscenes, tmp_path):
             ConfigKeyError, match=f"SemiSegDataset: the unlabeled dataset is empty \\('{empty}'"):
         DATASETS.build(ds_cfg)
 
+def test_a_split_without_list_or_overlapping_splits_are_errors(digitscenes):
+    """A labeled split with ann_file='' would be the whole folder (the unlabeled images and
+    their labels included); an image in both splits is an error unless allow_overlap."""
+    cfg = seg_cfg(MT_SEG, digitscenes, '/tmp/unused', 1)
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    ds_cfg.labeled.ann_file = ''
+    with DefaultScope.overwrite_default_scope('mmseg'), pytest.raises(
+            ConfigKeyError, match='the labeled dataset has no ann_file; mmseg would then take '
+                                  'every image of its folder'):
+        DATASETS.build(ds_cfg)
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    ds_cfg.unlabeled.ann_file = ds_cfg.labeled.ann_file
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        n = len(DATASETS.build(ds_cfg.labeled))
+        with pytest.raises(ConfigKeyError, match=f'{n} image\\(s\\) are in both the labeled'):
+            DATASETS.build(ds_cfg)
+        ds_cfg.allow_overlap = True
+        assert len(DATASETS.build(ds_cfg)) == n
+
+
 def test_segmentor_losses_train_the_student_only(seg_batch):
     cfg, data = seg_batch
     torch.manual_seed(0)

@@ -73,12 +73,41 @@ class SemiSegDataset(LabeledUnlabeledPairs):
     paired with changing unlabeled ones. A batch of ``B`` items thus holds ``B`` labeled and
     ``B`` unlabeled images.
 
+    Checked when built (each a :class:`ConfigKeyError` naming the split):
+
+    * each side has a split list (``ann_file``): without one mmseg takes every image of the
+      folder, so a "1/8" labeled set would silently be the whole training set, unlabeled
+      images and their labels included;
+    * no image is on both sides, unless ``allow_overlap=True`` (e.g. a full-label reference run
+      whose unlabeled branch is never used).
+
     Args:
         labeled: Config (or instance) of the labeled dataset; its pipeline ends with
             ``PackSegInputs``.
         unlabeled: Config (or instance) of the unlabeled dataset; its pipeline ends with
             :class:`WeakStrongViews`.
+        allow_overlap: Accept images that are in both splits.
     """
+
+    def __init__(self, labeled: Any, unlabeled: Any, allow_overlap: bool = False) -> None:
+        for name, ds in (('labeled', labeled), ('unlabeled', unlabeled)):
+            ann = ds.get('ann_file', '') if isinstance(ds, dict) else getattr(ds, 'ann_file', '')
+            if not ann:
+                raise ConfigKeyError(
+                    f'SemiSegDataset: the {name} dataset has no ann_file; mmseg would then take '
+                    f'every image of its folder (the other split included). Give the split list '
+                    f'(tools/split_cityscapes.py writes train.<seed>@<fraction>.txt and '
+                    f'...-unlabeled.txt)')
+        super().__init__(labeled, unlabeled)
+        if not allow_overlap:
+            lab = {self.labeled.get_data_info(i)['img_path'] for i in range(len(self.labeled))}
+            both = sorted(p for p in (self.unlabeled.get_data_info(i)['img_path']
+                                      for i in range(len(self.unlabeled))) if p in lab)
+            if both:
+                raise ConfigKeyError(
+                    f'SemiSegDataset: {len(both)} image(s) are in both the labeled '
+                    f'({self.labeled.ann_file!r}) and the unlabeled ({self.unlabeled.ann_file!r}) '
+                    f'split, e.g. {both[:3]}; fix the lists, or set allow_overlap=True')
 
     def __getitem__(self, idx: int) -> Dict[str, Dict[str, Any]]:
         lab, unl = self.pair(idx)
