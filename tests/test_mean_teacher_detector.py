@@ -184,3 +184,21 @@ def test_held_out_ground_truth_is_measured_but_never_trained_on():
     low.gt_instances.scores = torch.tensor([0.1])
     none = model.project_pseudo_instances([low], [sample([[10, 10, 30, 30]], [1])])[0]
     assert len(none.gt_instances) == 0
+
+
+def test_a_checkpoint_with_nan_is_refused_naming_the_tensor():
+    """A NaN weight in a checkpoint (load_from or resume) would make the EMA teacher NaN for
+    good; loading refuses it and names the tensor. A plain detector checkpoint fills every
+    teacher, the consensus partner included."""
+    model = build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.5),
+                                  dict(type='ConsensusFilter')])
+    plain = {k: v.clone() for k, v in model.student.state_dict().items()}
+    key = next(k for k, v in plain.items() if v.is_floating_point() and v.numel() > 3)
+    plain[key].view(-1)[:2] = float('nan')
+    with pytest.raises(FloatingPointError, match=f"MeanTeacherDetector: the checkpoint's tensor "
+                                                 f"'{key}' has 2 NaN/inf value"):
+        model.load_state_dict(plain)
+    plain[key].view(-1)[:2] = 0.5
+    model.load_state_dict(plain)
+    for name in ('student', 'teacher', 'teacher2'):
+        torch.testing.assert_close(getattr(model, name).state_dict()[key], plain[key])

@@ -421,3 +421,14 @@ def test_per_class_sizes_are_checked_when_the_segmentor_is_built(seg_batch):
     with pytest.raises(ConfigKeyError, match=r'pseudo_filters\[0\] \(ClassQuantileThreshold\) '
                                              r'has 10 per-class thresholds, 10 num_classes'):
         build_model(cfg, pseudo_filters=[dict(type='ClassQuantileThreshold', num_classes=10)])
+
+
+def test_a_checkpoint_with_nan_is_refused_naming_the_tensor(seg_batch):
+    cfg, _ = seg_batch
+    model = build_model(cfg)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state['teacher.decode_head.conv_seg.bias'][3] = float('inf')
+    with pytest.raises(FloatingPointError, match="MeanTeacherSegmentor: the checkpoint's tensor "
+                                                 "'teacher.decode_head.conv_seg.bias' has 1 "
+                                                 "NaN/inf value"):
+        model.load_state_dict(state)

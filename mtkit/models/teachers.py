@@ -1,6 +1,8 @@
 """Helpers the task wrappers share: teacher names, the consensus partner, the scheduled
-unsupervised weight, plain checkpoints filling every model."""
+unsupervised weight, plain checkpoints filling every model, finite checkpoints."""
 from typing import Sequence, Tuple
+
+import torch
 
 from mmengine.logging import MessageHub
 
@@ -39,3 +41,20 @@ def spread_plain_state_dict(state_dict: dict, prefix: str, names: Sequence[str])
         value = state_dict.pop(k)
         for name in names:
             state_dict[f'{prefix}{name}.{k[len(prefix):]}'] = value
+
+
+def check_finite_state_dict(state_dict: dict, prefix: str, owner: str) -> None:
+    """Refuse a checkpoint with NaN / inf in any floating-point tensor under ``prefix``:
+    :class:`FloatingPointError` naming ``owner``, the tensor and how many of its values are
+    not finite. (An EMA teacher that loads a NaN weight stays NaN forever and silently stops
+    making pseudo labels.) Run once per load, never in the training loop."""
+    for key, value in state_dict.items():
+        if not key.startswith(prefix) or not torch.is_tensor(value) \
+                or not value.is_floating_point():
+            continue
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            raise FloatingPointError(
+                f'{owner}: the checkpoint\'s tensor {key[len(prefix):]!r} has '
+                f'{int(bad.sum())} NaN/inf value(s) of {value.numel()}; refusing to load it '
+                f'(resume or load_from an earlier checkpoint)')

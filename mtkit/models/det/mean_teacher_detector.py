@@ -16,7 +16,8 @@ from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
-from ..teachers import consensus_partner, scheduled_unsup_weight, teacher_names
+from ..teachers import (check_finite_state_dict, consensus_partner, scheduled_unsup_weight,
+                        spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
 UNSUP_IMAGES = ('with_pseudo', 'all')
@@ -153,6 +154,15 @@ class MeanTeacherDetector(SemiBaseDetector):
                 num_classes, 'MeanTeacherDetector.semi_train_cfg.' +
                 ('pseudo_filters' if train_cfg['pseudo_filters'] is not None else
                  'cls_pseudo_thr -> pseudo_filters'))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        """Refuse non-finite tensors; a plain detector checkpoint fills the student and every
+        teacher (mmdet's base fills ``teacher`` and ``student`` only)."""
+        check_finite_state_dict(state_dict, prefix, 'MeanTeacherDetector')
+        spread_plain_state_dict(state_dict, prefix, ('student', ) + self.ema_teachers)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def update_train_cfg(self, **kwargs) -> None:
         """Change ``semi_train_cfg`` keys (used by DualTeacherHook's per-teacher settings)."""

@@ -13,8 +13,8 @@ from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice
-from ..teachers import (consensus_partner, scheduled_unsup_weight, spread_plain_state_dict,
-                        teacher_names)
+from ..teachers import (check_finite_state_dict, consensus_partner, scheduled_unsup_weight,
+                        spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'weak', 'strong')
 
@@ -179,6 +179,7 @@ class MeanTeacherSegmentor(BaseModel):
                               unexpected_keys, error_msgs) -> None:
         """A plain segmentor checkpoint (no ``student.`` / ``teacher`` keys) fills the student
         and every teacher (``load_from`` a supervised model)."""
+        check_finite_state_dict(state_dict, prefix, 'MeanTeacherSegmentor')
         spread_plain_state_dict(state_dict, prefix, ('student', ) + self.ema_teachers)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)

@@ -15,7 +15,8 @@ from ...losses.temporal import dop_loss
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
 from ..seg.mean_teacher_segmentor import check_finite, decode_head_of, full_image_metas
-from ..teachers import scheduled_unsup_weight, spread_plain_state_dict
+from ..teachers import (check_finite_state_dict, scheduled_unsup_weight,
+                        spread_plain_state_dict)
 from .clip_preprocessor import clip_labels
 from .eor import eor_ce_gain, eor_loss, refine
 
@@ -113,6 +114,7 @@ class StableMeanTeacherSegmentor(BaseModel):
                               unexpected_keys, error_msgs) -> None:
         """A plain per-frame segmentor checkpoint (``load_from`` a supervised mmseg model)
         fills the student and the teacher; the EoR modules keep their initialisation."""
+        check_finite_state_dict(state_dict, prefix, 'StableMeanTeacherSegmentor')
         spread_plain_state_dict(state_dict, prefix, ('student', 'teacher'))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
