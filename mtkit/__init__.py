@@ -1,8 +1,9 @@
 """mtkit: semi-supervised mean-teacher toolkit for OpenMMLab 2.x.
 
 ``import mtkit`` (or ``custom_imports=dict(imports=['mtkit'])`` in a config) registers every
-component in the ``mtkit`` registries, makes MMEngine checkpoints load under torch >= 2.6, and
-lets mmseg's CityscapesMetric run under numpy >= 2.4.
+component in the ``mtkit`` registries, makes MMEngine checkpoints load under torch >= 2.6,
+writes them atomically (names a damaged one when read), and lets mmseg's CityscapesMetric run
+under numpy >= 2.4.
 """
 from .utils.stack import require
 
@@ -11,6 +12,10 @@ require('mmengine')
 from .utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
+
+from .utils.safe_io import install_safe_checkpoint_io  # noqa: E402
+
+install_safe_checkpoint_io()  # atomic local writes; damaged checkpoints named when read
 
 from .utils.compat import restore_numpy_in1d  # noqa: E402
 
