@@ -66,3 +66,67 @@ def test_an_unsafe_pickle_is_still_refused_through_the_loader(tmp_path):
     torch.save(dict(state_dict=dict(x=_Payload())), path)
     with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
         _load_checkpoint(path)
+
+
+def _toy_runner(work_dir, scores):
+    """An MMEngine Runner on a 1-parameter model whose validation metric follows ``scores``."""
+    from mmengine.evaluator import BaseMetric
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Toy(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):  # noqa: ARG002
+            if mode == 'loss':
+                return dict(loss=(self.w - 1).pow(2).sum())
+            return [dict()] * len(inputs)
+
+    class Score(BaseMetric):
+        calls = 0
+
+        def process(self, data_batch, data_samples):
+            self.results.append(0)
+
+        def compute_metrics(self, results):
+            Score.calls += 1
+            return dict(acc=scores[Score.calls - 1])
+
+    data = [dict(inputs=torch.zeros(1))] * 4
+    loader = dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=False),
+                  batch_size=2, collate_fn=dict(type='default_collate'))
+    return Runner(model=Toy(), work_dir=work_dir, train_dataloader=loader,
+                  val_dataloader=loader, val_evaluator=[Score()], val_cfg=dict(),
+                  optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+                  train_cfg=dict(by_epoch=False, max_iters=3, val_interval=1),
+                  default_hooks=dict(checkpoint=dict(type='mtkit.SafeCheckpointHook',
+                                                     by_epoch=False, interval=100,
+                                                     save_best='acc', rule='greater')),
+                  default_scope='mmengine')
+
+
+def test_the_previous_best_is_kept_until_the_new_best_is_saved(tmp_path, monkeypatch):
+    import glob
+    runner = _toy_runner(str(tmp_path), scores=[0.1, 0.5, 0.9])
+    real_save = runner.save_checkpoint
+    saved = []
+
+    def save(out_dir, filename, *args, **kwargs):
+        if filename.startswith('best_'):
+            # the old best must still be on disk while the new one is written
+            assert [osp.basename(p) for p in glob.glob(osp.join(out_dir, 'best_*'))] == \
+                   saved[-1:]
+            if filename.endswith('iter_3.pth'):
+                raise KeyboardInterrupt  # killed while saving the third best
+            saved.append(filename)
+        return real_save(out_dir, filename, *args, **kwargs)
+
+    monkeypatch.setattr(runner, 'save_checkpoint', save)
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    assert saved == ['best_acc_iter_1.pth', 'best_acc_iter_2.pth']
+    left = [osp.basename(p) for p in glob.glob(str(tmp_path / 'best_*'))]
+    assert left == ['best_acc_iter_2.pth']  # a complete best checkpoint survives
+    _load_checkpoint(str(tmp_path / 'best_acc_iter_2.pth'))

@@ -1,7 +1,8 @@
 from .dual_teacher_hook import DualTeacherHook
 from .ema_teacher_hook import EMATeacherHook
 from .pseudo_label_diagnostics_hook import PseudoLabelDiagnosticsHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 from .stable_teacher_hook import StableTeacherHook
 
 __all__ = ['DualTeacherHook', 'EMATeacherHook', 'PseudoLabelDiagnosticsHook',
-           'StableTeacherHook']
+           'SafeCheckpointHook', 'StableTeacherHook']
