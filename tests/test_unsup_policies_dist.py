@@ -1,18 +1,20 @@
-"""Two CPU processes on gloo: with ``unsup_images='all'`` every rank runs the student's
-unsupervised loss, and with it YOLOX's all-reduce of the positive count, whatever its pseudo
-boxes. Rank 1's unlabeled images have none here (oracle pseudo labels from empty ground truth),
-rank 0's have three; both finish and then all-reduce their gradients as DDP would."""
+"""Two CPU processes on gloo: with either unsupervised-image policy (``'all'``, and the legacy
+``'with_pseudo'``) every rank runs the student's unsupervised loss, and with it YOLOX's
+all-reduce of the positive count, whatever its pseudo boxes. Rank 1's unlabeled images have
+none here (oracle pseudo labels from empty ground truth), rank 0's have three; both finish and
+then all-reduce their gradients as DDP would."""
 import copy
 import datetime
 import json
 import os.path as osp
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 
-def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+def _worker(rank: int, world: int, init_file: str, out_dir: str, policy: str) -> None:
     from mmengine.registry import DefaultScope
 
     from test_unsup_policies import _batch, build, sample, set_iter
@@ -21,7 +23,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     try:
         with DefaultScope.overwrite_default_scope('mmdet'):
             torch.set_num_threads(1)
-            model = build(oracle=dict(), unsup_images='all', unsup_norm='pseudo_density')
+            model = build(oracle=dict(), unsup_images=policy, unsup_norm='pseudo_density')
             set_iter(10)
             x, gt = _batch()
             unlabeled = copy.deepcopy(gt) if rank == 0 else [sample(), sample()]
@@ -45,8 +47,10 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def test_every_rank_runs_the_student_loss_whatever_its_pseudo_boxes(tmp_path):
-    mp.spawn(_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize('policy', ['all', 'with_pseudo'])
+def test_every_rank_runs_the_student_loss_whatever_its_pseudo_boxes(tmp_path, policy):
+    mp.spawn(_worker, args=(2, str(tmp_path / 'init'), str(tmp_path), policy), nprocs=2,
+             join=True)
     r0, r1 = (json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1))
     assert r0['pseudo'] == 1.5 and r1['pseudo'] == 0.0  # 3 boxes in 2 images vs none
     assert r0['unsup'] > 0.0 and r1['unsup'] == 0.0       # rank 1: weight 0, same collectives

@@ -7,6 +7,7 @@ from mmdet.models.detectors.semi_base import SemiBaseDetector
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_project, get_box_tensor
+from mmengine.dist import get_world_size
 from torch import Tensor
 
 from ...filters import FilterChain
@@ -362,8 +363,9 @@ class MeanTeacherDetector(SemiBaseDetector):
         when not given), under the configured policies:
 
         * ``unsup_images='with_pseudo'``: only the images that kept a pseudo box; a batch
-          with none gives zero losses still connected to the student. ``'all'``: the whole
-          batch, always through the student (every rank runs the same collectives).
+          with none gives zero losses still connected to the student (under DDP the student's
+          loss still runs on the batch, at weight 0, so every rank runs the same collectives).
+          ``'all'``: the whole batch, always through the student.
         * ``unsup_norm='pseudo_density'``: times min(1, pseudo boxes per image /
           ``sup_density``), ``sup_density`` being ground-truth boxes per labeled image.
         * ``unsup_loss_terms``: loss keys not matched get weight 0.
@@ -377,7 +379,15 @@ class MeanTeacherDetector(SemiBaseDetector):
         keep = list(range(len(counts)))
         if cfg['unsup_images'] == 'with_pseudo':
             keep = [i for i, n in enumerate(counts) if n > 0]
-        if not keep:
+        if not keep and get_world_size() > 1:
+            # distributed: this rank still runs the student's loss (and the head's collectives,
+            # e.g. YOLOX's all-reduce of the positive count) like the ranks that have pseudo
+            # boxes, at weight 0; a single process skips the wasted forward
+            raw = self.student.loss(batch_inputs, batch_data_samples)
+            losses = {'unsup_' + k: ([x * 0.0 for x in v] if isinstance(v, (list, tuple))
+                                     else v * 0.0) if 'loss' in k else v
+                      for k, v in raw.items()}
+        elif not keep:
             if sup_losses is None:  # only for the loss keys
                 sup_losses = self.student.loss(batch_inputs, batch_data_samples)
             losses = self._zero_unsup_losses(sup_losses)
