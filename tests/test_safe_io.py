@@ -68,7 +68,7 @@ def test_an_unsafe_pickle_is_still_refused_through_the_loader(tmp_path):
         _load_checkpoint(path)
 
 
-def _toy_runner(work_dir, scores):
+def _toy_runner(work_dir, scores, save_best='acc'):
     """An MMEngine Runner on a 1-parameter model whose validation metric follows ``scores``."""
     from mmengine.evaluator import BaseMetric
     from mmengine.model import BaseModel
@@ -103,7 +103,7 @@ def _toy_runner(work_dir, scores):
                   train_cfg=dict(by_epoch=False, max_iters=3, val_interval=1),
                   default_hooks=dict(checkpoint=dict(type='mtkit.SafeCheckpointHook',
                                                      by_epoch=False, interval=100,
-                                                     save_best='acc', rule='greater')),
+                                                     save_best=save_best, rule='greater')),
                   default_scope='mmengine')
 
 
@@ -130,3 +130,14 @@ def test_the_previous_best_is_kept_until_the_new_best_is_saved(tmp_path, monkeyp
     left = [osp.basename(p) for p in glob.glob(str(tmp_path / 'best_*'))]
     assert left == ['best_acc_iter_2.pth']  # a complete best checkpoint survives
     _load_checkpoint(str(tmp_path / 'best_acc_iter_2.pth'))
+
+
+def test_without_save_best_validation_and_saving_run_as_before(tmp_path):
+    runner = _toy_runner(str(tmp_path), scores=[0.1, 0.5, 0.9], save_best=None)
+    runner.train()
+    assert runner.iter == 3 and not glob_best(tmp_path)
+
+
+def glob_best(folder):
+    import glob
+    return glob.glob(osp.join(str(folder), 'best_*'))

@@ -38,7 +38,8 @@ class SafeCheckpointHook(CheckpointHook):
             super()._save_best_checkpoint(runner, metrics)
         finally:
             self.file_backend = backend
-        keep = {self.best_ckpt_path} | set(getattr(self, 'best_ckpt_path_dict', {}).values())
+        keep = {getattr(self, 'best_ckpt_path', None)} | set(
+            getattr(self, 'best_ckpt_path_dict', {}).values())
         for path in removals:
             if path in keep:
                 continue
