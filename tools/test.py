@@ -42,6 +42,8 @@ def main(argv=None):
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    from mtkit.engine.launch import prepare_launch
+    prepare_launch(cfg)  # CPU processes: gloo, no CUDA device selection
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     if args.out:

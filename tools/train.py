@@ -89,6 +89,8 @@ def main(argv=None):
     import mtkit  # noqa: F401  (registers mtkit and the checkpoint allowlist)
     from mmengine.runner import Runner
     cfg = build_cfg(args)
+    from mtkit.engine.launch import prepare_launch
+    prepare_launch(cfg)  # CPU processes: gloo, no CUDA device selection
     runner = Runner.from_cfg(cfg)
     runner.train()
 
