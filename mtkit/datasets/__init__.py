@@ -1,3 +1,4 @@
+from .checked_coco import CheckedCocoDataset
 from .cityscapes_split import (list_images, parse_fraction, split_cityscapes,
                                write_cityscapes_splits)
 from .coco_split import SplitError, labeled_count, split_coco, split_names, write_splits
@@ -9,7 +10,7 @@ from .clip_seg import (ClipRandomFlipCrop, ClipSegDataset, LoadClip, PackClipSeg
                        SemiClipDataset)
 from .moving_digits import MovingDigitsConfig, generate_moving_digits
 
-__all__ = ['list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
+__all__ = ['CheckedCocoDataset', 'list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
            'SplitError', 'labeled_count', 'split_coco', 'split_names', 'write_splits',
            'CLASSES', 'SEG_CLASSES', 'DigitScenesConfig', 'generate', 'SemiSegDataset',
            'WeakStrongViews', 'DigitsCDataset', 'digit_crops', 'write_digitsc',

@@ -1,0 +1,93 @@
+"""mmdet's CocoDataset with the data checks it lacks.
+
+mmdet drops, without a word, every annotation whose ``category_id`` is not one of the
+config's ``classes`` (and so the images left without a box, when ``filter_cfg`` filters empty
+ones), and an annotation file without images fails later, inside a sampler, with numpy's "need
+at least one array to concatenate". :class:`CheckedCocoDataset` counts what is dropped and
+names it.
+"""
+import collections
+import warnings
+from typing import List, Union
+
+from mmdet.datasets import CocoDataset
+
+from ..registry import DATASETS, register
+from ..utils.errors import ConfigKeyError, check_choice
+
+POLICIES = ('warn', 'error', 'ignore')
+
+
+@register(DATASETS)
+class CheckedCocoDataset(CocoDataset):
+    """:class:`mmdet.datasets.CocoDataset` that checks its annotation file when loaded.
+
+    * Annotations whose ``category_id`` is not among ``metainfo['classes']``: counted per id;
+      ``unknown_categories='warn'`` (default) warns with the count and ids, ``'error'`` raises
+      :class:`ConfigKeyError`, ``'ignore'`` is mmdet's silence.
+    * A class of ``classes`` with no annotation at all (training sets): a warning (or the
+      error), since the model then never sees a labeled example of it.
+    * Always a :class:`ConfigKeyError` naming the file: no image at all (an empty split), or a
+      class of ``classes`` missing from the file's categories (mmdet would shift the labels).
+
+    Args:
+        unknown_categories: ``'warn'``, ``'error'`` or ``'ignore'``.
+        **kwargs: As :class:`~mmdet.datasets.CocoDataset`.
+    """
+
+    def __init__(self, *args, unknown_categories: str = 'warn', **kwargs) -> None:
+        check_choice('CheckedCocoDataset.unknown_categories', unknown_categories, POLICIES)
+        self.unknown_categories = unknown_categories
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        data_list = super().load_data_list()
+        classes = list(self.metainfo['classes'])
+        if len(self.cat_ids) != len(classes):
+            import json
+            from mmengine.fileio import get_local_path
+            with get_local_path(self.ann_file, backend_args=self.backend_args) as path:
+                with open(path) as f:
+                    names = {c['name'] for c in json.load(f).get('categories', [])}
+            raise ConfigKeyError(f'CheckedCocoDataset: {self.ann_file!r} has no category named '
+                                 f'{[c for c in classes if c not in names]} (of the config\'s '
+                                 f'classes); its categories are {sorted(names)}')
+        if not data_list:
+            raise ConfigKeyError(f'CheckedCocoDataset: {self.ann_file!r} has no image: an empty '
+                                 f'split (check the file, or the splitting command)')
+        return data_list
+
+    def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
+        if not hasattr(self, '_unknown'):
+            self._unknown, self._seen = collections.Counter(), collections.Counter()
+        for ann in raw_data_info['raw_ann_info']:
+            cat = ann.get('category_id')
+            (self._seen if cat in self.cat2label else self._unknown)[cat] += 1
+        return super().parse_data_info(raw_data_info)
+
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        super().full_init()
+        self._report()
+
+    def _report(self) -> None:
+        unknown = getattr(self, '_unknown', collections.Counter())
+        seen = getattr(self, '_seen', collections.Counter())
+        problems = []
+        if unknown:
+            ids = ', '.join(f'{k} ({v})' for k, v in sorted(unknown.items(), key=str))
+            problems.append(f'{sum(unknown.values())} annotation(s) have a category_id that is '
+                            f'not one of the {len(self.cat_ids)} classes and are dropped: '
+                            f'ids (count) {ids}')
+        names = {cat: name for name, cat in zip(self.metainfo['classes'], self.cat_ids)}
+        missing = [names[cat] for cat in self.cat_ids if seen[cat] == 0]
+        if missing and not self.test_mode:
+            problems.append(f'class(es) {missing} have no annotation')
+        if not problems or self.unknown_categories == 'ignore':
+            return
+        msg = f'CheckedCocoDataset {self.ann_file!r}: ' + '; '.join(problems) + \
+              " (unknown_categories='ignore' silences this, 'error' makes it fatal)"
+        if self.unknown_categories == 'error':
+            raise ConfigKeyError(msg)
+        warnings.warn(msg, stacklevel=2)

@@ -1,0 +1,69 @@
+"""mtkit.CheckedCocoDataset: what mmdet's CocoDataset drops silently is counted and named."""
+import json
+import os.path as osp
+
+import pytest
+from mmengine.registry import DefaultScope
+
+from mtkit.registry import DATASETS
+from mtkit.utils.errors import ConfigKeyError
+
+CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
+
+
+def _dataset(root, ann, **kwargs):
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return DATASETS.build(dict(type='mtkit.CheckedCocoDataset',
+                                   data_root=osp.join(root, 'coco'), ann_file=ann,
+                                   data_prefix=dict(img='train/'),
+                                   metainfo=dict(classes=CLASSES), pipeline=[], **kwargs))
+
+
+def _write(tmp_path, data, name='ann.json'):
+    path = str(tmp_path / name)
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return path
+
+
+@pytest.fixture
+def train_json(digitscenes):
+    with open(osp.join(digitscenes, 'coco', 'annotations', 'instances_train.json')) as f:
+        return json.load(f)
+
+
+def test_unknown_category_ids_are_counted_and_named(digitscenes, tmp_path, train_json):
+    data = dict(train_json)
+    data['categories'] = train_json['categories'] + [dict(id=99, name='ten')]
+    anns = [dict(a) for a in train_json['annotations']]
+    for a in anns[:3]:
+        a['category_id'] = 99
+    data['annotations'] = anns
+    ann = _write(tmp_path, data)
+    with pytest.warns(UserWarning, match=r"3 annotation\(s\) have a category_id that is not one "
+                                         r"of the 10 classes and are dropped: ids \(count\) "
+                                         r"99 \(3\)"):
+        ds = _dataset(digitscenes, ann)
+    assert len(ds) > 0
+    with pytest.raises(ConfigKeyError, match=f"CheckedCocoDataset '{ann}': 3 annotation"):
+        _dataset(digitscenes, ann, unknown_categories='error')
+    _dataset(digitscenes, ann, unknown_categories='ignore')  # mmdet's silence, on request
+    with pytest.raises(ConfigKeyError, match='unknown_categories must be one of'):
+        _dataset(digitscenes, ann, unknown_categories='drop')
+
+
+def test_a_class_without_boxes_and_missing_categories(digitscenes, tmp_path, train_json):
+    data = dict(train_json)
+    data['annotations'] = [a for a in train_json['annotations'] if a['category_id'] != 7]
+    seven = next(c['name'] for c in train_json['categories'] if c['id'] == 7)
+    with pytest.warns(UserWarning, match=f"class\\(es\\) \\['{seven}'\\] have no annotation"):
+        _dataset(digitscenes, _write(tmp_path, data))
+    data['categories'] = [c for c in train_json['categories'] if c['id'] != 7]
+    with pytest.raises(ConfigKeyError, match=f"has no category named \\['{seven}'\\]"):
+        _dataset(digitscenes, _write(tmp_path, data, 'b.json'))
+
+
+def test_an_empty_split_is_named(digitscenes, tmp_path, train_json):
+    ann = _write(tmp_path, dict(train_json, images=[], annotations=[]))
+    with pytest.raises(ConfigKeyError, match=f"'{ann}' has no image: an empty split"):
+        _dataset(digitscenes, ann)
