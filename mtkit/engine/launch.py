@@ -3,8 +3,8 @@
 MMEngine's launchers call ``torch.cuda.set_device`` unconditionally (a CPU build of torch has
 no ``_cuda_setDevice``), default to the NCCL backend, and wrap the model in DDP with
 ``device_ids=[LOCAL_RANK]``; each of those fails on CPU. :func:`prepare_launch` is called by
-``tools/train.py`` and ``tools/test.py`` before the Runner is built; on a CUDA machine, or
-without a launcher, it changes nothing.
+``tools/train.py`` and ``tools/test.py`` before the Runner is built; it also adds the hook that
+keeps BatchNorm statistics equal across ranks. Without a launcher it changes nothing.
 """
 import torch
 from mmengine.logging import print_log
@@ -15,10 +15,23 @@ def _cpu_set_device(device) -> None:  # noqa: ARG001
 
 
 def prepare_launch(cfg) -> None:
-    """Without CUDA and with a launcher (``cfg.launcher`` not ``'none'``): make
-    ``torch.cuda.set_device`` a no-op, use the gloo backend, and build DDP without
-    ``device_ids`` (the model stays on the CPU)."""
-    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+    """With a launcher (``cfg.launcher`` not ``'none'``):
+
+    * add :class:`~mtkit.hooks.SyncNormBuffersHook` to ``custom_hooks`` (unless it is there
+      or ``sync_bn`` is set), so BatchNorm statistics, checkpoints and validation agree across
+      ranks;
+    * without CUDA, make ``torch.cuda.set_device`` a no-op, use the gloo backend, and build
+      DDP without ``device_ids`` (the model stays on the CPU).
+    """
+    if cfg.get('launcher', 'none') == 'none':
+        return
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not cfg.get('sync_bn') and not any(
+            str(h.get('type', '')).split('.')[-1] == 'SyncNormBuffersHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='mtkit.SyncNormBuffersHook')]
+        print_log('distributed: added mtkit.SyncNormBuffersHook (BatchNorm statistics '
+                  'averaged across ranks after every iteration)', logger='current')
+    if torch.cuda.is_available():
         return
     torch.cuda.set_device = _cpu_set_device
     env = cfg.setdefault('env_cfg', {})

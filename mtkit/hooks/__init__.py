@@ -3,6 +3,7 @@ from .ema_teacher_hook import EMATeacherHook
 from .pseudo_label_diagnostics_hook import PseudoLabelDiagnosticsHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .stable_teacher_hook import StableTeacherHook
+from .sync_norm_hook import SyncNormBuffersHook
 
 __all__ = ['DualTeacherHook', 'EMATeacherHook', 'PseudoLabelDiagnosticsHook',
-           'SafeCheckpointHook', 'StableTeacherHook']
+           'SafeCheckpointHook', 'StableTeacherHook', 'SyncNormBuffersHook']
