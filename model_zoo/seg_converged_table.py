@@ -85,9 +85,9 @@ def arm_rows(groups: dict) -> dict:
                 vals = [r['metrics'].get(f'{model}/{metric}') for r in by_seed.values()]
                 if all(v is not None for v in vals):
                     row[f'{model}/{metric}'] = mean_std(vals)
-        for key in PSEUDO:
+        for key in PSEUDO:  # (supervised + EMA never runs its teacher: no pseudo labels)
             vals = [r['pseudo'][key] for r in by_seed.values() if key in r['pseudo']]
-            row[key] = statistics.mean(vals) if vals else None
+            row[key] = statistics.mean(vals) if vals and not name.startswith('sup') else None
         rows[name] = row
     base, full = rows.get('sup_ema'), rows.get('sup_ema_full')
     for name, row in rows.items():

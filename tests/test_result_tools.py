@@ -114,3 +114,37 @@ def test_det_converged_table_gain_and_gap_closed(tmp_path):
                                           'student/coco/bbox_mAP': 0.6, 'step': 750}])
     with pytest.raises(ValueError, match="arm 'late': seeds stopped at different iterations"):
         table.arm_rows(table.collect(str(tmp_path)))
+
+
+def test_seg_converged_table_reported_model_gain_and_pseudo(tmp_path):
+    """model_zoo/seg_converged_table.py: digit-only mIoU of the reported model (the teacher;
+    the student for Dual Teacher arms) against the supervised + EMA teacher, the gap closed
+    towards the full-label reference, and the pseudo-label diagnostics of the second half."""
+    from model_zoo import seg_converged_table as table
+
+    def run(name, seed, fg, models=('teacher', 'student'), conf=None):
+        recs = []
+        if conf is not None:
+            recs += [{'loss': 0.1, 'unsup_conf_ratio': c, 'unsup_pseudo_acc': 0.99, 'iter': it}
+                     for it, c in ((100, 0.1), (600, conf), (900, conf))]
+        recs.append({**{f'{m}/fg_mIoU': fg + i for i, m in enumerate(models)},
+                     **{f'{m}/mIoU': fg + 5 for m in models}, 'step': 1000})
+        write_scalars(tmp_path / f'{name}_s{seed}', recs)
+
+    run('sup_ema', 0, 46.0)
+    run('sup_ema', 1, 48.0)
+    run('mt', 0, 48.5, conf=0.9)
+    run('mt', 1, 49.5, conf=0.8)
+    run('dt', 0, 45.0, models=('student', 'teacher', 'teacher2'), conf=0.9)
+    run('sup_ema_full', 0, 57.0)
+    write_scalars(tmp_path / 'sup1_8_s0', [{'mIoU': 50.0, 'fg_mIoU': 45.0, 'step': 8000}])
+    rows = table.arm_rows(table.collect(str(tmp_path)))
+    assert 'sup1_8' not in rows
+    assert rows['mt']['teacher/fg_mIoU'] == pytest.approx((49.0, math.sqrt(0.5)))
+    assert rows['mt']['gain'] == pytest.approx(49.0 - 47.0)
+    assert rows['mt']['gap_closed'] == pytest.approx(2.0 / (57.0 - 47.0))
+    assert rows['mt']['gain_over_2std'] is False  # 2.0 < 2 x 1.41, the larger std (sup_ema)
+    assert rows['mt']['unsup_conf_ratio'] == pytest.approx(0.85)  # second half only
+    assert rows['sup_ema']['unsup_conf_ratio'] is None  # its teacher never labels
+    assert rows['dt']['reported'] == 'student'
+    assert rows['dt']['gain'] == pytest.approx(45.0 - 47.0)
