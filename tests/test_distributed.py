@@ -102,3 +102,42 @@ def test_sync_norm_buffers_hook_makes_ranks_agree(tmp_path):
         for got in r['after']:
             torch.testing.assert_close(torch.tensor(got), mean)
         assert r['batches'] == 1
+
+
+def _gmm_worker(rank: int, world: int, init_file: str, out_dir: str, gather: bool) -> None:
+    import datetime
+    import json
+
+    import torch.distributed as dist
+
+    from mtkit.filters import GMMThreshold
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=60))
+    try:
+        f = GMMThreshold(num_classes=2, queue_size=8, gather=gather)
+        n = 3 + rank  # ranks with different numbers of scores
+        scores = torch.full((n, ), 0.1 + 0.5 * rank)
+        labels = torch.zeros(n, dtype=torch.long)
+        f.update(scores, labels, torch.ones(n, dtype=torch.bool))
+        with open(osp.join(out_dir, f'gmm{rank}.json'), 'w') as fh:
+            json.dump(f.queue[0].tolist(), fh)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('gather', [False, True])
+def test_gmm_queues_per_rank_or_gathered(tmp_path, gather):
+    """GMMThreshold keeps a queue per rank by default (as the reference code); gather=True
+    pushes every rank's scores (3 on rank 0, 4 on rank 1) into both ranks' queues."""
+    import json
+
+    import torch.multiprocessing as mp
+    mp.spawn(_gmm_worker, args=(2, str(tmp_path / 'init'), str(tmp_path), gather), nprocs=2,
+             join=True)
+    q0, q1 = (json.loads((tmp_path / f'gmm{r}.json').read_text()) for r in (0, 1))
+    if gather:
+        assert q0 == q1
+        assert sorted(round(v, 3) for v in q0 if v > 0) == [0.1] * 3 + [0.6] * 4
+    else:
+        assert sorted(round(v, 3) for v in q0 if v > 0) == [0.1] * 3
+        assert sorted(round(v, 3) for v in q1 if v > 0) == [0.6] * 4

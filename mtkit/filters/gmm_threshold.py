@@ -1,7 +1,8 @@
 """Per-class adaptive score thresholds from a Gaussian mixture (Consistent-Teacher)."""
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
+from mmengine.dist import all_gather, get_world_size
 from mmengine.logging import MessageHub
 from torch import Tensor
 
@@ -12,6 +13,25 @@ from .gmm import gmm_thresholds, push_scores
 from .score_threshold import score_threshold_mask
 
 NONFINITE_POLICIES = ('error', 'skip')
+
+
+def gather_across_ranks(*tensors: Tensor) -> Tuple[Tensor, ...]:
+    """Concatenate 1-D tensors of the same length over all ranks (rank order), whatever each
+    rank's length: the lengths are all-gathered (one host read), every rank pads to the
+    longest, and the padding is cut off again. Without a process group: the inputs."""
+    if get_world_size() < 2:
+        return tensors
+    n = torch.tensor([tensors[0].numel()], device=tensors[0].device)
+    sizes = [int(x) for x in torch.cat(all_gather(n)).tolist()]
+    longest = max(sizes)
+    out = []
+    for t in tensors:
+        flag = t.dtype == torch.bool  # (gloo gathers no bool)
+        padded = t.new_zeros(longest, dtype=torch.uint8 if flag else t.dtype)
+        padded[:t.numel()] = t
+        joined = torch.cat([g[:k] for g, k in zip(all_gather(padded), sizes)])
+        out.append(joined.bool() if flag else joined)
+    return tuple(out)
 
 
 def _current_iter() -> int:
@@ -43,11 +63,15 @@ class GMMThreshold(PseudoLabelFilter):
             (:class:`~mtkit.hooks.PseudoLabelDiagnosticsHook` logs a warning when it grows).
         dense_samples: For dense maps, at most this many randomly chosen pixels per class and
             step enter the queue (otherwise one image's pixels would flush it).
+        gather: Under DDP, push every rank's scores into every rank's queues (all ranks then
+            fit the same thresholds; costs two all-gathers and one host read per step). The
+            default, ``False``, keeps a queue per rank, as the reference code does.
     """
 
     def __init__(self, num_classes: int, queue_size: int = 100, policy: str = 'high',
                  fallback: float = 0.5, min_thr: float = 0.0, max_iter: int = 100,
-                 tol: float = 1e-3, nonfinite: str = 'error', dense_samples: int = 100) -> None:
+                 tol: float = 1e-3, nonfinite: str = 'error', dense_samples: int = 100,
+                 gather: bool = False) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f'GMMThreshold.num_classes: expected an int >= 1, got '
@@ -71,6 +95,7 @@ class GMMThreshold(PseudoLabelFilter):
         self.tol = tol
         self.nonfinite = nonfinite
         self.dense_samples = dense_samples
+        self.gather = bool(gather)
         self.register_buffer('queue', torch.zeros(num_classes, queue_size))
         self.register_buffer('current', torch.full((num_classes, ), self.fallback))
         self.register_buffer('nonfinite_count', torch.zeros(num_classes, dtype=torch.long))
@@ -103,6 +128,10 @@ class GMMThreshold(PseudoLabelFilter):
         """Push the scores where ``push`` is True into their classes' queues (the others go to
         a discarded spare row), refit, and return the (C,) thresholds."""
         c = self.num_classes
+        if self.gather and get_world_size() > 1:
+            scores, labels, push = gather_across_ranks(scores, labels, push)
+            if max_per_class is not None:
+                max_per_class *= get_world_size()
         labels = torch.where(push, labels.long(), torch.full_like(labels, c, dtype=torch.long))
         scores = torch.nan_to_num(scores.to(self.queue.dtype), nan=0.0, posinf=0.0,
                                   neginf=0.0)
