@@ -78,11 +78,17 @@ def test_an_empty_side_is_an_error_naming_its_list(digitscenes, tmp_path):
     empty.write_text('')
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.unlabeled.ann_file = str(empty)
-    # (serialize_data=True, the default, fails inside MMEngine first, with numpy's message)
-    ds_cfg.unlabeled.serialize_data = False
+    # (checked before MMEngine's serialize_data=True would fail with numpy's message)
     with DefaultScope.overwrite_default_scope('mmseg'), pytest.raises(
-            ConfigKeyError, match=f"SemiSegDataset: the unlabeled dataset is empty \\('{empty}'"):
+            ConfigKeyError, match=f"SemiSegDataset: the unlabeled dataset is empty \\('{empty}' "
+                                  f"lists no image"):
         DATASETS.build(ds_cfg)
+    ds_cfg.unlabeled.serialize_data = False  # a built dataset of length 0: the base check
+    ds_cfg.unlabeled.ann_file = str(empty)
+    from mtkit.datasets.paired import LabeledUnlabeledPairs
+    with DefaultScope.overwrite_default_scope('mmseg'), pytest.raises(
+            ConfigKeyError, match=f"LabeledUnlabeledPairs: the unlabeled dataset is empty"):
+        LabeledUnlabeledPairs(ds_cfg.labeled, ds_cfg.unlabeled)
 
 def test_a_split_without_list_or_overlapping_splits_are_errors(digitscenes):
     """A labeled split with ann_file='' would be the whole folder (the unlabeled images and

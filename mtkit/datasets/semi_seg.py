@@ -10,6 +10,7 @@
   batches and the segmentation wrapper consumes.
 """
 import copy
+import os.path as osp
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -98,6 +99,13 @@ class SemiSegDataset(LabeledUnlabeledPairs):
                     f'every image of its folder (the other split included). Give the split list '
                     f'(tools/split_cityscapes.py writes train.<seed>@<fraction>.txt and '
                     f'...-unlabeled.txt)')
+            if isinstance(ds, dict):  # an empty list would fail inside MMEngine (numpy)
+                path = ann if osp.isabs(ann) else osp.join(ds.get('data_root') or '', ann)
+                if osp.isfile(path):
+                    with open(path) as f:
+                        if not any(line.strip() for line in f):
+                            raise ConfigKeyError(f'SemiSegDataset: the {name} dataset is empty '
+                                                 f'({path!r} lists no image)')
         super().__init__(labeled, unlabeled)
         if not allow_overlap:
             lab = {self.labeled.get_data_info(i)['img_path'] for i in range(len(self.labeled))}
