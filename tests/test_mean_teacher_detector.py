@@ -202,3 +202,19 @@ def test_a_checkpoint_with_nan_is_refused_naming_the_tensor():
     model.load_state_dict(plain)
     for name in ('student', 'teacher', 'teacher2'):
         torch.testing.assert_close(getattr(model, name).state_dict()[key], plain[key])
+
+
+def test_a_nan_teacher_stops_before_the_score_threshold_hides_it():
+    """NaN teacher scores would be dropped by mmdet's score_thr (no pseudo boxes, training goes
+    on); the raw head outputs are checked first and stop with the teacher and iteration."""
+    model = build(pseudo_filters=[dict(type='GMMThreshold', num_classes=10)])
+    with torch.no_grad():
+        model.teacher.bbox_head.multi_level_conv_cls[0].bias.fill_(float('nan'))
+    set_iter(12)
+    x = torch.rand(2, 3, 64, 64) * 255
+    samples = [sample(), sample()]
+    with pytest.raises(FloatingPointError, match='MeanTeacherDetector: the bbox_head outputs of '
+                                                 'teacher at iteration 12 has NaN/inf values'):
+        model.get_pseudo_instances(model.data_preprocessor(
+            dict(inputs=list(x), data_samples=samples), False)['inputs'], samples)
+    assert not model.teacher.bbox_head._forward_hooks  # the check leaves no hook behind

@@ -1,8 +1,9 @@
 """Helpers the task wrappers share: teacher names, the consensus partner, the scheduled
 unsupervised weight, plain checkpoints filling every model, finite checkpoints."""
-from typing import Sequence, Tuple
+from typing import Iterable, Sequence, Tuple, Union
 
 import torch
+from torch import Tensor
 
 from mmengine.logging import MessageHub
 
@@ -58,3 +59,25 @@ def check_finite_state_dict(state_dict: dict, prefix: str, owner: str) -> None:
                 f'{owner}: the checkpoint\'s tensor {key[len(prefix):]!r} has '
                 f'{int(bad.sum())} NaN/inf value(s) of {value.numel()}; refusing to load it '
                 f'(resume or load_from an earlier checkpoint)')
+
+
+def check_finite(t: Union[Tensor, Iterable[Tensor]], what: str) -> None:
+    """Stop on NaN / inf in ``t`` (a tensor, or several: one check for all) with a message
+    naming ``what`` and the iteration.
+
+    On CPU this raises :class:`FloatingPointError` at once. On an accelerator it queues a
+    device-side assertion (``torch._assert_async``), so the check never waits for the device;
+    a failure then surfaces at the next synchronisation as a device assertion with the message.
+    """
+    tensors = [t] if torch.is_tensor(t) else [x for x in t if x.is_floating_point()]
+    if not tensors:
+        return
+    it = MessageHub.get_current_instance().get_info('iter', 0)
+    msg = (f'{what} at iteration {it} has NaN/inf values; the model diverged (lower the '
+           f'learning rate, check the data) -- nothing is trained on non-finite values')
+    ok = torch.stack([torch.isfinite(x).all() for x in tensors]).all()
+    if tensors[0].device.type == 'cpu':
+        if not bool(ok):
+            raise FloatingPointError(msg)
+    else:
+        torch._assert_async(ok, msg)

@@ -17,8 +17,8 @@ from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
-from ..teachers import (check_finite_state_dict, consensus_partner, scheduled_unsup_weight,
-                        spread_plain_state_dict, teacher_names)
+from ..teachers import (check_finite, check_finite_state_dict, consensus_partner,
+                        scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
 UNSUP_IMAGES = ('with_pseudo', 'all')
@@ -67,6 +67,33 @@ TRAIN_DEFAULTS = dict(
     oracle=None,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
+
+
+def _heads(detector) -> list:
+    """``(name, module)`` of a detector's prediction heads: ``bbox_head`` of single-stage
+    detectors, ``rpn_head`` and ``roi_head.bbox_head`` of two-stage ones."""
+    heads = [('bbox_head', getattr(detector, 'bbox_head', None)),
+             ('rpn_head', getattr(detector, 'rpn_head', None)),
+             ('roi_head.bbox_head', getattr(getattr(detector, 'roi_head', None), 'bbox_head',
+                                            None))]
+    return [(n, h) for n, h in heads if isinstance(h, torch.nn.Module)]
+
+
+def _flat_tensors(obj) -> list:
+    if torch.is_tensor(obj):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _flat_tensors(o)]
+    return []
+
+
+def _finite_outputs(what: str):
+    """A forward hook that stops on NaN / inf in a module's outputs (:func:`check_finite`)."""
+
+    def hook(module, args, output) -> None:
+        check_finite(_flat_tensors(output), what)
+
+    return hook
 
 
 @register(MODELS)
@@ -246,7 +273,17 @@ class MeanTeacherDetector(SemiBaseDetector):
     def _predict_in_original_frame(self, model, batch_inputs: Tensor,
                                    batch_data_samples: SampleList) -> list:
         model.eval()
-        results = model.predict(batch_inputs, batch_data_samples, rescale=False)
+        name = next((n for n in self.ema_teachers if getattr(self, n) is model), 'teacher')
+        # the raw head outputs are checked before mmdet's score threshold, which drops NaN
+        # scores silently (a NaN teacher would then just stop making pseudo labels)
+        handles = [head.register_forward_hook(_finite_outputs(f'MeanTeacherDetector: the '
+                                                              f'{where} outputs of {name}'))
+                   for where, head in _heads(model)]
+        try:
+            results = model.predict(batch_inputs, batch_data_samples, rescale=False)
+        finally:
+            for h in handles:
+                h.remove()
         return [self._project(res.pred_instances, samples, inverse=True)
                 for samples, res in zip(batch_data_samples, results)]
 

@@ -13,8 +13,8 @@ from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice
-from ..teachers import (check_finite_state_dict, consensus_partner, scheduled_unsup_weight,
-                        spread_plain_state_dict, teacher_names)
+from ..teachers import (check_finite, check_finite_state_dict, consensus_partner,
+                        scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'weak', 'strong')
 
@@ -62,24 +62,6 @@ def decode_head_of(segmentor, owner: str):
         raise ConfigKeyError(f'{owner} needs a segmentor with decode_head and encode_decode '
                              f'(mmseg EncoderDecoder), got {type(segmentor).__name__}')
     return head
-
-
-def check_finite(t: Tensor, what: str) -> None:
-    """Stop on NaN / inf in ``t`` with a message naming ``what`` and the iteration.
-
-    On CPU this raises :class:`FloatingPointError` at once. On an accelerator it queues a
-    device-side assertion (``torch._assert_async``), so the check never waits for the device;
-    a failure then surfaces at the next synchronisation as a device assertion with the message.
-    """
-    it = MessageHub.get_current_instance().get_info('iter', 0)
-    msg = (f'{what} at iteration {it} has NaN/inf values; the model diverged (lower the '
-           f'learning rate, check the data) -- nothing is trained on non-finite values')
-    ok = torch.isfinite(t).all()
-    if t.device.type == 'cpu':
-        if not bool(ok):
-            raise FloatingPointError(msg)
-    else:
-        torch._assert_async(ok, msg)
 
 
 @register(MODELS)

@@ -14,8 +14,8 @@ from ...losses.ramps import ramp_weight
 from ...losses.temporal import dop_loss
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
-from ..seg.mean_teacher_segmentor import check_finite, decode_head_of, full_image_metas
-from ..teachers import (check_finite_state_dict, scheduled_unsup_weight,
+from ..seg.mean_teacher_segmentor import decode_head_of, full_image_metas
+from ..teachers import (check_finite, check_finite_state_dict, scheduled_unsup_weight,
                         spread_plain_state_dict)
 from .clip_preprocessor import clip_labels
 from .eor import eor_ce_gain, eor_loss, refine
