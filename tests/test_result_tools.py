@@ -148,3 +148,17 @@ def test_seg_converged_table_reported_model_gain_and_pseudo(tmp_path):
     assert rows['sup_ema']['unsup_conf_ratio'] is None  # its teacher never labels
     assert rows['dt']['reported'] == 'student'
     assert rows['dt']['gain'] == pytest.approx(45.0 - 47.0)
+
+
+def test_seg_pseudo_label_quality_by_hand():
+    """model_zoo/seg_pseudo_label_quality.py: kept share and precision of pixel pseudo labels,
+    background and digits apart, ignore pixels left out."""
+    import torch
+
+    from model_zoo.seg_pseudo_label_quality import pixel_quality
+    gt = torch.tensor([[0, 0, 0, 3, 3, 255]])
+    pred = torch.tensor([[0, 0, 1, 3, 5, 0]])
+    conf = torch.tensor([[0.99, 0.5, 0.97, 0.96, 0.99, 0.99]])
+    q = pixel_quality(conf, pred, gt, thr=0.95)
+    assert q['background'] == dict(pixels=3, kept=2 / 3, precision=1 / 2)
+    assert q['digits'] == dict(pixels=2, kept=1.0, precision=1 / 2)
