@@ -29,8 +29,8 @@ from tools.collect_results import iter_scalar_records, read_run  # noqa: E402
 
 RUN = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
 SUP = re.compile(r'^sup(?P<frac>1_\d+|full)$')
-ORDER = ('sup_ema', 'mt', 'mt_classaware', 'consensus', 'dt', 'dt_epoch', 'oracle',
-         'sup_ema_full')
+ORDER = ('sup_ema', 'mt', 'mt_thr0.8', 'mt_classaware', 'mt_classaware_mask', 'consensus', 'dt',
+         'dt_epoch', 'oracle', 'sup_ema_full')
 PSEUDO = ('unsup_conf_ratio', 'unsup_pseudo_acc')
 MODELS = ('teacher', 'student', 'teacher2')
 
