@@ -10,7 +10,8 @@ from .clip_seg import (ClipRandomFlipCrop, ClipSegDataset, LoadClip, PackClipSeg
                        SemiClipDataset)
 from .moving_digits import MovingDigitsConfig, generate_moving_digits
 
-__all__ = ['CheckedCocoDataset', 'list_images', 'parse_fraction', 'split_cityscapes', 'write_cityscapes_splits',
+__all__ = ['CheckedCocoDataset', 'list_images', 'parse_fraction', 'split_cityscapes',
+           'write_cityscapes_splits',
            'SplitError', 'labeled_count', 'split_coco', 'split_names', 'write_splits',
            'CLASSES', 'SEG_CLASSES', 'DigitScenesConfig', 'generate', 'SemiSegDataset',
            'WeakStrongViews', 'DigitsCDataset', 'digit_crops', 'write_digitsc',
