@@ -95,6 +95,16 @@ def arm_rows(groups: dict) -> dict:
     return rows
 
 
+def write_json(path: str, sup: dict, rows: dict, groups: dict) -> None:
+    """The tables as JSON: headroom runs at every validation, the arm rows, every run."""
+    with open(path, 'w') as f:
+        json.dump(dict(headroom={n: {str(s): r['all_val'] for s, r in g.items()}
+                                 for n, g in sup.items()},
+                       arms=rows,
+                       runs={n: {str(s): r for s, r in g.items()} for n, g in groups.items()}),
+                  f, indent=1)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('work_dir')
@@ -128,12 +138,7 @@ def main(argv=None):
               f'{opt("gap_closed", "{:.0%}")} | {opt("boxes_per_img")} | '
               f'{opt("precision")} | {opt("recall")} | {r["baseline"]}, {r["full_ref"]} |')
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(headroom={n: {str(s): r['all_val'] for s, r in g.items()}
-                                     for n, g in sup.items()},
-                           arms=rows,
-                           runs={n: {str(s): r for s, r in g.items()}
-                                 for n, g in groups.items()}), f, indent=1)
+        write_json(args.json, sup, rows, groups)
     return 0
 
 

@@ -16,7 +16,6 @@ Dual Teacher arms (``dt*``), whose paper reports the student.
 """
 import argparse
 import glob
-import json
 import os.path as osp
 import re
 import statistics
@@ -24,7 +23,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from model_zoo.det_converged_table import fmt, mean_std  # noqa: E402
+from model_zoo.det_converged_table import fmt, mean_std, write_json  # noqa: E402
 from tools.collect_results import iter_scalar_records, read_run  # noqa: E402
 
 RUN = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
@@ -143,12 +142,7 @@ def main(argv=None):
               f'{opt("gain", "{:+.1f}")} ({r["reported"]}) | {opt("gap_closed", "{:.0%}")} | '
               f'{opt("unsup_conf_ratio", "{:.2f}")} | {opt("unsup_pseudo_acc", "{:.3f}")} |')
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(headroom={n: {str(s): r['all_val'] for s, r in g.items()}
-                                     for n, g in sup.items()},
-                           arms=rows,
-                           runs={n: {str(s): r for s, r in g.items()}
-                                 for n, g in groups.items()}), f, indent=1)
+        write_json(args.json, sup, rows, groups)
     return 0
 
 
