@@ -51,13 +51,16 @@ def fmt(ms, digits=3):
     return f'{m:.{digits}f}' + (f' +- {s:.{digits}f}' if s is not None else '')
 
 
-def collect(work_dir: str) -> dict:
+def collect(work_dir: str, summarize_run=summarize) -> dict:
+    """``{name: {seed: last validation, every validation, pseudo-label diagnostics}}`` of the
+    runs ``{name}_s{seed}`` in ``work_dir``; ``summarize_run(path)`` gives a run's ``val`` and
+    ``pseudo``."""
     groups = {}
     for path in sorted(glob.glob(osp.join(work_dir, '*_s*'))):
         m = RUN.match(osp.basename(path))
         if not m or not osp.isdir(path):
             continue
-        run = summarize(path)
+        run = summarize_run(path)
         if not run['val']:
             continue
         last = max(run['val'], key=int)

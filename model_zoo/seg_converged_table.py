@@ -15,7 +15,6 @@ averaged over the second half of training. The reported model is the teacher, ex
 Dual Teacher arms (``dt*``), whose paper reports the student.
 """
 import argparse
-import glob
 import os.path as osp
 import re
 import statistics
@@ -23,10 +22,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from model_zoo import det_converged_table as det_table  # noqa: E402
 from model_zoo.det_converged_table import fmt, mean_std, write_json  # noqa: E402
 from tools.collect_results import iter_scalar_records, read_run  # noqa: E402
 
-RUN = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
 SUP = re.compile(r'^sup(?P<frac>1_\d+|full)$')
 ORDER = ('sup_ema', 'mt', 'mt_thr0.8', 'mt_classaware', 'mt_classaware_mask', 'consensus', 'dt',
          'dt_epoch', 'oracle', 'sup_ema_full')
@@ -53,20 +52,12 @@ def pseudo_means(work_dir: str) -> dict:
     return out
 
 
+def summarize(path: str) -> dict:
+    return dict(val=read_run(path)['val'], pseudo=pseudo_means(path))
+
+
 def collect(work_dir: str) -> dict:
-    groups = {}
-    for path in sorted(glob.glob(osp.join(work_dir, '*_s*'))):
-        m = RUN.match(osp.basename(path))
-        if not m or not osp.isdir(path):
-            continue
-        run = read_run(path)
-        if not run['val']:
-            continue
-        last = max(run['val'], key=int)
-        groups.setdefault(m['name'], {})[int(m['seed'])] = dict(
-            iteration=int(last), metrics=run['val'][last], all_val=run['val'],
-            pseudo=pseudo_means(path))
-    return groups
+    return det_table.collect(work_dir, summarize)
 
 
 def arm_rows(groups: dict) -> dict:

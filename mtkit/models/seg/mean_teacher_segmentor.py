@@ -236,9 +236,11 @@ class MeanTeacherSegmentor(BaseModel):
                     strong_samples: list, weight: float) -> dict:
         c = self.semi_train_cfg
         valid = self.valid_mask(weak, weak_samples)
+        gt = self._held_out_labels(strong_samples, valid) \
+            if c['diagnose_pseudo_labels'] or c['oracle'] else None
         if c['oracle']:
-            plabel = self._held_out_labels(strong_samples, valid)
-            valid = valid & (plabel != c['ignore_index'])
+            plabel = gt
+            valid = valid & (gt != c['ignore_index'])
             keep = valid
         else:
             conf, plabel = self.teacher_maps(self.active_teacher, weak)
@@ -248,8 +250,6 @@ class MeanTeacherSegmentor(BaseModel):
                 context['second'] = self.teacher_maps(second, weak)
             keep = self.pseudo_filter.dense(conf, plabel, context) & valid
         plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
-        gt = self._held_out_labels(strong_samples, plabel) \
-            if c['diagnose_pseudo_labels'] or c['oracle'] else None
         masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
                           generator=self._mix_generator(), cutmix_area=c['cutmix_area'])
         if masks is not None:
