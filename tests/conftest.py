@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 
 import mtkit  # noqa: E402,F401  (registers mtkit; allowlists checkpoint classes)
-from mtkit.datasets.digitscenes import DigitScenesConfig, generate  # noqa: E402
+from mtkit.generate.digitscenes import DigitScenesConfig, generate  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -52,7 +52,7 @@ def tiny_coco(tmp_path_factory, digitscenes):
 
     rename('instances_val.json', osp.join(root, 'annotations', 'instances_val2017.json'))
     rename('instances_train.json', osp.join(root, 'annotations', 'instances_train2017.json'))
-    from mtkit.datasets.coco_split import write_splits
+    from mtkit.generate.coco_split import write_splits
     write_splits(osp.join(root, 'annotations', 'instances_train2017.json'), [1, 5, 10], [1],
                  osp.join(root, 'semi_anns'))
     return root
@@ -93,7 +93,7 @@ def tiny_cityscapes(tmp_path_factory, digitscenes):
 def tiny_digitsc(tmp_path_factory, digitscenes):
     """DigitsC made from the tiny DigitScenes: clean crops and two corrupted test domains at
     severities 1 and 5."""
-    from mtkit.datasets.digitsc import write_digitsc
+    from mtkit.generate.digitsc import write_digitsc
     root = str(tmp_path_factory.mktemp('digitsc'))
     write_digitsc(digitscenes, root, severities=(1, 5), corruptions=('fog', 'gaussian_noise'))
     return root

@@ -25,8 +25,8 @@ def _cases():
     from mtkit.losses.ramps import ramp_weight
     from mtkit.teachers.ema import build_ema_plan
     from mtkit.teachers.momentum import build_momentum_schedule
-    from mtkit.tta.corruptions import corrupt
-    from mtkit.tta.runner import run_stream
+    from mtkit.generate.corruptions import corrupt
+    from mtkit.tta.stream import run_stream
     net = torch.nn.Linear(2, 2)
     x = torch.zeros(1, 2, 2, 2)
     lab = torch.zeros(1, 2, 2, dtype=torch.long)

@@ -3,7 +3,7 @@ deterministic for a seed; the three own implementations follow the published for
 import numpy as np
 import pytest
 
-from mtkit.tta import corruptions as C
+from mtkit.generate import corruptions as C
 
 
 @pytest.fixture(scope='module')

@@ -11,7 +11,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from conftest import tiny_cfg
-from mtkit.datasets.digitscenes import CITY, DigitScenesConfig, generate
+from mtkit.generate.digitscenes import CITY, DigitScenesConfig, generate
 
 
 def _digest(root):
@@ -104,7 +104,7 @@ def test_extra_unlabeled_pool(tmp_path):
     pool = {a['digit_index'] for a in gt['annotations']}
     assert not pool & {a['digit_index'] for a in val['annotations']}
     assert meta['splits']['unlabeled']['digit_pool'] == meta['splits']['train']['digit_pool']
-    from mtkit.datasets.digitscenes import digit_pools
+    from mtkit.generate.digitscenes import digit_pools
     assert pool <= set(digit_pools(1797, cfg.pool_fractions, cfg.seed)['train'].tolist())
     assert train['annotations']
     for split in ('train', 'val', 'test'):

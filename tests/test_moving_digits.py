@@ -8,8 +8,8 @@ import pytest
 import torch
 from mmengine.dataset import Compose
 
-from mtkit.datasets import (ClipRandomFlipCrop, ClipSegDataset, MovingDigitsConfig,
-                            generate_moving_digits)
+from mtkit.datasets import ClipRandomFlipCrop, ClipSegDataset
+from mtkit.generate import MovingDigitsConfig, generate_moving_digits
 
 
 @pytest.fixture(scope='module')
@@ -26,7 +26,7 @@ def test_holds_settings_reads_the_meta_the_generator_wrote(moving_digits, tmp_pa
     """What tools/make_*.py check before skipping a generation (without --force)."""
     from dataclasses import asdict, replace
 
-    from mtkit.datasets.generated import holds_settings
+    from mtkit.generate.common import holds_settings
     root, _ = moving_digits
     with open(osp.join(root, 'meta.json')) as f:
         cfg = MovingDigitsConfig(**json.load(f)['config'])

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from mtkit.datasets.cityscapes_split import (SplitError, list_images, parse_fraction,
+from mtkit.generate.cityscapes_split import (SplitError, list_images, parse_fraction,
                                              split_cityscapes, write_cityscapes_splits)
 from tools import split_cityscapes as tool
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from mtkit.datasets.coco_split import (SplitError, labeled_count, load_coco, split_coco,
+from mtkit.generate.coco_split import (SplitError, labeled_count, load_coco, split_coco,
                                        split_names, write_splits)
 
 

@@ -22,7 +22,7 @@ TERMS = {'sup': {'loss_sup', 'loss_cons'}, 'mt': {'loss_sup', 'loss_cons'},
 
 @pytest.fixture(scope='module')
 def tiny_moving_digits(tmp_path_factory):
-    from mtkit.datasets import MovingDigitsConfig, generate_moving_digits
+    from mtkit.generate import MovingDigitsConfig, generate_moving_digits
     root = str(tmp_path_factory.mktemp('moving_digits'))
     generate_moving_digits(root, MovingDigitsConfig(num_clips=dict(train=10, val=2, test=2),
                                                     frames=4, img_size=64))
@@ -173,7 +173,7 @@ def test_loss_terms_wire_the_right_gradients(tiny_moving_digits):
         model = MODELS.build(cfg.model)
     batch = model.data_preprocessor(pseudo_collate([ds[0], ds[1]]), True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
-    assert float(losses['cons_weight']) == pytest.approx(0.1)
+    assert float(losses['unsup_weight']) == pytest.approx(0.1)
     # the EoR starts as the identity: its logged cross-entropy gain is 0
     assert abs(float(losses['eor_ce_gain'])) < 1e-4
     losses['loss_eor'].backward(retain_graph=True)

@@ -6,7 +6,7 @@ import torch
 from mtkit.registry import MODELS
 from mtkit.tta.methods import (RMT, CoTTA, Source, Tent, build_tta_method, source_prototypes,
                                use_batch_statistics)
-from mtkit.tta.runner import gradual_domains, run_stream
+from mtkit.tta.stream import gradual_domains, run_stream
 from mtkit.utils.errors import ConfigKeyError
 
 

@@ -83,7 +83,7 @@ def test_pixel_prototypes_by_hand():
 
 def test_iou_meter_matches_hand_and_mmseg():
     from mmseg.evaluation import IoUMetric
-    from mtkit.tta.runner import IoUMeter
+    from mtkit.tta.stream import IoUMeter
     labels = torch.tensor([[[0, 0, 1, 1], [0, 2, 2, 255]]])
     pred = torch.tensor([[[0, 1, 1, 1], [0, 2, 0, 1]]])
     logits = torch.nn.functional.one_hot(pred, 3).permute(0, 3, 1, 2).float()
@@ -118,7 +118,7 @@ def test_rmt_samples_the_same_pixels_of_both_views():
 def seg_source(digitscenes, tiny_cityscapes, tmp_path_factory):
     """A 2-iteration source FCN on the tiny DigitScenes segmentation and a tiny DigitScenes-C
     (fog and Gaussian noise at severity 5, 6 test images)."""
-    from mtkit.datasets.digitscenes_c import write_digitscenes_c
+    from mtkit.generate.digitscenes_c import write_digitscenes_c
     work = str(tmp_path_factory.mktemp('seg_source'))
     cfg = tiny_cfg(CFG, digitscenes, tiny_cityscapes, work)
     Runner.from_cfg(cfg).train()

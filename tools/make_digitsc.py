@@ -23,8 +23,8 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=1, help='processes (one domain each)')
     p.add_argument('--force', action='store_true')
     args = p.parse_args(argv)
-    from mtkit.datasets.digitsc import write_digitsc
-    from mtkit.datasets.generated import holds_settings
+    from mtkit.generate.digitsc import write_digitsc
+    from mtkit.generate.common import holds_settings
     settings = dict(severities=args.severities, size=args.size, seed=args.seed)
     if not args.force and holds_settings(args.out, settings):
         print(f'{args.out} already holds DigitsC with these settings (use --force)')

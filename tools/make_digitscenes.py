@@ -26,8 +26,8 @@ def main(argv=None):
                    help='extra unlabeled-only images in coco/unlabeled (like COCO unlabeled2017)')
     p.add_argument('--force', action='store_true', help='regenerate even if meta.json matches')
     args = p.parse_args(argv)
-    from mtkit.datasets.digitscenes import DigitScenesConfig, generate
-    from mtkit.datasets.generated import holds_settings
+    from mtkit.generate.digitscenes import DigitScenesConfig, generate
+    from mtkit.generate.common import holds_settings
     from dataclasses import asdict
     cfg = DigitScenesConfig(
         seed=args.seed, img_size=args.img_size,
@@ -35,7 +35,7 @@ def main(argv=None):
         percents=tuple(args.percents), folds=tuple(args.folds),
         extra_unlabeled=args.extra_unlabeled)
     if not args.force and holds_settings(args.out, dict(config=asdict(cfg))):
-        from mtkit.datasets.digitscenes import write_seg_splits
+        from mtkit.generate.digitscenes import write_seg_splits
         write_seg_splits(args.out, cfg)  # cheap; older outputs lacked these lists
         print(f'{args.out} already holds DigitScenes with these settings (use --force)')
         return

@@ -27,9 +27,9 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=1, help='processes (one domain each)')
     p.add_argument('--force', action='store_true')
     args = p.parse_args(argv)
-    from mtkit.datasets.digitscenes_c import write_digitscenes_c
-    from mtkit.datasets.generated import holds_settings
-    from mtkit.tta.corruptions import CORRUPTIONS
+    from mtkit.generate.digitscenes_c import write_digitscenes_c
+    from mtkit.generate.common import holds_settings
+    from mtkit.generate.corruptions import CORRUPTIONS
     corruptions = args.corruptions or list(CORRUPTIONS)
     settings = dict(severities=args.severities, seed=args.seed, corruptions=corruptions,
                     split=args.split)

@@ -17,8 +17,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 def main(argv=None):
     from dataclasses import asdict
 
-    from mtkit.datasets.generated import holds_settings
-    from mtkit.datasets.moving_digits import MovingDigitsConfig, generate_moving_digits
+    from mtkit.generate.common import holds_settings
+    from mtkit.generate.moving_digits import MovingDigitsConfig, generate_moving_digits
     default = MovingDigitsConfig()
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument('--out', default='data/moving_digits')

@@ -21,7 +21,7 @@ def main(argv=None):
     p.add_argument('--split', default='train')
     p.add_argument('--out-dir')
     args = p.parse_args(argv)
-    from mtkit.datasets.cityscapes_split import SplitError, write_cityscapes_splits
+    from mtkit.generate.cityscapes_split import SplitError, write_cityscapes_splits
     try:
         paths = write_cityscapes_splits(args.root, args.fraction, args.seed, args.split,
                                         args.out_dir)

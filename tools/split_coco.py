@@ -21,7 +21,7 @@ def main(argv=None):
     p.add_argument('--fold', type=int, nargs='+', default=[1])
     p.add_argument('--out-dir')
     args = p.parse_args(argv)
-    from mtkit.datasets.coco_split import SplitError, write_splits
+    from mtkit.generate.coco_split import SplitError, write_splits
     try:
         paths = write_splits(args.ann_file, args.percent, args.fold, args.out_dir)
     except SplitError as e:

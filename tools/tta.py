@@ -48,7 +48,7 @@ def main(argv=None):
     from mmengine.logging import MMLogger
 
     import mtkit  # noqa: F401
-    from mtkit.tta.stream import run_tta
+    from mtkit.tta.runner import run_tta
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

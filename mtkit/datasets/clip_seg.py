@@ -17,7 +17,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS, TRANSFORMS, register
-from .digitscenes import SEG_CLASSES
+from ..generate.common import SEG_CLASSES
 from .paired import LabeledUnlabeledPairs
 
 

@@ -5,7 +5,7 @@ from typing import List
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS, register
-from .digitscenes import CLASSES
+from ..generate.common import CLASSES
 
 
 @register(DATASETS)

@@ -1,8 +1,6 @@
-"""Test-time adaptation: corruption streams, the classifier and segmentor wrappers, and the
-online methods (:mod:`mtkit.tta.methods`) with their stream runner (:mod:`mtkit.tta.runner`)."""
+"""Test-time adaptation: the classifier and segmentor wrappers, and the online methods (:mod:`mtkit.tta.methods`) with their stream loop (:mod:`mtkit.tta.stream`;
+:mod:`mtkit.tta.runner` builds a run from a config)."""
 from .classifier import ClsSample, PackClsInputs, SmallResNet, TTAImageClassifier
-from .corruptions import CORRUPTIONS, corrupt, fog, glass_blur, impulse_noise, plasma_fractal
 from .segmentor import TTASegmentor
 
-__all__ = ['ClsSample', 'PackClsInputs', 'SmallResNet', 'TTAImageClassifier', 'TTASegmentor',
-           'CORRUPTIONS', 'corrupt', 'fog', 'glass_blur', 'impulse_noise', 'plasma_fractal']
+__all__ = ['ClsSample', 'PackClsInputs', 'SmallResNet', 'TTAImageClassifier', 'TTASegmentor']

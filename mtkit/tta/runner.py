@@ -1,144 +1,132 @@
-"""Online test-time adaptation over a stream of domains (pure loop, no MMEngine Runner).
+"""Wiring of ``tools/tta.py``: build the source model and the domain stream from a config,
+then run :func:`~mtkit.tta.stream.run_stream`.
 
-Settings:
-* ``continual``: the model is reset only before the first domain;
-* ``reset``: the model is reset before every domain;
-* ``gradual``: one continual pass over the domains in the order given (the caller builds the
-  1..5..1 severity sequence, see :func:`gradual_domains`).
-
-Each batch is predicted *before* the method updates on it (the methods guarantee it), scored
-per domain (a domain met again is keyed ``name@2``, ``name@3``...), and non-finite predictions
-stop the run with the domain and batch. Classification (logits (N, C), labels (N,)) is scored by
-the error (%); segmentation (logits (N, C, h, w), label maps (N, H, W)) by the mIoU (%) of
-mmseg's ``IoUMetric`` (its per-class intersection and union, accumulated over the domain; the
-logits are resized to the label size first, bilinearly, as mmseg predicts).
+The config's ``tta`` section names the data: ``source_dataset`` (labeled clean data for RMT's
+prototypes and replay) and ``test_dataset`` (one corrupted domain), dataset configs in which the
+string ``{domain}`` is replaced by the domain's name. Without them the DigitsC layout under
+``tta.data_root`` is used. A model with a ``decode_head`` (an mmseg segmentor) is adapted
+through :class:`~mtkit.tta.segmentor.TTASegmentor` and scored by mIoU; a classifier by error.
 """
-import logging
-import time
-from typing import Callable, Dict, Iterable, List, Sequence, Tuple
+import copy
+import functools
+import itertools
+from typing import List, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
-from mmengine.logging import print_log
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_state_dict
+from torch.utils.data import DataLoader
 
-from ..evaluation import mean_iou
-from ..utils.errors import check_choice
-from .corruptions import CORRUPTIONS
+from ..registry import DATASETS, MODELS
+from ..utils.errors import ConfigKeyError
+from ..generate.corruptions import CORRUPTIONS
+from .methods import build_tta_method, source_prototypes
+from .stream import ErrorMeter, IoUMeter, gradual_domains, run_stream
+from .segmentor import TTASegmentor
 
-SETTINGS = ('continual', 'reset', 'gradual')
-
-
-def gradual_domains(corruptions: Sequence[str] = CORRUPTIONS) -> List[str]:
-    """``type-1, type-2, ..., type-5, ..., type-1`` for each corruption type in turn (severity
-    steps up to 5 and back down, then the next type starts at 1)."""
-    out = []
-    for name in corruptions:
-        out += [f'{name}-{s}' for s in (1, 2, 3, 4, 5, 4, 3, 2, 1)]
-    return out
+#: state-dict keys of the classifier layer, by model kind, for the class-count check
+_HEAD_KEYS = ('head.weight', 'decode_head.conv_seg.weight')
 
 
-class ErrorMeter:
-    """Top-1 error (%) of (N, C) logits against (N,) labels."""
-
-    name = 'error'
-    #: keys of the per-domain scores and of their mean in run_stream's result
-    keys = ('errors', 'mean_error')
-
-    def __init__(self) -> None:
-        self.wrong = torch.zeros((), dtype=torch.long)
-        self.seen = 0
-
-    def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        self.wrong += (logits.argmax(1).cpu() != labels.cpu()).sum()
-        self.seen += labels.shape[0]
-
-    def value(self) -> float:
-        return 100.0 * int(self.wrong) / max(self.seen, 1)
+def _load_source(model, checkpoint: str) -> None:
+    """Read ``checkpoint`` once, check its head's class count against the model, load it."""
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = state.get('state_dict', state)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    for key in _HEAD_KEYS:
+        w = state.get(key)
+        if w is not None and w.shape[0] != model.num_classes:
+            raise ConfigKeyError(f'{checkpoint}: its head ({key}) has {w.shape[0]} classes, the '
+                                 f'config\'s model has num_classes={model.num_classes}')
+    load_state_dict(model, state, strict=True, logger='silent')
 
 
-class IoUMeter:
-    """mIoU (%) of (N, C, h, w) logits against (N, H, W) label maps, with mmseg's
-    ``IoUMetric.intersect_and_union`` summed over the domain; classes never seen in either the
-    labels or the predictions are left out of the mean (as mmseg's nan-mean does)."""
-
-    name = 'mIoU'
-    keys = ('miou', 'mean_miou')
-
-    def __init__(self, num_classes: int, ignore_index: int = 255,
-                 align_corners: bool = False) -> None:
-        self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.align_corners = align_corners
-        self.intersect = torch.zeros(num_classes, dtype=torch.float64)
-        self.union = torch.zeros(num_classes, dtype=torch.float64)
-
-    def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        from mmseg.evaluation import IoUMetric
-        labels = labels.to(logits.device)
-        if tuple(logits.shape[-2:]) != tuple(labels.shape[-2:]):
-            logits = F.interpolate(logits, size=labels.shape[-2:], mode='bilinear',
-                                   align_corners=self.align_corners)
-        inter, union, _, _ = IoUMetric.intersect_and_union(
-            logits.argmax(1), labels, self.num_classes, self.ignore_index)
-        self.intersect += inter.double()
-        self.union += union.double()
-
-    def value(self) -> float:
-        return mean_iou(self.intersect, self.union)
+def _fill(cfg, domain: str):
+    """A copy of a (nested) config with ``{domain}`` in every string replaced."""
+    if isinstance(cfg, dict):
+        return {k: _fill(v, domain) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_fill(v, domain) for v in cfg)
+    if isinstance(cfg, str):
+        return cfg.replace('{domain}', domain)
+    return cfg
 
 
-def run_stream(method, domains: Sequence[Tuple[str, Iterable]], setting: str = 'continual',
-               log_every: int = 0, logger: str = 'current',
-               on_batch: Callable = None, meter: Callable = ErrorMeter) -> Dict[str, object]:
-    """Adapt ``method`` online over ``domains`` = [(name, batches)], where each batch is
-    ``(inputs, labels)`` already preprocessed. Returns the per-domain scores and their mean
-    (``errors`` / ``mean_error`` with the default :class:`ErrorMeter`; ``miou`` / ``mean_miou``
-    with an :class:`IoUMeter` factory as ``meter``), images counted and images/s.
+def _dataset_cfg(cfg, split: str, domain: str) -> dict:
+    tta = cfg.tta
+    key = 'source_dataset' if split == 'train' else 'test_dataset'
+    if key in tta:
+        ds = _fill(copy.deepcopy(dict(tta[key])), domain)
+        ds.setdefault('test_mode', True)
+        return ds
+    return dict(type='mtkit.DigitsCDataset', data_root=tta.data_root, split=split,
+                domain=domain, pipeline=cfg.test_pipeline, test_mode=True)
 
-    An empty batch is skipped with a warning (a data loader with ``drop_last=False`` never
-    yields one; a custom stream might); a batch of one image is adapted like any other, which
-    for methods that use test-batch BN statistics means per-image normalisation.
-    """
-    check_choice('run_stream setting', setting, SETTINGS)
-    scores: Dict[str, float] = {}
-    images, seconds = 0, 0.0
-    method.reset()
-    for d_i, (name, batches) in enumerate(domains):
-        if setting == 'reset' and d_i > 0:
-            method.reset()
-        score = meter()
-        seen = 0
-        for b_i, (x, y) in enumerate(batches):
-            if x.shape[0] == 0:
-                print_log(f'tta: domain {name}, batch {b_i} is empty; skipped', logger=logger,
-                          level=logging.WARNING)
-                continue
-            start = time.perf_counter()
-            logits = method(x)
-            if not bool(torch.isfinite(logits).all()):
-                raise FloatingPointError(
-                    f'tta: adaptation diverged: non-finite predictions at domain {name!r} '
-                    f'(#{d_i}), batch {b_i} (images {seen}-{seen + x.shape[0] - 1})')
-            seconds += time.perf_counter() - start
-            score.update(logits, y)
-            seen += x.shape[0]
-            if on_batch is not None:
-                on_batch(name, b_i, logits, y)
-            if log_every and (b_i + 1) % log_every == 0:
-                print_log(f'tta: {name} batch {b_i + 1}: running {score.name} '
-                          f'{score.value():.2f}%', logger=logger)
-        if seen == 0:
-            raise ValueError(f'tta: domain {name!r} has no images')
-        key, k = name, 2
-        while key in scores:  # a domain met again (gradual: fog-4 going up, then down)
-            key, k = f'{name}@{k}', k + 1
-        scores[key] = score.value()
-        images += seen
-        print_log(f'tta: domain {d_i + 1}/{len(domains)} {name}: {score.name} '
-                  f'{scores[key]:.2f}%', logger=logger)
-    per_domain, mean_key = score.keys
-    result = {per_domain: scores, mean_key: sum(scores.values()) / len(scores),
-              'images': images, 'images_per_s': images / max(seconds, 1e-9), 'setting': setting}
-    sev5 = [v for k, v in scores.items() if k.split('@')[0].endswith('-5')]
-    if setting == 'gradual' and sev5:
-        result[f'{mean_key}_severity5'] = sum(sev5) / len(sev5)
+
+def _labels(samples) -> torch.Tensor:
+    if hasattr(samples[0], 'gt_sem_seg'):
+        return torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+    return torch.stack([s.gt_label for s in samples])
+
+
+def _batches(cfg, split: str, domain: str, batch_size: int, seed: int, model,
+             shuffle: bool = True, max_images: Optional[int] = None):
+    ds = DATASETS.build(_dataset_cfg(cfg, split, domain))
+    g = torch.Generator().manual_seed(seed)
+    if max_images is not None and max_images < len(ds):
+        # a fixed random subset of the domain (seeded), for shorter streams
+        keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed + 1))
+        ds = torch.utils.data.Subset(ds, keep[:max_images].tolist())
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g,
+                        collate_fn=pseudo_collate, num_workers=0)
+    for data in loader:
+        data = model.data_preprocessor(data, False)
+        yield data['inputs'], _labels(data['data_samples']).to(data['inputs'].device)
+
+
+def run_tta(cfg, checkpoint: str, method_name: str, setting: str = 'continual', seed: int = 0,
+            domains: Optional[Sequence[str]] = None, log_every: int = 0,
+            max_per_domain: Optional[int] = None, device: str = 'cpu') -> dict:
+    tta = cfg.get('tta')
+    if tta is None:
+        raise ConfigKeyError(f'{cfg.filename}: no `tta` section (data_root, severity, '
+                             f'batch_size, methods)')
+    if method_name not in tta.methods:
+        raise ConfigKeyError(f'--method {method_name!r} is not in tta.methods '
+                             f'{sorted(tta.methods)}')
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmengine')):
+        model = MODELS.build(cfg.model)
+        _load_source(model, checkpoint)
+        model.to(device)  # (BaseModel.to also points the data preprocessor at the device)
+        meter = ErrorMeter
+        if hasattr(model, 'decode_head'):
+            model = TTASegmentor(model)
+            meter = functools.partial(IoUMeter, model.num_classes, model.ignore_index,
+                                      model.align_corners)
+        method = build_tta_method(dict(tta.methods[method_name]), model)
+        if hasattr(method, 'set_source'):
+            src_bs = tta.get('source_batch_size', tta.batch_size)
+            src = list(itertools.islice(
+                _batches(cfg, 'train', 'clean', src_bs, seed, model), tta.source_batches))
+            try:
+                protos = source_prototypes(model, src, model.num_classes,
+                                           getattr(model, 'ignore_index', 255))
+            except ValueError as e:
+                raise ConfigKeyError(f'{e}: tta.source_batches={tta.source_batches} batches of '
+                                     f'tta.source_batch_size={src_bs} are too few; raise '
+                                     f'either') from e
+            replay = itertools.cycle(src)
+            method.set_source(protos, replay)
+        if domains is None:
+            domains: List[str] = (gradual_domains() if setting == 'gradual' else
+                                  [f'{c}-{tta.severity}' for c in CORRUPTIONS])
+        stream = [(d, _batches(cfg, 'test', d, tta.batch_size, seed * 1000 + i, model,
+                               max_images=max_per_domain))
+                  for i, d in enumerate(domains)]
+        result = run_stream(method, stream, setting, log_every=log_every, meter=meter)
+    result.update(method=method_name, method_cfg=dict(tta.methods[method_name]), seed=seed,
+                  checkpoint=checkpoint, max_per_domain=max_per_domain,
+                  batch_size=tta.batch_size, device=str(device))
     return result
+

@@ -16,12 +16,9 @@ from typing import List, Optional, Sequence
 
 import cv2
 
-from ..tta.corruptions import CORRUPTIONS, corrupt, corruption_seed
-from .digitsc import map_jobs
-from .digitscenes import _write_png
+from .common import IMG_SUFFIX, SEG_SUFFIX, map_jobs, write_png
+from .corruptions import CORRUPTIONS, corrupt, corruption_seed
 
-IMG_SUFFIX = '_leftImg8bit.png'
-SEG_SUFFIX = '_gtFine_labelTrainIds.png'
 
 
 def _images(cityscapes_root: str, split: str) -> List[str]:
@@ -49,7 +46,7 @@ def _write_domain(task) -> str:
         out = corrupt(rgb, CORRUPTIONS[c_i], sev, seed=corruption_seed(seed, c_i, sev, i))
         dst = osp.join(out_dir, 'leftImg8bit', domain, rel)
         os.makedirs(osp.dirname(dst), exist_ok=True)
-        _write_png(dst, out)
+        write_png(dst, out)
     return domain
 
 

@@ -10,7 +10,7 @@ split is two such text files:
 
 Exactly ``round(N * fraction)`` images are labeled (at least 1, at most N - 1), sampled
 without replacement with ``numpy.random.default_rng(seed)``; the same error rules as the COCO
-split tool (:mod:`mtkit.datasets.coco_split`).
+split tool (:mod:`mtkit.generate.coco_split`).
 """
 import os
 import os.path as osp
@@ -20,9 +20,8 @@ from typing import List, Tuple, Union
 import numpy as np
 
 from .coco_split import SplitError
+from .common import IMG_SUFFIX, SEG_SUFFIX
 
-IMG_SUFFIX = '_leftImg8bit.png'
-SEG_SUFFIX = '_gtFine_labelTrainIds.png'
 
 
 def parse_fraction(value: Union[str, float, Fraction]) -> Fraction:

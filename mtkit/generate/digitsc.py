@@ -13,16 +13,15 @@ Layout written by :func:`write_digitsc`::
     meta.json
 """
 import json
-import multiprocessing
 import os
 import os.path as osp
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from ..tta.corruptions import CORRUPTIONS, corrupt, corruption_seed
-from .digitscenes import CLASSES, _write_png
+from .common import CLASSES, map_jobs, write_png
+from .corruptions import CORRUPTIONS, corrupt, corruption_seed
 
 
 def digit_crops(coco_dir: str, split: str, size: int = 32, margin: float = 0.2,
@@ -65,22 +64,13 @@ def digit_crops(coco_dir: str, split: str, size: int = 32, margin: float = 0.2,
     return np.stack(crops), np.asarray(labels, dtype=np.int64)
 
 
-def map_jobs(fn: Callable, tasks: Sequence, jobs: int = 1) -> list:
-    """``[fn(t) for t in tasks]``, in ``jobs`` spawned processes when ``jobs > 1`` (``fn`` must
-    be a module-level function); the order of the results is that of ``tasks``."""
-    if jobs > 1:
-        with multiprocessing.get_context('spawn').Pool(jobs) as pool:
-            return pool.map(fn, tasks)
-    return [fn(t) for t in tasks]
-
-
 def _write_domain(task) -> str:
     root, crops, name, c_i, sev, seed = task
     folder = osp.join(root, f'{name}-{sev}')
     os.makedirs(folder, exist_ok=True)
     for i, crop in enumerate(crops):
         out = corrupt(crop, name, sev, seed=corruption_seed(seed, c_i, sev, i))
-        _write_png(osp.join(folder, f'{i:05d}.png'), out)
+        write_png(osp.join(folder, f'{i:05d}.png'), out)
     return f'{name}-{sev}'
 
 
@@ -100,7 +90,7 @@ def write_digitsc(digitscenes_root: str, out_dir: str, severities: Sequence[int]
         with open(osp.join(root, 'labels.txt'), 'w') as f:
             f.write('\n'.join(str(int(v)) for v in labels) + '\n')
         for i, crop in enumerate(crops):
-            _write_png(osp.join(root, 'clean', f'{i:05d}.png'), crop)
+            write_png(osp.join(root, 'clean', f'{i:05d}.png'), crop)
         domains = ['clean']
         if split == 'test':
             tasks = [(root, crops, name, c_i, sev, seed)

@@ -16,9 +16,8 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
-CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-#: Segmentation classes: train id 0 is background, digit d has train id d + 1.
-SEG_CLASSES = ('background', ) + CLASSES
+from .common import CLASSES, IMG_SUFFIX, SEG_CLASSES, SEG_SUFFIX, write_png
+
 CITY = 'digitville'
 SPLITS = ('train', 'val', 'test')
 #: Split name of the extra unlabeled-only pool (``DigitScenesConfig.extra_unlabeled``).
@@ -132,7 +131,7 @@ def background(rng: np.random.Generator, photos: List[np.ndarray], size: int,
     return bg * rng.uniform(0.35, 0.65)  # dimmed, so that bright digits stay visible
 
 
-def _bright_colour(rng: np.random.Generator) -> np.ndarray:
+def bright_colour(rng: np.random.Generator) -> np.ndarray:
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(0.3, 1.0) * 255,
                       rng.uniform(0.75, 1.0) * 255]]], dtype=np.float32)
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255
@@ -171,7 +170,7 @@ def make_scene(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray,
             continue
         alpha = np.clip(cv2.resize(digits[idx], (s, s), interpolation=cv2.INTER_CUBIC), 0, 1)
         alpha = alpha * rng.uniform(0.85, 1.0)
-        colour = _bright_colour(rng)
+        colour = bright_colour(rng)
         region = img[y:y + s, x:x + s]
         img[y:y + s, x:x + s] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
         full = np.zeros((size, size), bool)
@@ -195,11 +194,6 @@ def mask_to_bbox(mask: np.ndarray) -> List[float]:
     ys, xs = np.nonzero(mask)
     return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
             float(ys.max() - ys.min() + 1)]
-
-
-def _write_png(path: str, rgb: np.ndarray) -> None:
-    if not cv2.imwrite(path, rgb[..., ::-1] if rgb.ndim == 3 else rgb):
-        raise OSError(f'could not write {path}')
 
 
 #: Labeled fractions of the segmentation splits (``cityscapes/splits``).
@@ -260,7 +254,7 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
             image_id = i + 1
             file_name = f'{image_id:06d}.png'
             path = osp.join(img_dir, file_name)
-            _write_png(path, img)
+            write_png(path, img)
             images.append(dict(id=image_id, file_name=file_name, width=cfg.img_size,
                                height=cfg.img_size))
             seg = np.zeros((cfg.img_size, cfg.img_size), np.uint8)
@@ -276,14 +270,14 @@ def generate(out_dir: str, cfg: DigitScenesConfig = DigitScenesConfig()) -> dict
             if not city:
                 continue
             stem = f'{CITY}_000000_{image_id:06d}'
-            city_path = osp.join(city_img, f'{stem}_leftImg8bit.png')
+            city_path = osp.join(city_img, stem + IMG_SUFFIX)
             if osp.exists(city_path):
                 os.remove(city_path)
             try:
                 os.link(path, city_path)
             except OSError:
-                _write_png(city_path, img)
-            _write_png(osp.join(city_gt, f'{stem}_gtFine_labelTrainIds.png'), seg)
+                write_png(city_path, img)
+            write_png(osp.join(city_gt, stem + SEG_SUFFIX), seg)
         coco = dict(info=dict(description=f'DigitScenes {split}', version='1.0'),
                     images=images, annotations=anns, categories=categories)
         ann_file = osp.join(ann_dir, f'instances_{split}.json')

@@ -27,8 +27,9 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .digitscenes import (SEG_CLASSES, _bright_colour, _write_png, background, digit_pools,
-                          load_digits, load_photos, mask_to_bbox)
+from .common import SEG_CLASSES, write_png
+from .digitscenes import (background, bright_colour, digit_pools, load_digits, load_photos,
+                          mask_to_bbox)
 
 SPLITS = ('train', 'val', 'test')
 
@@ -88,7 +89,7 @@ def make_clip(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray,
             centre=np.array([rng.uniform(s0 / 2, size - s0 / 2),
                              rng.uniform(s0 / 2, size - s0 / 2)]),
             velocity=np.array([np.cos(angle), np.sin(angle)]) * speed,
-            colour=_bright_colour(rng), strength=float(rng.uniform(0.85, 1.0)), boxes=[]))
+            colour=bright_colour(rng), strength=float(rng.uniform(0.85, 1.0)), boxes=[]))
     frames, sems, insts = [], [], []
     for _ in range(n_frames):
         img = bg.copy()
@@ -174,8 +175,8 @@ def generate_moving_digits(out_dir: str, cfg: MovingDigitsConfig = MovingDigitsC
             for t, (img, sem, inst) in enumerate(zip(frames, sems, insts)):
                 names = dict(img=f'img_{t:02d}.png', sem=f'sem_{t:02d}.png',
                              inst=f'inst_{t:02d}.png')
-                _write_png(osp.join(folder, names['img']), img)
-                _write_png(osp.join(folder, names['sem']), sem)
+                write_png(osp.join(folder, names['img']), img)
+                write_png(osp.join(folder, names['sem']), sem)
                 _write_uint16_png(osp.join(folder, names['inst']), inst)
                 files.append({k: f'{split}/{c:05d}/{v}' for k, v in names.items()})
             clips.append(dict(id=f'{c:05d}', frames=files, objects=objs))
