@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from mtkit.augment import apply_mix, classmix_masks, cutmix_masks, mix_masks
 from mtkit.losses import pseudo_label_ce
-from mtkit.teachers.switching import restart_momentum, switching_state
+from mtkit.teachers.momentum import build_momentum_schedule
+from mtkit.teachers.switching import switching_state
 
 
 def test_cutmix_masks_are_one_box_of_the_requested_area():
@@ -131,18 +132,23 @@ def test_switching_schedule_and_restart_ramp():
     # interval 3, 2 teachers: iterations 0-2 teacher 0, 3-5 teacher 1, 6-8 teacher 0 again
     assert [switching_state(i, 3, 2)[1] for i in range(9)] == [0, 0, 0, 1, 1, 1, 0, 0, 0]
     assert switching_state(7, 3, 2) == (2, 0, 1)
-    # alpha_i = min(1 - 1/(i+1), 0.99); momentum = 1 - alpha
-    assert restart_momentum(0) == 1.0  # restart: copy of the student
-    assert restart_momentum(1) == pytest.approx(0.5)
-    assert restart_momentum(3) == pytest.approx(0.25)
-    assert restart_momentum(98) == pytest.approx(1 / 99)
-    assert restart_momentum(99) == pytest.approx(0.01)
-    assert restart_momentum(10_000) == pytest.approx(0.01)
-    assert restart_momentum(5, alpha_max=0.5) == pytest.approx(0.5)
+    # each turn restarts the one mean-teacher ramp (DualTeacherHook and StableTeacherHook use
+    # it): momentum = max(1/(i+1), momentum_min), the papers' 1 - min(1 - 1/(i+1), alpha_max)
+    ramp = build_momentum_schedule(dict(type='mean_teacher', momentum_min=0.01))
+    assert ramp(0) == 1.0  # restart: copy of the student
+    assert ramp(1) == pytest.approx(0.5)
+    assert ramp(3) == pytest.approx(0.25)
+    assert ramp(98) == pytest.approx(1 / 99)
+    assert ramp(99) == pytest.approx(0.01)
+    assert ramp(10_000) == pytest.approx(0.01)
+    assert build_momentum_schedule(dict(type='mean_teacher', momentum_min=0.5))(5) == \
+        pytest.approx(0.5)
     with pytest.raises(ValueError):
         switching_state(0, 0, 2)
-    with pytest.raises(ValueError):
-        restart_momentum(0, 1.5)
+    with pytest.raises(ValueError, match='momentum_min must be in'):
+        build_momentum_schedule(dict(type='mean_teacher', momentum_min=1.5))
+    with pytest.raises(KeyError, match=r"unknown key\(s\) \['alpha_max'\]"):  # one convention
+        build_momentum_schedule(dict(type='mean_teacher', alpha_max=0.99))
 
 
 def test_numpy_in1d_is_back_for_cityscapesscripts():

@@ -69,7 +69,7 @@ def test_dice_loss_by_hand():
 
 
 def test_mean_teacher_momentum_schedule():
-    m = build_momentum_schedule(dict(type='mean_teacher', alpha_max=0.99))
+    m = build_momentum_schedule(dict(type='mean_teacher', momentum_min=0.01))
     assert m(0) == 1.0 and m(1) == pytest.approx(0.5) and m(3) == pytest.approx(0.25)
     assert m(99) == pytest.approx(0.01) and m(10_000) == pytest.approx(0.01)
 
@@ -185,7 +185,7 @@ def test_hook_follows_the_ramp_and_resumes_exactly(tmp_path):
     first.train()
     saved = torch.load(tmp_path / 'c' / 'iter_2.pth', weights_only=False)['mtkit_stable_teacher']
     assert saved == dict(step=2, pairs=dict(teacher='student', eor_teacher='eor'),
-                         schedule=dict(type='mean_teacher', alpha_max=0.99))
+                         schedule=dict(type='mean_teacher', momentum_min=0.01))
     resumed = _runner(tmp_path / 'c', 4, resume=True)
     resumed.train()
     for a, b in zip(resumed.model.teacher.parameters(), straight.model.teacher.parameters()):

@@ -6,7 +6,7 @@ model = dict(
     type='mtkit.StableMeanTeacherSegmentor',
     segmentor={{_base_.segmentor}},
     eor=dict(type='mtkit.ErrorRecoveryUNet', channels=16, temporal=True),
-    semi_train_cfg=dict(consistency_weight=0.1, ramp_iters=500, ramp='sigmoid',
+    semi_train_cfg=dict(unsup_weight=0.1, ramp_iters=500, ramp='sigmoid',
                         use_dop=True, use_eor=True, eor_weight=1.0, noise_std=0.1),
     semi_test_cfg=dict(predict_on='teacher'))
 val_cfg = dict(type='mtkit.TeacherStudentEvalLoop', predict_on=('teacher', 'student'))
@@ -14,5 +14,5 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('teacher', 'stu
 default_hooks = dict(checkpoint=dict(interval=1000, save_best='teacher/clip/mIoU', rule='greater'),
                      visualization=dict(type='SegVisualizationHook', draw=False))
 custom_hooks = [dict(type='mtkit.StableTeacherHook',
-                     schedule=dict(type='mean_teacher', alpha_max=0.99),
+                     schedule=dict(type='mean_teacher', momentum_min=0.01),
                      pairs=dict(teacher='student', eor_teacher='eor'))]

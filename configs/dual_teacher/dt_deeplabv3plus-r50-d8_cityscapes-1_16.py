@@ -18,5 +18,5 @@ default_hooks = dict(checkpoint=dict(by_epoch=False, interval=8000,
                                      save_best='student/mIoU', rule='greater'))
 custom_hooks = [
     dict(type='mtkit.DualTeacherHook', teacher_names=('teacher', 'teacher2'), interval=None,
-         alpha_max=0.99, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
+         momentum_min=0.01, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
 ]

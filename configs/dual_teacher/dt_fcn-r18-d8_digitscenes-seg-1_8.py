@@ -19,5 +19,5 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('student', 'tea
 default_hooks = dict(checkpoint=dict(save_best='student/mIoU', rule='greater'))
 custom_hooks = [
     dict(type='mtkit.DualTeacherHook', teacher_names=('teacher', 'teacher2'), interval=None,
-         alpha_max=0.99, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
+         momentum_min=0.01, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
 ]

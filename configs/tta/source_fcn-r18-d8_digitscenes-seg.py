@@ -27,8 +27,8 @@ tta = dict(
         source=dict(type='Source'),
         bn=dict(type='BNAdapt'),
         tent=dict(type='Tent', lr=1e-4),
-        cotta=dict(type='CoTTA', lr=1e-4, ema=0.999, ap=0.92, num_aug=8, restore_p=0.01),
-        rmt=dict(type='RMT', lr=1e-4, ema=0.999, source_free=True, num_pixels=512),
-        rmt_replay=dict(type='RMT', lr=1e-4, ema=0.999, source_free=False, num_pixels=512),
+        cotta=dict(type='CoTTA', lr=1e-4, momentum=0.001, ap=0.92, num_aug=8, restore_p=0.01),
+        rmt=dict(type='RMT', lr=1e-4, momentum=0.001, source_free=True, num_pixels=512),
+        rmt_replay=dict(type='RMT', lr=1e-4, momentum=0.001, source_free=False, num_pixels=512),
     ),
 )

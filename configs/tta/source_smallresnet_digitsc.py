@@ -45,9 +45,9 @@ tta = dict(
         source=dict(type='Source'),
         bn=dict(type='BNAdapt'),
         tent=dict(type='Tent', lr=1e-3),
-        cotta=dict(type='CoTTA', lr=1e-3, ema=0.999, ap=0.92, num_aug=32, restore_p=0.01),
-        rmt=dict(type='RMT', lr=1e-3, ema=0.999, source_free=True),
-        rmt_replay=dict(type='RMT', lr=1e-3, ema=0.999, source_free=False),
+        cotta=dict(type='CoTTA', lr=1e-3, momentum=0.001, ap=0.92, num_aug=32, restore_p=0.01),
+        rmt=dict(type='RMT', lr=1e-3, momentum=0.001, source_free=True),
+        rmt_replay=dict(type='RMT', lr=1e-3, momentum=0.001, source_free=False),
     ),
     source_batches=20,   # source batches for RMT's prototypes (and its replay stream)
     source_batch_size=64,  # their size (default: batch_size; keep it when streaming batches of 1)

@@ -1,22 +1,19 @@
 """MMEngine hook for switching temporary teachers (Dual Teacher, Na et al., NeurIPS 2023)."""
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from mmengine.dist import get_world_size
-from mmengine.hooks import Hook
-from mmengine.logging import print_log
 
 from ..registry import HOOKS, register
-from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
-from ..teachers.switching import restart_momentum, switching_state
-from ..utils.errors import ConfigKeyError, check_choice
-from .ema_teacher_hook import check_every_teacher_is_updated, unwrap_teacher_student
-
-STATE_KEY = 'mtkit_dual_teacher'
+from ..teachers.ema import copy_student_to_teacher_
+from ..teachers.momentum import build_momentum_schedule
+from ..teachers.switching import switching_state
+from ..utils.errors import ConfigKeyError
+from .teacher_student import TeacherStudentHook
 
 
 @register(HOOKS)
-class DualTeacherHook(Hook):
+class DualTeacherHook(TeacherStudentHook):
     """N temporary EMA teachers that take turns making the pseudo labels.
 
     The active teacher switches every ``interval`` iterations (one epoch by default), or
@@ -24,14 +21,19 @@ class DualTeacherHook(Hook):
     switches every epoch, so ``turns=200`` keeps the paper's turn length relative to the
     schedule whatever its length (``ceil(max_iters / turns)`` iterations per turn). A teacher
     that becomes active restarts from the student and is then the only one updated, with
-    ``alpha_i = min(1 - 1 / (i + 1), alpha_max)`` (weight of its old value, ``i`` = updates since
-    activation); the others keep their weights. The model reads ``model.active_teacher`` (mtkit's
+    momentum ``max(1 / (i + 1), momentum_min)`` (``i`` = updates since activation; the paper
+    writes the weight of the old value, ``alpha_i = min(1 - 1 / (i + 1), alpha_max)``; the
+    ``mean_teacher`` schedule of :mod:`mtkit.teachers.momentum`); the others
+    keep their weights. The model reads ``model.active_teacher`` (mtkit's
     wrappers do), so the hook works for detection and segmentation alike. Optionally each
     teacher brings its own ``semi_train_cfg`` keys, e.g. CutMix for one and ClassMix for the
     other, as in the paper.
 
     State (active teacher, updates since activation, period) is saved in the checkpoint under
-    ``mtkit_dual_teacher`` and restored on resume; the teachers' weights are in the model.
+    ``mtkit_dual_teacher`` and restored on resume; a checkpoint without it derives the state
+    from the iteration (the resume rule of
+    :class:`~mtkit.hooks.teacher_student.TeacherStudentHook`). The teachers' weights are in
+    the model.
 
     Args:
         teacher_names: The model's teacher submodules, in turn order.
@@ -39,20 +41,21 @@ class DualTeacherHook(Hook):
             ``ceil(len(train dataset) / (batch_size * world_size))`` iterations.
         turns: Number of turns over ``train_cfg.max_iters`` instead of ``interval`` (give at
             most one of them).
-        alpha_max: Cap of the EMA weight of the old value (0.99 as published).
+        momentum_min: Floor of the momentum (weight of the student), 0.01 as published
+            (the paper's ``alpha_max = 0.99``, the weight of the old value).
         teacher_train_cfgs: One dict of ``semi_train_cfg`` keys per teacher, applied when it
             becomes active (e.g. ``[dict(mix='cutmix'), dict(mix='classmix')]``).
         buffer_policy: As :class:`~mtkit.hooks.EMATeacherHook`.
         student_name: The student submodule.
     """
 
-    priority = 'NORMAL'
+    state_key = 'mtkit_dual_teacher'
 
     def __init__(self,
                  teacher_names: Sequence[str] = ('teacher', 'teacher2'),
                  interval: Optional[int] = None,
                  turns: Optional[int] = None,
-                 alpha_max: float = 0.99,
+                 momentum_min: float = 0.01,
                  teacher_train_cfgs: Optional[Sequence[Dict[str, Any]]] = None,
                  buffer_policy: str = 'copy',
                  student_name: str = 'student') -> None:
@@ -60,46 +63,36 @@ class DualTeacherHook(Hook):
         if len(self.teacher_names) < 1 or len(set(self.teacher_names)) != len(self.teacher_names):
             raise ConfigKeyError(f'DualTeacherHook: teacher_names must be distinct names, got '
                                  f'{teacher_names!r}')
+        super().__init__({t: student_name for t in self.teacher_names}, buffer_policy)
         if interval is not None and interval < 1:
             raise ConfigKeyError(f'DualTeacherHook: interval must be >= 1 or None (one epoch), '
                                  f'got {interval}')
         if turns is not None and (interval is not None or turns < 1):
             raise ConfigKeyError(f'DualTeacherHook: turns must be >= 1 and given without '
                                  f'interval, got turns={turns}, interval={interval}')
-        restart_momentum(0, alpha_max)  # validates alpha_max
-        check_choice('DualTeacherHook.buffer_policy', buffer_policy, BUFFER_POLICIES)
         if teacher_train_cfgs is not None and len(teacher_train_cfgs) != len(self.teacher_names):
             raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs one dict per '
                                  f'teacher ({len(self.teacher_names)}), got '
                                  f'{len(teacher_train_cfgs)}')
+        # each turn restarts the mean-teacher ramp (validates momentum_min)
+        self.schedule = build_momentum_schedule(dict(type='mean_teacher',
+                                                     momentum_min=momentum_min))
         self.interval = interval
         self.turns = turns
-        self.alpha_max = alpha_max
+        self.momentum_min = momentum_min
         self.teacher_train_cfgs = [dict(c) for c in teacher_train_cfgs or ()]
-        self.buffer_policy = buffer_policy
         self.student_name = student_name
-        # schedule state
+        # schedule state (``step``: updates since the active teacher's activation)
         self.active = 0
-        self.step = 0
         self.period = 0
-        self._loaded: Optional[dict] = None
-        self._plans: List = []
         self._interval = interval
-
-    @property
-    def updated_teachers(self) -> tuple:
-        return self.teacher_names
 
     # ------------------------------------------------------------------ setup
     def _epoch_length(self, runner) -> int:
         loader = runner.train_dataloader
         return max(1, math.ceil(len(loader.dataset) / (loader.batch_size * get_world_size())))
 
-    def before_train(self, runner) -> None:
-        model = None
-        for name in self.teacher_names:
-            model, _, _ = unwrap_teacher_student(runner.model, name, self.student_name,
-                                                 type(self).__name__)
+    def check_model(self, runner, model) -> None:
         if not hasattr(model, 'active_teacher'):
             raise ConfigKeyError(
                 f'DualTeacherHook needs a model that makes pseudo labels with '
@@ -108,38 +101,40 @@ class DualTeacherHook(Hook):
         if self.teacher_train_cfgs and not hasattr(model, 'update_train_cfg'):
             raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs a model with '
                                  f'update_train_cfg(); {type(model).__name__} has none')
-        check_every_teacher_is_updated(runner, model)
-        self._model = model
-        student = getattr(model, self.student_name)
-        self._plans = [build_ema_plan(getattr(model, n), student, self.buffer_policy)
-                       for n in self.teacher_names]
+
+    def setup(self, runner) -> None:
         if self.turns is not None:
             self._interval = max(1, math.ceil(runner.max_iters / self.turns))
         else:
             self._interval = self.interval or self._epoch_length(runner)
-        if runner.iter == 0:
-            for plan in self._plans:
-                copy_student_to_teacher_(plan)
-            self.active, self.step, self.period = 0, 0, 0
-        elif self._loaded is not None:
-            self.active = int(self._loaded['active'])
-            self.step = int(self._loaded['step'])
-            self.period = int(self._loaded['period'])
-            if self.active >= len(self.teacher_names):
-                raise ConfigKeyError(f'DualTeacherHook: the checkpoint has teacher {self.active} '
-                                     f'active, but only {len(self.teacher_names)} are configured')
-        else:
-            self.period, self.active, self.step = switching_state(
-                runner.iter, self._interval, len(self.teacher_names))
-            print_log(f'DualTeacherHook: the checkpoint has no {STATE_KEY} state; derived '
-                      f'active teacher {self.teacher_names[self.active]} and step {self.step} '
-                      f'from iteration {runner.iter}', logger='current')
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.active, self.period = 0, 0
+
+    def derive_state(self, it: int) -> None:
+        self.period, self.active, self.step = switching_state(it, self._interval,
+                                                              len(self.teacher_names))
+
+    def state_dict(self) -> dict:
+        return dict(active=self.active, step=self.step, period=self.period,
+                    interval=self._interval, teacher_names=list(self.teacher_names))
+
+    def load_state(self, state: dict) -> None:
+        active = int(state['active'])
+        if active >= len(self.teacher_names):
+            raise ConfigKeyError(f'DualTeacherHook: the checkpoint has teacher {active} '
+                                 f'active, but only {len(self.teacher_names)} are configured')
+        self.active, self.step, self.period = active, int(state['step']), int(state['period'])
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
         self._apply_active()
 
     def _apply_active(self) -> None:
-        self._model.active_teacher = self.teacher_names[self.active]
+        self.model.active_teacher = self.teacher_names[self.active]
         if self.teacher_train_cfgs:
-            self._model.update_train_cfg(**self.teacher_train_cfgs[self.active])
+            self.model.update_train_cfg(**self.teacher_train_cfgs[self.active])
 
     # ------------------------------------------------------------------ training
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -149,23 +144,10 @@ class DualTeacherHook(Hook):
             self.step = 0
             self._apply_active()
         if self.step == 0:
-            copy_student_to_teacher_(self._plans[self.active])
+            copy_student_to_teacher_(self.plans[self.teacher_names[self.active]])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        momentum = restart_momentum(self.step, self.alpha_max)
-        ema_update_(self._plans[self.active], momentum)
+        self.update(runner, (self.teacher_names[self.active], ), self.schedule(self.step))
         self.step += 1
-        runner.message_hub.update_scalar('train/ema_momentum', momentum)
         runner.message_hub.update_scalar('train/active_teacher', float(self.active))
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        return dict(active=self.active, step=self.step, period=self.period,
-                    interval=self._interval, teacher_names=list(self.teacher_names))
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint[STATE_KEY] = self.state_dict()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self._loaded = checkpoint.get(STATE_KEY)

@@ -6,7 +6,7 @@ iteration that just finished).
 """
 from typing import Any, Callable, Dict
 
-from ..utils.errors import ConfigKeyError, check_choice, check_kwargs
+from ..utils.errors import check_choice, check_kwargs
 
 MomentumSchedule = Callable[[int], float]
 
@@ -45,12 +45,14 @@ def consistent_teacher(decay: float, warmup_steps: float) -> MomentumSchedule:
     return lambda step: 1.0 - min(d, 1.0 - (1.0 + w) / (step + 1.0 + w))
 
 
-def mean_teacher(alpha_max: float = 0.99) -> MomentumSchedule:
-    """The original mean-teacher ramp (Tarvainen & Valpola, 2017; Stable Mean Teacher uses it
-    with 0.99): the weight of the old value is ``alpha = min(1 - 1 / (step + 1), alpha_max)``,
-    so the momentum returned is ``1 - alpha`` (1 at step 0: the first update copies)."""
-    a = _check_unit('alpha_max', alpha_max)
-    return lambda step: 1.0 - min(1.0 - 1.0 / (step + 1.0), a)
+def mean_teacher(momentum_min: float = 0.01) -> MomentumSchedule:
+    """The original mean-teacher ramp (Tarvainen & Valpola, 2017), ``max(1 / (step + 1),
+    momentum_min)``: 1 at step 0 (the first update copies), then a running mean of the
+    student until the floor. The papers write it with the weight of the old value,
+    ``alpha = min(1 - 1 / (step + 1), alpha_max)``; ``momentum_min = 1 - alpha_max`` (Stable
+    Mean Teacher and Dual Teacher: ``alpha_max = 0.99``, i.e. ``momentum_min = 0.01``)."""
+    m = _check_unit('momentum_min', momentum_min)
+    return lambda step: max(1.0 / (step + 1.0), m)
 
 
 def with_burn_in(schedule: MomentumSchedule, begin_iter: int) -> MomentumSchedule:

@@ -3,8 +3,8 @@
 ``N`` teachers take turns: period ``p = iter // interval`` belongs to teacher ``p mod N``.
 When a teacher becomes active it restarts from the student, and its EMA weight of the old
 value ramps as ``alpha_i = min(1 - 1 / (i + 1), alpha_max)``, ``i`` counting the updates since
-it became active (``alpha_0 = 0``: the first update copies the student). In mtkit's momentum
-convention (weight of the new value) that is ``momentum_i = 1 - alpha_i``.
+it became active (``alpha_0 = 0``: the first update copies the student): the ``mean_teacher``
+schedule of :mod:`mtkit.teachers.momentum`, restarted with each turn.
 """
 from typing import Tuple
 
@@ -18,12 +18,3 @@ def switching_state(it: int, interval: int, num_teachers: int) -> Tuple[int, int
     period = it // interval
     return period, period % num_teachers, it - period * interval
 
-
-def restart_momentum(step: int, alpha_max: float = 0.99) -> float:
-    """Momentum (weight of the student) of the ``step``-th update since activation:
-    ``1 - min(1 - 1 / (step + 1), alpha_max)``."""
-    if not 0.0 <= alpha_max <= 1.0:
-        raise ValueError(f'alpha_max must be in [0, 1], got {alpha_max}')
-    if step < 0:
-        raise ValueError(f'step must be >= 0, got {step}')
-    return 1.0 - min(1.0 - 1.0 / (step + 1), alpha_max)

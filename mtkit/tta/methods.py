@@ -236,11 +236,17 @@ class Tent(TTAMethod):
 
 
 class _TeacherStudent(TTAMethod):
-    """Shared by CoTTA and RMT: a student updated by gradients and an EMA teacher."""
+    """Shared by CoTTA and RMT: a student updated by gradients and an EMA teacher
+    (``momentum``: weight of the student in each update, mtkit's one convention; the papers'
+    ``ema=0.999`` is ``momentum=0.001``)."""
 
-    def __init__(self, model: nn.Module, lr: float, ema: float, bn_prior: float = 0.0) -> None:
+    def __init__(self, model: nn.Module, lr: float, momentum: float,
+                 bn_prior: float = 0.0) -> None:
         super().__init__(model, bn_prior)
-        self.lr, self.ema = lr, ema
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f'{type(self).__name__}: momentum (weight of the new value) must be '
+                             f'in [0, 1], got {momentum}')
+        self.lr, self.momentum = lr, momentum
         self._setup()
 
     def _setup(self) -> None:
@@ -263,26 +269,27 @@ class _TeacherStudent(TTAMethod):
         return self.teacher.head(self.teacher.extract_feat(x))
 
     def ema_step(self) -> None:
-        ema_update_(self._plan, 1.0 - self.ema)
+        ema_update_(self._plan, self.momentum)
 
 
 @TTA_METHODS.register_module()
 class CoTTA(_TeacherStudent):
     """CoTTA (Wang et al., CVPR 2022).
 
-    The teacher (EMA ``ema`` of the student) gives the target: its prediction on the clean
+    The teacher (EMA of the student, ``momentum`` 0.001: the paper's 0.999 decay) gives the
+    target: its prediction on the clean
     batch, or, when the source model's mean confidence on the batch is below ``ap``, the mean
     of its predictions over ``num_aug`` augmented copies. The student minimises soft
     cross-entropy to it; after the EMA step each student weight is restored to its source value
     with probability ``restore_p``. The output is the teacher's target.
     """
 
-    def __init__(self, model: nn.Module, lr: float = 1e-3, ema: float = 0.999,
+    def __init__(self, model: nn.Module, lr: float = 1e-3, momentum: float = 0.001,
                  ap: float = 0.92, num_aug: int = 32, restore_p: float = 0.01,
                  seed: int = 0, bn_prior: float = 0.0) -> None:
         self.ap, self.num_aug, self.restore_p = ap, num_aug, restore_p
         self.generator = torch.Generator().manual_seed(seed)
-        super().__init__(model, lr, ema, bn_prior)
+        super().__init__(model, lr, momentum, bn_prior)
 
     def _setup(self) -> None:
         super()._setup()
@@ -317,8 +324,8 @@ class RMT(_TeacherStudent):
     teacher's clean prediction (averaged), plus ``lambda_cont`` times the supervised
     contrastive loss of [nearest source prototype, student feature of x, of aug(x)] through a
     trainable projector (temperature ``temperature``), plus, unless ``source_free``, the
-    cross-entropy of a labeled source batch (``replay``). The teacher is an EMA (``ema``) of the
-    student. The output is student + teacher logits.
+    cross-entropy of a labeled source batch (``replay``). The teacher is an EMA of the
+    student (``momentum`` 0.001: the paper's 0.999 decay). The output is student + teacher logits.
 
     Source prototypes (per-class mean pooled features of the source model on the source data)
     are computed once by :meth:`set_source` and cached.
@@ -331,7 +338,7 @@ class RMT(_TeacherStudent):
             clean and augmented views) as the contrastive loss's samples; the SCE is per pixel.
     """
 
-    def __init__(self, model: nn.Module, lr: float = 1e-3, ema: float = 0.999,
+    def __init__(self, model: nn.Module, lr: float = 1e-3, momentum: float = 0.001,
                  alpha: float = 0.5, temperature: float = 0.1, lambda_ce_trg: float = 1.0,
                  lambda_cont: float = 1.0, lambda_ce_src: float = 1.0,
                  source_free: bool = True, projection_dim: int = 128,
@@ -348,7 +355,7 @@ class RMT(_TeacherStudent):
         self.projection_dim = projection_dim
         self.prototypes: Optional[Tensor] = None
         self._replay = None
-        super().__init__(model, lr, ema, bn_prior)
+        super().__init__(model, lr, momentum, bn_prior)
 
     def _setup(self) -> None:
         with torch.random.fork_rng(devices=[]):  # the same projector on every reset

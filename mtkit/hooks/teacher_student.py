@@ -1,0 +1,169 @@
+"""The base of mtkit's teacher hooks: EMA teachers that follow students, wired into MMEngine.
+
+:class:`TeacherStudentHook` holds what every teacher hook does the same way, so that the hooks
+(:class:`~mtkit.hooks.EMATeacherHook`, :class:`~mtkit.hooks.DualTeacherHook`,
+:class:`~mtkit.hooks.StableTeacherHook`) are presets that only say *when* which teacher moves
+and by how much:
+
+* unwrap a (DDP-wrapped) model and find its ``(teacher, student)`` submodule pairs;
+* check that every teacher the model lists in ``ema_teachers`` is updated by exactly one hook;
+* validate the buffer policy once and build one fused EMA plan per pair
+  (:mod:`mtkit.teachers.ema`);
+* **one resume rule**: on a fresh start (``runner.iter == 0``) the hook's state is reset and
+  every teacher starts as a copy of its student (unless ``init_teachers=False``); on resume the
+  hook's state is restored from the checkpoint (key :attr:`state_key`); a checkpoint without it
+  (made before the hook saved state, or by another hook) derives the state from
+  ``runner.iter`` (one update per iteration), which is logged. The teachers' weights are in
+  the model's state dict either way.
+
+The momentum convention is the one of :mod:`mtkit.teachers.ema`: the weight of the new value.
+"""
+from typing import Dict, List, Optional
+
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
+from ..utils.errors import ConfigKeyError, check_choice
+
+
+def unwrap_model(runner_model: nn.Module) -> nn.Module:
+    """The model inside MMEngine's DDP / FSDP wrappers (or the model itself)."""
+    return runner_model.module if is_model_wrapper(runner_model) else runner_model
+
+
+def check_pair(model: nn.Module, teacher: str, student: str, hook_name: str) -> None:
+    """Raise ``AttributeError`` when ``teacher`` or ``student`` is not a submodule of
+    ``model``, naming the missing one(s)."""
+    missing = [n for n in (teacher, student) if not isinstance(getattr(model, n, None),
+                                                                nn.Module)]
+    if missing:
+        raise AttributeError(
+            f'{hook_name} needs a model with `{teacher}` and `{student}` submodules '
+            f'(e.g. mtkit.MeanTeacherDetector or mmdet SemiBaseDetector); '
+            f'{type(model).__name__} has no {missing}. Wrap the detector/segmentor in a '
+            f'teacher-student model, or remove the hook from custom_hooks.')
+
+
+def check_every_teacher_is_updated(runner, model) -> None:
+    """Each teacher a model lists in ``ema_teachers`` must be updated by exactly one hook
+    (hooks name theirs in ``updated_teachers``); otherwise a :class:`ConfigKeyError`."""
+    owners: Dict[str, List[str]] = {}
+    for h in runner.hooks:
+        for name in getattr(h, 'updated_teachers', ()):
+            owners.setdefault(name, []).append(type(h).__name__)
+    twice = {n: hooks for n, hooks in owners.items() if len(hooks) > 1}
+    if twice:
+        raise ConfigKeyError(f'teacher(s) updated by more than one hook: {twice}; keep one '
+                             f'hook per teacher in custom_hooks')
+    missing = [n for n in getattr(model, 'ema_teachers', ()) if n not in owners]
+    if missing:
+        raise ConfigKeyError(
+            f'{type(model).__name__} has EMA teacher(s) {missing} that no hook updates (they '
+            f'would stay at their initial weights). Add e.g. '
+            f"dict(type='mtkit.EMATeacherHook', teacher_name='{missing[0]}', momentum=...) "
+            f"to custom_hooks, i.e. EMATeacherHook(teacher_name='{missing[0]}'), or a "
+            f'DualTeacherHook whose teacher_names include them.')
+
+
+class TeacherStudentHook(Hook):
+    """Base of the teacher hooks (see the module docstring); not registered itself.
+
+    Subclasses set :attr:`state_key` and decide in ``after_train_iter`` which plans to update
+    with which momentum (:meth:`update`). Hook-specific state goes through
+    :meth:`reset_state`, :meth:`derive_state`, :meth:`state_dict` and :meth:`load_state`
+    (call ``super()`` for the update count ``step``).
+
+    Args:
+        pairs: ``{teacher attribute: student attribute}`` of the model, in order.
+        buffer_policy: ``'copy'``, ``'average'`` or ``'keep'`` (:func:`build_ema_plan`).
+        init_teachers: On a fresh start copy every student into its teacher.
+    """
+
+    priority = 'NORMAL'
+    #: checkpoint key of the hook's state
+    state_key: str = ''
+
+    def __init__(self, pairs: Dict[str, str], buffer_policy: str = 'copy',
+                 init_teachers: bool = True) -> None:
+        name = type(self).__name__
+        if not pairs:
+            raise ConfigKeyError(f'{name}: pairs is empty; give {{teacher: student}} names')
+        check_choice(f'{name}.buffer_policy', buffer_policy, BUFFER_POLICIES)
+        self.pairs = dict(pairs)
+        self.buffer_policy = buffer_policy
+        self.init_teachers = init_teachers
+        self.step = 0
+        self.model: Optional[nn.Module] = None
+        self.plans: Dict[str, object] = {}
+        self._loaded: Optional[dict] = None
+
+    @property
+    def updated_teachers(self) -> tuple:
+        return tuple(self.pairs)
+
+    # ------------------------------------------------------------------ state
+    def reset_state(self) -> None:
+        """State of a fresh start."""
+        self.step = 0
+
+    def derive_state(self, it: int) -> None:
+        """State at iteration ``it`` of a checkpoint that has none: one update per iteration."""
+        self.step = it
+
+    def state_dict(self) -> dict:
+        return dict(step=self.step, pairs=dict(self.pairs))
+
+    def load_state(self, state: dict) -> None:
+        """Restore :meth:`state_dict`; a checkpoint made with other pairs is an error."""
+        if dict(state.get('pairs', self.pairs)) != self.pairs:
+            raise ConfigKeyError(f'{type(self).__name__}: the checkpoint was trained with pairs '
+                                 f'{state.get("pairs")}, the config has {self.pairs}')
+        self.step = int(state['step'])
+
+    # ------------------------------------------------------------------ setup
+    def check_model(self, runner, model: nn.Module) -> None:
+        """Subclass hook: further requirements on the model, before any state is touched."""
+
+    def setup(self, runner) -> None:
+        """Subclass hook: settings that depend on the runner, before the state is set."""
+
+    def before_train(self, runner) -> None:
+        model = unwrap_model(runner.model)
+        for teacher, student in self.pairs.items():
+            check_pair(model, teacher, student, type(self).__name__)
+        self.check_model(runner, model)
+        check_every_teacher_is_updated(runner, model)
+        self.model = model
+        self.plans = {t: build_ema_plan(getattr(model, t), getattr(model, s), self.buffer_policy)
+                      for t, s in self.pairs.items()}
+        self.setup(runner)
+        if runner.iter == 0:
+            self.reset_state()
+            if self.init_teachers:
+                for plan in self.plans.values():
+                    copy_student_to_teacher_(plan)
+        elif self._loaded is not None:
+            self.load_state(self._loaded)
+        else:
+            self.derive_state(runner.iter)
+            print_log(f'{type(self).__name__}: the checkpoint has no {self.state_key!r} state; '
+                      f'derived {self.state_dict()} from iteration {runner.iter}',
+                      logger='current')
+        self._loaded = None
+
+    # ------------------------------------------------------------------ training
+    def update(self, runner, teachers, momentum: float) -> None:
+        """One EMA step of the named teachers towards their students; logs the momentum."""
+        for name in teachers:
+            ema_update_(self.plans[name], momentum)
+        runner.message_hub.update_scalar('train/ema_momentum', momentum)
+
+    # ------------------------------------------------------------------ checkpoints
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint[self.state_key] = self.state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._loaded = checkpoint.get(self.state_key)
