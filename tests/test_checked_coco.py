@@ -67,3 +67,25 @@ def test_an_empty_split_is_named(digitscenes, tmp_path, train_json):
     ann = _write(tmp_path, dict(train_json, images=[], annotations=[]))
     with pytest.raises(ConfigKeyError, match=f"'{ann}' has no image: an empty split"):
         _dataset(digitscenes, ann)
+
+
+def test_labeled_and_unlabeled_splits_must_be_disjoint(digitscenes, tmp_path, train_json):
+    images = train_json['images']
+
+    def split(name, imgs):
+        ids = {i['id'] for i in imgs}
+        return _write(tmp_path, dict(train_json, images=imgs, annotations=[
+            a for a in train_json['annotations'] if a['image_id'] in ids]), name)
+
+    labeled = split('labeled.json', images[:6])
+    unlabeled = split('unlabeled.json', images[6:])
+    ds = _dataset(digitscenes, unlabeled, disjoint_from=labeled, unknown_categories='ignore')
+    assert len(ds) == len(images) - 6
+    overlapping = split('overlap.json', images[4:])  # images 4 and 5 are in both
+    names = sorted(i['file_name'] for i in images[4:6])
+    with pytest.raises(ConfigKeyError, match=rf"2 image\(s\) of '{overlapping}' are also in "
+                                             rf"'{labeled}' \(e\.g\. \['{names[0]}', "
+                                             rf"'{names[1]}'\]\)"):
+        _dataset(digitscenes, overlapping, disjoint_from=labeled, unknown_categories='ignore')
+    with pytest.raises(ConfigKeyError, match="disjoint_from: '.*nope.json' does not exist"):
+        _dataset(digitscenes, unlabeled, disjoint_from=str(tmp_path / 'nope.json'))

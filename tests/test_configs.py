@@ -26,6 +26,39 @@ def test_every_config_is_covered():
             for p in (1, 5, 10)} <= names
 
 
+def _dataset_types(obj):
+    if isinstance(obj, dict):
+        if 'ann_file' in obj and 'type' in obj:
+            yield obj['type']
+        for v in obj.values():
+            yield from _dataset_types(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _dataset_types(v)
+
+
+def test_every_detection_dataset_is_checked():
+    # mmdet's CocoDataset drops unknown category ids and empty images without a word; every
+    # shipped detection config (DigitScenes and COCO) loads through mtkit.CheckedCocoDataset
+    for path in CONFIGS:
+        cfg = Config.fromfile(path)
+        types = {t for key in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+                 for t in _dataset_types(cfg[key].to_dict())}
+        assert types == {'mtkit.CheckedCocoDataset'}, (osp.basename(path), types)
+
+
+def test_every_unlabeled_split_is_checked_against_its_labeled_split():
+    # the unlabeled set names the labeled annotation file of its own config (a child config
+    # that changes the split must change both), so CheckedCocoDataset can refuse an overlap
+    for path in CONFIGS:
+        cfg = Config.fromfile(path)
+        if 'detector' not in cfg.model:
+            continue
+        labeled, *unlabeled = cfg.train_dataloader.dataset.datasets
+        first = unlabeled[0].datasets[0] if 'datasets' in unlabeled[0] else unlabeled[0]
+        assert first.get('disjoint_from') == labeled.ann_file, osp.basename(path)
+
+
 def test_model_zoo_metafile_points_at_real_configs():
     import yaml
     with open(osp.join(REPO, 'model_zoo', 'metafile.yml')) as f:

@@ -72,7 +72,8 @@ def test_supervised_segmentor_checkpoint_starts_every_seg_arm(digitscenes, tmp_p
         assert cfg.load_from == 'work_dirs/seg_converged/sup1_8_s0/iter_8000.pth'
         assert cfg.model.semi_train_cfg.burn_in_iters == 0
         cfg.load_from = ckpt
-        cfg.model.semi_train_cfg.pseudo_thr = 0.0  # the 2-iteration model is not confident
+        if cfg.model.semi_train_cfg.get('pseudo_filters') is None:
+            cfg.model.semi_train_cfg.pseudo_thr = 0.0  # the 2-iteration model is not confident
         if 'consensus' in name:
             cfg.model.semi_train_cfg.pseudo_filters[0].dense_thr = 0.0
         runner = Runner.from_cfg(cfg)

@@ -81,6 +81,46 @@ def test_dist_train_two_cpu_processes_and_exact_resume(digitscenes, tmp_path):
         assert torch.equal(a['state_dict'][k], b['state_dict'][k]), k
 
 
+def _det_cfg_file(digitscenes, tmp_path, name, gather):
+    from helpers import point_digitscenes
+    cfg = point_digitscenes(Config.fromfile(osp.join(REPO, 'configs', name)), digitscenes)
+    cfg = small_run_cfg(cfg, str(tmp_path / 'unused'), max_iters=2, val=False)
+    cfg.load_from = None
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.sampler.update(batch_size=2, source_ratio=[1, 1])
+    cfg.custom_hooks[0].begin_iter = 0
+    cfg.model.semi_train_cfg.update(burn_in_iters=0, ramp_iters=0)  # unsupervised from the start
+    cfg.model.detector.test_cfg.score_thr = 0.0
+    for f in cfg.model.semi_train_cfg.pseudo_filters:
+        if f['type'] == 'ScoreThreshold':
+            f['thr'] = 0.0  # an untrained model is not confident: keep pseudo boxes
+        if f['type'] == 'GMMThreshold':
+            f['gather'] = gather
+    cfg_file = str(tmp_path / 'det.py')
+    cfg.dump(cfg_file)
+    return cfg_file
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py',
+                                  'consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py'])
+def test_dist_train_detection_mean_teacher_and_consistent_teacher(digitscenes, tmp_path, name):
+    """The detection mean teacher, and Consistent-Teacher's GMM thresholds with gather=True, on
+    2 gloo processes: both ranks run the unsupervised branch (weight > 0), and the checkpoint is
+    written once."""
+    out = _dist_train(_det_cfg_file(digitscenes, tmp_path, name, gather=True),
+                      str(tmp_path / 'w'))
+    assert "'nccl' -> 'gloo'" in out
+    ckpt = torch.load(tmp_path / 'w' / 'iter_2.pth', map_location='cpu', weights_only=True)
+    assert ckpt['meta']['iter'] == 2
+    assert any(k.startswith('teacher.') for k in ckpt['state_dict'])
+    import json
+    with open(next(tmp_path.glob('w/*/vis_data/scalars.json'))) as f:
+        records = [json.loads(line) for line in f]
+    weights = [r['unsup_weight'] for r in records if 'unsup_weight' in r]
+    assert len(weights) == 2 and min(weights) > 0, records
+
+
 def _sync_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import datetime
     import json

@@ -52,16 +52,16 @@ def test_per_class_sizes_are_checked_when_the_model_is_built():
     """A per-class threshold list or a filter's num_classes that does not match the detector's
     10 classes fails at build time naming the key, not after burn-in."""
     from mtkit.utils.errors import ConfigKeyError
-    with pytest.raises(ConfigKeyError, match=r'cls_pseudo_thr -> pseudo_filters\[0\] '
+    with pytest.raises(ConfigKeyError, match=r'pseudo_thr -> pseudo_filters\[0\] '
                                              r'\(ScoreThreshold\) has 3 per-class thresholds, '
                                              r'but the model predicts 10 classes'):
-        build(cls_pseudo_thr=[0.5, 0.6, 0.7])
+        build(pseudo_thr=[0.5, 0.6, 0.7])
     with pytest.raises(ConfigKeyError, match=r'semi_train_cfg.pseudo_filters\[1\] '
                                              r'\(GMMThreshold\) has 5 per-class thresholds, '
                                              r'5 num_classes'):
         build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.1),
                               dict(type='GMMThreshold', num_classes=5)])
-    build(cls_pseudo_thr=[0.5] * 10)  # one per class: fine
+    build(pseudo_thr=[0.5] * 10)  # one per class: fine
 
 
 def test_plain_checkpoint_fills_teacher_and_student():

@@ -1,5 +1,4 @@
 """mtkit's registries reached from mmdet / mmseg default scopes, scoped and plain."""
-import os.path as osp
 import subprocess
 import sys
 import textwrap
@@ -8,7 +7,6 @@ import pytest
 from mmengine.registry import init_default_scope
 
 import mtkit.registry as R
-from conftest import REPO
 from mtkit.engine import TeacherStudentEvalLoop
 from mtkit.hooks import EMATeacherHook
 from mtkit.models.det import MeanTeacherDetector

@@ -49,7 +49,7 @@ def tiny_cfg(path, digitscenes, cityscapes, work_dir, max_iters=2):
         cfg[key].dataset.indices = 2
     seg = cfg.model.get('segmentor', cfg.model)
     seg.pretrained = None  # no pretrained weights are reachable here
-    if 'semi_train_cfg' in cfg.model:
+    if 'semi_train_cfg' in cfg.model and cfg.model.semi_train_cfg.get('pseudo_filters') is None:
         cfg.model.semi_train_cfg.pseudo_thr = 0.0  # exercise the unsupervised loss
     return cfg
 

@@ -48,6 +48,8 @@ def seg_batch(digitscenes):
 
 def build_model(cfg, **train_cfg):
     model_cfg = copy.deepcopy(cfg.model)
+    if train_cfg.get('pseudo_filters') is not None:
+        train_cfg.setdefault('pseudo_thr', None)  # the config's shorthand would be ignored
     model_cfg.semi_train_cfg.update(train_cfg)
     with DefaultScope.overwrite_default_scope('mmseg'):
         return MODELS.build(model_cfg)
@@ -427,6 +429,17 @@ def test_per_class_sizes_are_checked_when_the_segmentor_is_built(seg_batch):
     with pytest.raises(ConfigKeyError, match=r'pseudo_filters\[0\] \(ClassQuantileThreshold\) '
                                              r'has 10 per-class thresholds, 10 num_classes'):
         build_model(cfg, pseudo_filters=[dict(type='ClassQuantileThreshold', num_classes=10)])
+
+
+def test_pseudo_thr_beside_pseudo_filters_is_an_error(seg_batch):
+    # pseudo_thr only builds the default chain: given with pseudo_filters it would be ignored
+    cfg, _ = seg_batch
+    with pytest.raises(ConfigKeyError, match=r"MeanTeacherSegmentor.semi_train_cfg: "
+                                             r"\['pseudo_thr'\] only build the default "
+                                             r"pseudo_filters and are ignored"):
+        build_model(cfg, pseudo_thr=0.9, pseudo_filters=[dict(type='ScoreThreshold', thr=0.5)])
+    model = build_model(cfg, pseudo_filters=[dict(type='ScoreThreshold', thr=0.5)])
+    assert model.pseudo_filter.filters[0].thr == 0.5
 
 
 def test_a_checkpoint_with_nan_is_refused_naming_the_tensor(seg_batch):

@@ -205,10 +205,10 @@ def test_policy_keys_are_validated():
         build(oracle=dict(noise=1))
     # mmdet's shorthands only build the default filters: with pseudo_filters they would be
     # silently ignored
-    with pytest.raises(KeyError, match=r"\['cls_pseudo_thr'\] only build the default "
+    with pytest.raises(KeyError, match=r"\['pseudo_thr'\] only build the default "
                                        r"pseudo_filters and are ignored"):
-        build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.7)], cls_pseudo_thr=0.9)
-    build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.7)], cls_pseudo_thr=None)
+        build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.7)], pseudo_thr=0.9)
+    build(pseudo_filters=[dict(type='ScoreThreshold', thr=0.7)], pseudo_thr=None)
 
 
 def _batch(n=2, size=64):

@@ -23,10 +23,17 @@ percent = 10
 fold = 1
 labeled_dataset = _base_.labeled_dataset
 unlabeled_dataset = _base_.unlabeled_dataset
+# mmdet's CocoDataset with the checks it lacks (unknown category ids, classes without boxes and
+# empty splits are named instead of silently dropped; mtkit/datasets/checked_coco.py)
+labeled_dataset.type = 'mtkit.CheckedCocoDataset'
+unlabeled_dataset.type = 'mtkit.CheckedCocoDataset'
 labeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}.json'
 unlabeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}-unlabeled.json'
 unlabeled_dataset.data_prefix = dict(img='train2017/')
+unlabeled_dataset.disjoint_from = labeled_dataset.ann_file  # no labeled image trains twice
 train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
+val_dataloader = dict(dataset=dict(type='mtkit.CheckedCocoDataset'))
+test_dataloader = dict(dataset=dict(type='mtkit.CheckedCocoDataset'))
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=180000, val_interval=5000)
 val_cfg = dict(type='mtkit.TeacherStudentEvalLoop')

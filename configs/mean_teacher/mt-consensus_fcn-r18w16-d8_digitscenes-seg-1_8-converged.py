@@ -3,7 +3,8 @@
 # else is ./mt_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py.
 _base_ = ['./mt_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py']
 model = dict(semi_train_cfg=dict(
-    pseudo_filters=[dict(type='ConsensusFilter', dense_thr=0.95)]))
+    pseudo_filters=[dict(type='ConsensusFilter', dense_thr=0.95)],
+    pseudo_thr=None))  # the threshold is in pseudo_filters
 custom_hooks = [
     dict(type='mtkit.EMATeacherHook', momentum=0.01),
     dict(type='mtkit.EMATeacherHook', momentum=0.005, teacher_name='teacher2'),

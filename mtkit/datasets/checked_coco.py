@@ -8,7 +8,8 @@ names it.
 """
 import collections
 import warnings
-from typing import List, Union
+import os.path as osp
+from typing import List, Optional, Union
 
 from mmdet.datasets import CocoDataset
 
@@ -29,15 +30,22 @@ class CheckedCocoDataset(CocoDataset):
       error), since the model then never sees a labeled example of it.
     * Always a :class:`ConfigKeyError` naming the file: no image at all (an empty split), or a
       class of ``classes`` missing from the file's categories (mmdet would shift the labels).
+    * With ``disjoint_from`` (the unlabeled set of a semi-supervised config names the labeled
+      annotation file): a :class:`ConfigKeyError` naming both files when an image (the same
+      ``file_name``; both files name images in the same folder) is in both, since a labeled image would then also train as unlabeled.
 
     Args:
         unknown_categories: ``'warn'``, ``'error'`` or ``'ignore'``.
+        disjoint_from: Another COCO annotation file (relative to ``data_root`` like
+            ``ann_file``) that must share no image with this one.
         **kwargs: As :class:`~mmdet.datasets.CocoDataset`.
     """
 
-    def __init__(self, *args, unknown_categories: str = 'warn', **kwargs) -> None:
+    def __init__(self, *args, unknown_categories: str = 'warn',
+                 disjoint_from: Optional[str] = None, **kwargs) -> None:
         check_choice('CheckedCocoDataset.unknown_categories', unknown_categories, POLICIES)
         self.unknown_categories = unknown_categories
+        self.disjoint_from = disjoint_from
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -55,11 +63,34 @@ class CheckedCocoDataset(CocoDataset):
         if not data_list:
             raise ConfigKeyError(f'CheckedCocoDataset: {self.ann_file!r} has no image: an empty '
                                  f'split (check the file, or the splitting command)')
+        if self.disjoint_from is not None:
+            self._check_disjoint(data_list)
         return data_list
+
+    def _check_disjoint(self, data_list: List[dict]) -> None:
+        import json
+        from mmengine.fileio import get_local_path
+        other = self.disjoint_from
+        if self.data_root and not osp.isabs(other):
+            other = osp.join(self.data_root, other)
+        if not osp.isfile(other):
+            raise ConfigKeyError(f'CheckedCocoDataset.disjoint_from: {other!r} does not exist '
+                                 f'(the annotation file that {self.ann_file!r} must not overlap)')
+        with get_local_path(other, backend_args=self.backend_args) as path:
+            with open(path) as f:
+                theirs = {img['file_name'] for img in json.load(f).get('images', [])}
+        both = sorted(set(self._file_names) & theirs)
+        if both:
+            raise ConfigKeyError(f'CheckedCocoDataset: {len(both)} image(s) of {self.ann_file!r} '
+                                 f'are also in {other!r} (e.g. {both[:3]}); the labeled and '
+                                 f'unlabeled splits must be disjoint (write them with '
+                                 f'tools/split_coco.py)')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
         if not hasattr(self, '_unknown'):
             self._unknown, self._seen = collections.Counter(), collections.Counter()
+            self._file_names = []
+        self._file_names.append(raw_data_info['raw_img_info']['file_name'])
         for ann in raw_data_info['raw_ann_info']:
             cat = ann.get('category_id')
             (self._seen if cat in self.cat2label else self._unknown)[cat] += 1

@@ -1,3 +1,3 @@
-from .teacher_student_val_loop import TeacherStudentEvalLoop, TeacherStudentTestLoop
+from .teacher_student_loops import TeacherStudentEvalLoop, TeacherStudentTestLoop
 
 __all__ = ['TeacherStudentEvalLoop', 'TeacherStudentTestLoop']

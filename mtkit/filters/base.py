@@ -147,6 +147,23 @@ class FilterChain(nn.Module):
     def __len__(self) -> int:
         return len(self.filters)
 
+    @classmethod
+    def for_model(cls, owner: str, filters: Optional[Sequence], default: Sequence,
+                  num_teachers: int) -> tuple:
+        """The pseudo-label chain of a teacher-student model: ``filters`` (its
+        ``semi_train_cfg.pseudo_filters``) or, when None, the ``default`` built from the
+        shorthand keys. Returns ``(chain, num_teachers)``, raised to 2 when a filter needs a
+        second teacher (consensus). A filter needing anything else is a
+        :class:`ConfigKeyError` naming ``owner`` (the model)."""
+        chain = cls(default if filters is None else filters)
+        unknown = [r for r in chain.requires if r != 'second']
+        if unknown:
+            raise ConfigKeyError(f'{owner}: pseudo filters need {unknown}, which this model '
+                                 f'cannot provide')
+        if 'second' in chain.requires:
+            num_teachers = max(num_teachers, 2)
+        return chain, num_teachers
+
 
 def as_threshold_tensor(thr: Union[float, Sequence[float]], name: str) -> Tensor:
     """A scalar or per-class threshold vector, checked to lie in [0, 1]."""

@@ -51,6 +51,7 @@ labeled_dataset = dict(
 unlabeled_dataset = dict(
     type=_base_.dataset_type, data_root=_base_.data_root, metainfo=_base_.metainfo,
     ann_file=_base_.unlabeled_ann, data_prefix=dict(img='train/'),
+    disjoint_from=_base_.labeled_ann,  # no labeled image trains as unlabeled too
     filter_cfg=dict(filter_empty_gt=False), pipeline=unsup_pipeline)
 
 batch_size = 8

@@ -17,7 +17,7 @@ from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
-from ..teachers import (check_finite, check_finite_state_dict, consensus_partner,
+from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner,
                         scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
@@ -29,8 +29,9 @@ TRAIN_DEFAULTS = dict(
     unsup_weight=1.0,
     # Filters applied in order to the teacher's predictions, in the student's view.
     pseudo_filters=None,
-    # mmdet SemiBaseDetector spellings, used when pseudo_filters is None.
-    cls_pseudo_thr=0.5,
+    # Shorthands that build the default filters when pseudo_filters is None (pseudo_thr is
+    # mmdet SemiBaseDetector's cls_pseudo_thr, named as in the segmentor).
+    pseudo_thr=0.5,
     min_pseudo_bbox_wh=(1e-2, 1e-2),
     burn_in_iters=0,
     ramp_iters=0,
@@ -139,7 +140,7 @@ class MeanTeacherDetector(SemiBaseDetector):
                  semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
         check_shorthands('MeanTeacherDetector.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
-                         ('cls_pseudo_thr', 'min_pseudo_bbox_wh'))
+                         ('pseudo_thr', 'min_pseudo_bbox_wh'))
         train_cfg = check_cfg('MeanTeacherDetector.semi_train_cfg', semi_train_cfg,
                               TRAIN_DEFAULTS)
         test_cfg = check_cfg('MeanTeacherDetector.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
@@ -154,18 +155,12 @@ class MeanTeacherDetector(SemiBaseDetector):
                                      data_preprocessor=inner)
         super().__init__(detector=detector, semi_train_cfg=train_cfg, semi_test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        filters = train_cfg['pseudo_filters']
-        if filters is None:
-            filters = [dict(type='ScoreThreshold', thr=train_cfg['cls_pseudo_thr']),
-                       dict(type='MinBoxSize', min_size=tuple(train_cfg['min_pseudo_bbox_wh']))]
-        self.pseudo_filter = FilterChain(filters)
+        self.pseudo_filter, num_teachers = FilterChain.for_model(
+            'MeanTeacherDetector', train_cfg['pseudo_filters'],
+            [dict(type='ScoreThreshold', thr=train_cfg['pseudo_thr']),
+             dict(type='MinBoxSize', min_size=tuple(train_cfg['min_pseudo_bbox_wh']))],
+            num_teachers)
         self.pseudo_stats = PseudoLabelStats()
-        unknown = [r for r in self.pseudo_filter.requires if r != 'second']
-        if unknown:
-            raise ConfigKeyError(f'MeanTeacherDetector: pseudo filters need {unknown}, which '
-                                 f'this model cannot provide')
-        if 'second' in self.pseudo_filter.requires:
-            num_teachers = max(num_teachers, 2)
         self.ema_teachers = teacher_names(num_teachers)
         for name in self.ema_teachers[1:]:
             setattr(self, name, MODELS.build(detector))
@@ -181,7 +176,7 @@ class MeanTeacherDetector(SemiBaseDetector):
             self.pseudo_filter.check_num_classes(
                 num_classes, 'MeanTeacherDetector.semi_train_cfg.' +
                 ('pseudo_filters' if train_cfg['pseudo_filters'] is not None else
-                 'cls_pseudo_thr -> pseudo_filters'))
+                 'pseudo_thr -> pseudo_filters'))
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:

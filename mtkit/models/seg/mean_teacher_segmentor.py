@@ -12,8 +12,8 @@ from ...filters import FilterChain
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
-from ...utils.errors import ConfigKeyError, check_cfg, check_choice
-from ..teachers import (check_finite, check_finite_state_dict, consensus_partner,
+from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
+from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner, forward_by_mode,
                         scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'weak', 'strong')
@@ -22,7 +22,7 @@ TRAIN_DEFAULTS = dict(
     sup_weight=1.0,
     unsup_weight=1.0,
     # Filters applied in order to the teacher's per-pixel (confidence, label) maps; None means
-    # one ScoreThreshold(pseudo_thr).
+    # one ScoreThreshold(pseudo_thr) (pseudo_thr must then be None: it would be ignored).
     pseudo_filters=None,
     pseudo_thr=0.95,
     # 'mask': CE of confident pixels over all valid pixels; 'fraction': CE of every valid
@@ -95,6 +95,8 @@ class MeanTeacherSegmentor(BaseModel):
     def __init__(self, segmentor: dict, semi_train_cfg: Optional[dict] = None,
                  semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
+        check_shorthands('MeanTeacherSegmentor.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
+                         ('pseudo_thr', ))
         train_cfg = check_cfg('MeanTeacherSegmentor.semi_train_cfg', semi_train_cfg,
                               TRAIN_DEFAULTS)
         test_cfg = check_cfg('MeanTeacherSegmentor.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
@@ -115,16 +117,9 @@ class MeanTeacherSegmentor(BaseModel):
         segmentor.pop('data_preprocessor', None)  # the wrapper's preprocessor does the work
         self.semi_train_cfg = train_cfg
         self.semi_test_cfg = test_cfg
-        filters = train_cfg['pseudo_filters']
-        if filters is None:
-            filters = [dict(type='ScoreThreshold', thr=train_cfg['pseudo_thr'])]
-        self.pseudo_filter = FilterChain(filters)
-        unknown = [r for r in self.pseudo_filter.requires if r != 'second']
-        if unknown:
-            raise ConfigKeyError(f'MeanTeacherSegmentor: pseudo filters need {unknown}, which '
-                                 f'this model cannot provide')
-        if 'second' in self.pseudo_filter.requires:
-            num_teachers = max(num_teachers, 2)
+        self.pseudo_filter, num_teachers = FilterChain.for_model(
+            'MeanTeacherSegmentor', train_cfg['pseudo_filters'],
+            [dict(type='ScoreThreshold', thr=train_cfg['pseudo_thr'])], num_teachers)
         self.student = MODELS.build(segmentor)
         self.ema_teachers = teacher_names(num_teachers)
         for name in self.ema_teachers:
@@ -168,13 +163,8 @@ class MeanTeacherSegmentor(BaseModel):
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.student._forward(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
+        return forward_by_mode(self, inputs, data_samples, mode,
+                               lambda: self.student._forward(inputs, data_samples))
 
     def predict(self, inputs: Tensor, data_samples=None):
         model = getattr(self, self.semi_test_cfg['predict_on'])

@@ -15,15 +15,16 @@ from ...losses.temporal import dop_loss
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
 from ..seg.mean_teacher_segmentor import decode_head_of, full_image_metas
-from ..teachers import (check_finite, check_finite_state_dict, scheduled_unsup_weight,
-                        spread_plain_state_dict)
+from ..semi_common import (check_finite, check_finite_state_dict, forward_by_mode,
+                        scheduled_unsup_weight, spread_plain_state_dict)
 from .clip_preprocessor import clip_labels
 from .eor import eor_ce_gain, eor_loss, refine
 
 TRAIN_DEFAULTS = dict(
     sup_weight=1.0,
-    # weight of the teacher-student consistency (0: supervised only; the teacher is not run)
-    consistency_weight=0.1,
+    # weight of the teacher-student consistency, the unsupervised loss (0: supervised only; the
+    # teacher is not run); the same key as the detector's and the segmentor's
+    unsup_weight=0.1,
     # DoP: add MSE of the frame-to-frame differences to each consistency term
     use_dop=True,
     # EoR: train the error-recovery module on labeled clips and add the consistency to the
@@ -49,7 +50,7 @@ class StableMeanTeacherSegmentor(BaseModel):
     ``T`` frames:
 
     * supervised: cross-entropy of the student's per-frame logits on labeled frames;
-    * consistency (``consistency_weight`` w, ramped): the teacher's (eval mode, EMA) per-frame
+    * consistency (``unsup_weight`` w, ramped): the teacher's (eval mode, EMA) per-frame
       probabilities T on every clip, the student's S on a noisy view of the same frames, and
       ``dop_loss(S, T, T~, w)`` = ``w [MSE(S,T) + MSE(DS,DT)] + w [MSE(S,T~) + MSE(DS,DT~)]``
       over (B, T, C, H, W); without ``use_dop`` the difference terms go, without ``use_eor`` the
@@ -129,19 +130,14 @@ class StableMeanTeacherSegmentor(BaseModel):
         """(B * T, C, H, W) -> (B, T, C, H, W)."""
         return x.view(num_clips, x.shape[0] // num_clips, *x.shape[1:])
 
-    def consistency_weight(self) -> float:
-        """``consistency_weight`` times its burn-in / ramp factor at the current iteration."""
-        return scheduled_unsup_weight(self.semi_train_cfg, 'consistency_weight')
+    def unsup_weight(self) -> float:
+        """``unsup_weight`` times its burn-in / ramp factor at the current iteration."""
+        return scheduled_unsup_weight(self.semi_train_cfg)
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._logits(self.student, inputs)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
+        return forward_by_mode(self, inputs, data_samples, mode,
+                               lambda: self._logits(self.student, inputs))
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
         if not isinstance(inputs, dict) or 'sup' not in inputs:
@@ -152,7 +148,7 @@ class StableMeanTeacherSegmentor(BaseModel):
         sup_x = inputs['sup']
         n_sup = len(data_samples['sup'])
         labels = clip_labels(data_samples['sup'], sup_x.device)
-        weight = self.consistency_weight()
+        weight = self.unsup_weight()
         use_unsup = weight > 0 and 'unsup' in inputs
         x = torch.cat([sup_x, inputs['unsup']]) if use_unsup else sup_x
         n_clips = n_sup + (len(data_samples['unsup']) if use_unsup else 0)
@@ -184,7 +180,7 @@ class StableMeanTeacherSegmentor(BaseModel):
                                            temporal=c['use_dop'])
         else:
             losses['loss_cons'] = logits.sum() * 0.0
-        losses['cons_weight'] = torch.tensor(weight, device=x.device)
+        losses['unsup_weight'] = torch.tensor(weight, device=x.device)
         return losses
 
     @torch.no_grad()

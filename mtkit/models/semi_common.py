@@ -23,11 +23,12 @@ def consensus_partner(active: str) -> str:
     return 'teacher2' if active == 'teacher' else 'teacher'
 
 
-def scheduled_unsup_weight(cfg: dict, key: str = 'unsup_weight') -> float:
-    """``cfg[key]`` times the burn-in / ramp factor at the current iteration (read from
-    MMEngine's MessageHub)."""
+def scheduled_unsup_weight(cfg: dict) -> float:
+    """``cfg['unsup_weight']`` times the burn-in / ramp factor at the current iteration (read
+    from MMEngine's MessageHub)."""
     it = MessageHub.get_current_instance().get_info('iter', 0)
-    return cfg[key] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'], cfg['ramp'])
+    return cfg['unsup_weight'] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'],
+                                             cfg['ramp'])
 
 
 def spread_plain_state_dict(state_dict: dict, prefix: str, names: Sequence[str]) -> None:
@@ -81,3 +82,16 @@ def check_finite(t: Union[Tensor, Iterable[Tensor]], what: str) -> None:
             raise FloatingPointError(msg)
     else:
         torch._assert_async(ok, msg)
+
+
+def forward_by_mode(model, inputs, data_samples, mode: str, tensor_fn):
+    """MMEngine's ``BaseModel.forward`` contract for the teacher-student wrappers: ``'loss'``
+    and ``'predict'`` go to ``model.loss`` / ``model.predict``, ``'tensor'`` to
+    ``tensor_fn()`` (the student's raw outputs)."""
+    if mode == 'loss':
+        return model.loss(inputs, data_samples)
+    if mode == 'predict':
+        return model.predict(inputs, data_samples)
+    if mode == 'tensor':
+        return tensor_fn()
+    raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
