@@ -1,14 +1,15 @@
 # mtkit: the two commands of the README.
 #   make demo   set up .venv, generate DigitScenes, a supervised start, then supervised + EMA and a
 #               mean teacher from it, side by side (CPU, minutes)
-#   make test   set up .venv, run the test suite
+#   make test   set up .venv, run the whole test suite (CI), one pytest-xdist worker per core
+#   make test-fast   the edit loop: the suite without the tests marked slow (minutes)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_CFG ?= configs/mean_teacher/mt_yolox-tiny_digitscenes-demo.py
 DEMO_DIR ?= work_dirs/demo
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup demo test test-fast bench clean-demo
 
 setup:
 	@MTKIT_VENV=$(abspath $(VENV)) bash scripts/setup_env.sh
@@ -28,8 +29,12 @@ demo: setup
 	@echo; echo "val, side by side from the same supervised start:"
 	@$(PY) model_zoo/det_converged_table.py $(DEMO_DIR)
 
+TEST_WORKERS ?= auto
 test: setup
-	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) tests $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/ema_update.py

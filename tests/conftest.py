@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-os.environ.setdefault('OMP_NUM_THREADS', '2')
+# one intra-op thread per pytest-xdist worker (make test runs one worker per core), else 2
+os.environ.setdefault('OMP_NUM_THREADS', '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2')
 
 import mtkit  # noqa: E402,F401  (registers mtkit; allowlists checkpoint classes)
 from mtkit.generate.digitscenes import DigitScenesConfig, generate  # noqa: E402

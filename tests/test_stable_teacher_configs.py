@@ -34,7 +34,7 @@ def tiny(path, root, work_dir):
                           root + '/')
     cfg = small_run_cfg(Config(raw), work_dir, max_iters=2)
     if osp.basename(path).endswith('-converged.py'):
-        assert cfg.load_from == 'work_dirs/video_converged/sup_s0/iter_6000.pth'
+        assert cfg.load_from == 'work_dirs/video_converged/plateau_s0/iter_8000.pth'
         cfg.load_from = None  # the supervised checkpoint: test_plain_checkpoint_fills_... below
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
     cfg.model.semi_train_cfg.ramp_iters = 0  # the consistency at full weight from iteration 0

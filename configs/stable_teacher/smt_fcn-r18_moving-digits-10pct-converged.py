@@ -1,8 +1,8 @@
 # ./smt_fcn-r18_moving-digits-10pct.py from a converged supervised start (the protocol of
 # model_zoo/README.md): step 1 trains ./sup_fcn-r18_moving-digits-10pct.py to its plateau
-# (6,000 iterations) into work_dirs/video_converged/sup_s0; this config starts student and
+# (8,000 iterations) into work_dirs/video_converged/plateau_s0; this config starts student and
 # teacher from that checkpoint (a plain per-frame segmentor checkpoint fills both as well; the
-# EoR modules start fresh) and trains 2,000 more iterations.
+# EoR modules start fresh) and trains 1,000 more iterations.
 _base_ = ['./smt_fcn-r18_moving-digits-10pct.py']
-load_from = 'work_dirs/video_converged/sup_s0/iter_6000.pth'
-train_cfg = dict(max_iters=2000, val_interval=500)
+load_from = 'work_dirs/video_converged/plateau_s0/iter_8000.pth'
+train_cfg = dict(max_iters=1000, val_interval=250)
