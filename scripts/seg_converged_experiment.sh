@@ -44,7 +44,7 @@ declare -A CFG=(
   [dt]=configs/dual_teacher/dt_$NAME
   [dt_epoch]=configs/dual_teacher/dt_$NAME
   [sup_ema_full]=$MT/sup-ema_$NAME
-  [mt_thr0.8]=$MT/mt_$NAME
+  [mt_thr0.8]=$MT/mt-thr0.8_$NAME
   [mt_classaware_mask]=$MT/mt-classaware_$NAME
 )
 declare -A OPTS=(
@@ -54,8 +54,8 @@ declare -A OPTS=(
   # Dual Teacher with mtkit's previous turn length: one epoch of the unlabeled set (219
   # iterations at 1/8) instead of the reference code's 200 turns over the run
   [dt_epoch]="custom_hooks.0.turns=None"
-  # levers: a lower fixed threshold; the class-aware thresholds with the plain 'mask' loss
-  [mt_thr0.8]=model.semi_train_cfg.pseudo_thr=0.8
+  # lever: the class-aware thresholds with the plain 'mask' loss (the other lever, threshold
+  # 0.8, is its own config: mt-thr0.8_*)
   [mt_classaware_mask]=model.semi_train_cfg.weighting=mask
 )
 

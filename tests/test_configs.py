@@ -70,6 +70,7 @@ def test_model_zoo_metafile_points_at_real_configs():
         assert model['Results'] and all(r['Metrics'] for r in model['Results']), model['Name']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c)[:-3] for c in CONFIGS])
 def test_config_trains_and_evaluates(path, digitscenes, tiny_coco, tmp_path):
     cfg = Config.fromfile(path)

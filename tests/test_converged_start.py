@@ -3,6 +3,7 @@ detector / segmentor checkpoint fills the teachers and the student (load_from), 
 semi-supervised phase trains from it with the teacher labelling from the first iterations."""
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -11,6 +12,7 @@ from conftest import REPO
 from helpers import point_digitscenes, replace_strings, small_run_cfg
 
 
+@pytest.mark.slow
 def test_supervised_checkpoint_starts_the_mean_teacher(digitscenes, tmp_path):
     sup = point_digitscenes(Config.fromfile(osp.join(
         REPO, 'configs/supervised/yolox-tiny_digitscenes-10pct-plateau.py')), digitscenes)
@@ -52,6 +54,7 @@ def seg_cfg(name, root, work_dir):
     return cfg
 
 
+@pytest.mark.slow
 def test_supervised_segmentor_checkpoint_starts_every_seg_arm(digitscenes, tmp_path):
     """The CPU-sized DigitScenes-seg protocol: the 1/8 plateau config's plain checkpoint fills
     the student and every teacher of the mean teacher, Dual Teacher and consensus arms, which
@@ -84,3 +87,13 @@ def test_supervised_segmentor_checkpoint_starts_every_seg_arm(digitscenes, tmp_p
                 torch.testing.assert_close(state[key], value, msg=f'{name}: {model}.{key}')
         runner.train()
         assert runner.message_hub.get_scalar('train/unsup_loss_seg').current() > 0, name
+
+
+def test_the_threshold_lever_differs_from_the_mean_teacher_only_by_its_threshold():
+    def cfg(name):
+        return Config.fromfile(osp.join(REPO, 'configs/mean_teacher', name)).to_dict()
+    base = cfg('mt_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py')
+    lever = cfg('mt-thr0.8_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py')
+    assert base['model']['semi_train_cfg'].pop('pseudo_thr') == 0.95
+    assert lever['model']['semi_train_cfg'].pop('pseudo_thr') == 0.8
+    assert lever == base

@@ -65,6 +65,7 @@ def _dist_train(cfg_file, work_dir, *extra):
     return out
 
 
+@pytest.mark.slow
 def test_dist_train_two_cpu_processes_and_exact_resume(digitscenes, tmp_path):
     """The segmentation mean teacher on 2 gloo processes: 4 iterations straight, and 2 + 2
     with --resume, end with the same weights and buffers, teachers included (BatchNorm
@@ -146,6 +147,7 @@ def _sync_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_sync_norm_buffers_hook_makes_ranks_agree(tmp_path):
     """Two gloo processes whose BatchNorm saw different images hold the mean of both running
     statistics after the hook, on both ranks; the integer counter is untouched."""
@@ -183,6 +185,7 @@ def _gmm_worker(rank: int, world: int, init_file: str, out_dir: str, gather: boo
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('gather', [False, True])
 def test_gmm_queues_per_rank_or_gathered(tmp_path, gather):
     """GMMThreshold keeps a queue per rank by default (as the reference code); gather=True

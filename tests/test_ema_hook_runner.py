@@ -31,6 +31,7 @@ def state(runner):
     return {k: v.clone() for k, v in runner.model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_exact_resume(digitscenes, tmp_path):
     straight = Runner.from_cfg(mt_cfg(digitscenes, str(tmp_path / 'a'), 4))
     straight.train()
@@ -73,6 +74,7 @@ def _semibase_cfg(root, work_dir, hook):
     return cfg
 
 
+@pytest.mark.slow
 def test_drop_in_for_mmdet_mean_teacher_hook(digitscenes, tmp_path):
     """On mmdet's own SemiBaseDetector, mtkit's hook with buffer_policy='keep' reproduces
     mmdet's MeanTeacherHook (skip_buffer=True) exactly; the default 'copy' makes the teacher's

@@ -30,6 +30,7 @@ def ct_cfg(root, work_dir, max_iters, filters=None):
     return cfg
 
 
+@pytest.mark.slow
 def test_gmm_queue_resumes_exactly(digitscenes, tmp_path):
     straight = Runner.from_cfg(ct_cfg(digitscenes, str(tmp_path / 'a'), 4))
     straight.train()
@@ -46,6 +47,7 @@ def test_gmm_queue_resumes_exactly(digitscenes, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_diagnostics_logged_and_plotted(digitscenes, tmp_path):
     # a fixed threshold of 0 keeps every teacher box, so precision/recall have data
     cfg = ct_cfg(digitscenes, str(tmp_path), 3, filters=[
@@ -91,6 +93,7 @@ def test_plot_tool_names_missing_inputs(tmp_path, capsys):
     assert 'no */vis_data/scalars.json' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_consensus_of_two_teachers(digitscenes, tmp_path):
     cfg = ct_cfg(digitscenes, str(tmp_path), 2, filters=[
         dict(type='ConsensusFilter', iou_thr=0.3, score_rule='mean'),
@@ -111,6 +114,7 @@ def test_consensus_of_two_teachers(digitscenes, tmp_path):
     assert 'teacher2.' + w in runner.model.state_dict()  # saved in checkpoints
 
 
+@pytest.mark.slow
 def test_consensus_without_second_teacher_hook_is_not_silent(digitscenes, tmp_path):
     cfg = ct_cfg(digitscenes, str(tmp_path), 1, filters=[dict(type='ConsensusFilter')])
     runner = Runner.from_cfg(cfg)
@@ -118,6 +122,7 @@ def test_consensus_without_second_teacher_hook_is_not_silent(digitscenes, tmp_pa
         runner.train()
 
 
+@pytest.mark.slow
 def test_precision_without_pseudo_boxes_is_nan_not_stale(digitscenes, tmp_path):
     cfg = ct_cfg(digitscenes, str(tmp_path), 1, filters=[dict(type='ScoreThreshold', thr=1.0)])
     runner = Runner.from_cfg(cfg)

@@ -43,6 +43,7 @@ def test_names_do_not_collide_with_mmdet_or_mmseg():
             assert root.module_dict[name] is getattr(R, kind).module_dict[name]
 
 
+@pytest.mark.slow
 def test_custom_imports_from_a_plain_mm_config(tmp_path):
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(textwrap.dedent("""

@@ -107,6 +107,7 @@ def _toy_runner(work_dir, scores, save_best='acc'):
                   default_scope='mmengine')
 
 
+@pytest.mark.slow
 def test_the_previous_best_is_kept_until_the_new_best_is_saved(tmp_path, monkeypatch):
     import glob
     runner = _toy_runner(str(tmp_path), scores=[0.1, 0.5, 0.9])
@@ -132,6 +133,7 @@ def test_the_previous_best_is_kept_until_the_new_best_is_saved(tmp_path, monkeyp
     _load_checkpoint(str(tmp_path / 'best_acc_iter_2.pth'))
 
 
+@pytest.mark.slow
 def test_without_save_best_validation_and_saving_run_as_before(tmp_path):
     runner = _toy_runner(str(tmp_path), scores=[0.1, 0.5, 0.9], save_best=None)
     runner.train()

@@ -96,6 +96,7 @@ def test_seg_config_builds(path, digitscenes, tiny_cityscapes):
         assert len(data) == max(len(data.labeled), len(data.unlabeled))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', TRAINED, ids=[osp.basename(c)[:-3] for c in TRAINED])
 def test_seg_config_trains_and_evaluates(path, digitscenes, tiny_cityscapes, tmp_path):
     cfg = tiny_cfg(path, digitscenes, tiny_cityscapes, str(tmp_path))
@@ -115,6 +116,7 @@ def test_seg_config_trains_and_evaluates(path, digitscenes, tiny_cityscapes, tmp
         assert hub.get_scalar('train/unsup_loss_seg').current() > 0
 
 
+@pytest.mark.slow
 def test_cityscapes_metric_on_a_semi_supervised_config(digitscenes, tiny_cityscapes, tmp_path):
     path = osp.join(REPO, 'configs/mean_teacher/mt_deeplabv3plus-r50-d8_cityscapes-1_16.py')
     cfg = tiny_cfg(path, digitscenes, tiny_cityscapes, str(tmp_path), max_iters=1)

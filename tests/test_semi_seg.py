@@ -225,6 +225,7 @@ def same(a, b):
     return all(torch.equal(x, y) for x, y in zip(params(a), params(b)))
 
 
+@pytest.mark.slow
 def test_dual_teacher_takes_turns_and_restarts_from_the_student(digitscenes, tmp_path):
     runner = Runner.from_cfg(dt_cfg(digitscenes, str(tmp_path / 'a'), 5))
     runner.train()
@@ -243,6 +244,7 @@ def test_dual_teacher_takes_turns_and_restarts_from_the_student(digitscenes, tmp
     assert momenta == pytest.approx([1.0, 0.5, 1.0, 0.5, 1.0])
 
 
+@pytest.mark.slow
 def test_dual_teacher_turns_follow_the_schedule_length(digitscenes, tmp_path):
     """turns=N: ceil(max_iters / N) iterations per turn (the reference code's 200 epochs with a
     switch per epoch, kept relative to any schedule); interval and turns exclude each other."""
@@ -262,6 +264,7 @@ def test_dual_teacher_turns_follow_the_schedule_length(digitscenes, tmp_path):
         DualTeacherHook(turns=0)
 
 
+@pytest.mark.slow
 def test_dual_teacher_resumes_exactly(digitscenes, tmp_path):
     """Teachers, active teacher, its step count and per-teacher settings survive a resume;
     the weights after it equal a straight run's, CutMix / ClassMix masks included."""
@@ -289,6 +292,7 @@ def test_dual_teacher_resumes_exactly(digitscenes, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.slow
 def test_dual_teacher_hook_needs_its_teachers(digitscenes, tmp_path):
     cfg = dt_cfg(digitscenes, str(tmp_path), 1)
     cfg.custom_hooks[0].teacher_names = ('teacher', 'teacher3')
@@ -303,6 +307,7 @@ def test_dual_teacher_hook_needs_its_teachers(digitscenes, tmp_path):
         DualTeacherHook(teacher_train_cfgs=[dict(mix='cutmix')])
 
 
+@pytest.mark.slow
 def test_dual_teacher_on_the_detection_wrapper(digitscenes, tmp_path):
     """Switching teachers are model-agnostic: on MeanTeacherDetector the active teacher makes
     the pseudo boxes."""

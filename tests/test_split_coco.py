@@ -74,6 +74,7 @@ def test_errors(tmp_path):
             labeled_count(10, p)
 
 
+@pytest.mark.slow
 def test_cli_reports_errors_and_writes(tmp_path):
     ann = tmp_path / 'a.json'
     ann.write_text(json.dumps(_coco(10)))

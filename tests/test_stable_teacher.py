@@ -152,6 +152,7 @@ def _runner(work_dir, max_iters, resume=False):
         experiment_name=f'stable_hook_{osp.basename(str(work_dir))}_{max_iters}_{resume}')
 
 
+@pytest.mark.slow
 def test_hook_follows_the_ramp_and_resumes_exactly(tmp_path):
     import mtkit  # noqa: F401
     runner = _runner(tmp_path / 'a', 3)
@@ -195,6 +196,7 @@ def test_hook_follows_the_ramp_and_resumes_exactly(tmp_path):
     assert [h for h in resumed.hooks if type(h).__name__ == 'StableTeacherHook'][0].step == 4
 
 
+@pytest.mark.slow
 def test_hook_errors_name_the_problem(tmp_path):
     import mtkit  # noqa: F401
     with pytest.raises(ConfigKeyError, match='buffer_policy'):

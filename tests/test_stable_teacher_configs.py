@@ -81,6 +81,7 @@ def test_plain_checkpoint_fills_student_and_teacher():
                            model.student.decode_head.conv_seg.bias)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
 def test_config_trains_and_validates(path, tiny_moving_digits, tmp_path):
     variant = osp.basename(path).split('_')[0]

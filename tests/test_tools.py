@@ -21,6 +21,7 @@ def _run(*args, check=True):
     return r
 
 
+@pytest.mark.slow
 def test_train_resume_and_test(digitscenes, tmp_path):
     cfg = small_run_cfg(point_digitscenes(Config.fromfile(DEMO), digitscenes),
                         str(tmp_path / 'wd'), max_iters=2)
@@ -46,6 +47,7 @@ def test_train_resume_and_test(digitscenes, tmp_path):
     assert {'teacher/coco/bbox_mAP', 'student/coco/bbox_mAP'} <= set(metrics)
 
 
+@pytest.mark.slow
 def test_clear_errors_for_missing_files(tmp_path):
     r = _run('tools/train.py', str(tmp_path / 'nope.py'), check=False)
     assert r.returncode != 0 and 'config file not found' in r.stderr
@@ -86,6 +88,7 @@ def test_resume_without_a_checkpoint_keeps_load_from(tmp_path, capsys):
         train.build_cfg(train.parse_args([DEMO, '--resume', '/no/such.pth']))
 
 
+@pytest.mark.slow
 def test_train_and_test_an_mmseg_config(digitscenes, tmp_path):
     from helpers import replace_strings
     seg = osp.join(REPO, 'configs/supervised/fcn-r18-d8_digitscenes-seg.py')

@@ -142,6 +142,7 @@ def run_tta(cfg, ckpt, *args):
                           cwd=REPO)
 
 
+@pytest.mark.slow
 def test_segmentation_stream_with_every_method(seg_source, tmp_path):
     cfg, ckpt = seg_source
     out = str(tmp_path / 'r.json')
@@ -159,6 +160,7 @@ def test_segmentation_stream_with_every_method(seg_source, tmp_path):
     assert 'mean mIoU' in proc.stdout
 
 
+@pytest.mark.slow
 def test_segmentation_batch_of_one_and_class_mismatch(seg_source, tmp_path):
     cfg, ckpt = seg_source
     one = Config.fromfile(cfg)

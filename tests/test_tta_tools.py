@@ -51,6 +51,7 @@ def run_tta(cfg, ckpt, *args):
                           capture_output=True, text=True, env=env, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_every_method_runs_the_stream(source_ckpt, tiny_digitsc, tmp_path):
     cfg = tta_config(tiny_digitsc, tmp_path)
     out = str(tmp_path / 'r.json')
@@ -69,6 +70,7 @@ def test_every_method_runs_the_stream(source_ckpt, tiny_digitsc, tmp_path):
 
 
 
+@pytest.mark.slow
 def test_reset_setting_and_bad_inputs(source_ckpt, tiny_digitsc, tmp_path):
     cfg = tta_config(tiny_digitsc, tmp_path)
     proc = run_tta(cfg, source_ckpt, '--method', 'tent', '--setting', 'reset', '--out',
@@ -98,6 +100,7 @@ def test_reset_setting_and_bad_inputs(source_ckpt, tiny_digitsc, tmp_path):
     assert 'tta.source_batches=1' in proc.stderr and 'tta.source_batch_size=2' in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_corrupted_image_file_is_named(source_ckpt, tiny_digitsc, tmp_path):
     import shutil
     root = str(tmp_path / 'digitsc')

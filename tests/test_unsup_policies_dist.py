@@ -47,6 +47,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, policy: str) ->
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('policy', ['all', 'with_pseudo'])
 def test_every_rank_runs_the_student_loss_whatever_its_pseudo_boxes(tmp_path, policy):
     mp.spawn(_worker, args=(2, str(tmp_path / 'init'), str(tmp_path), policy), nprocs=2,
