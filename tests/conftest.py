@@ -1,4 +1,5 @@
 """Shared fixtures: tiny generated datasets in the real COCO / Cityscapes layouts."""
+import copy
 import json
 import os
 import os.path as osp
@@ -10,10 +11,30 @@ import pytest
 os.environ.setdefault('OMP_NUM_THREADS', '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2')
 
 import mtkit  # noqa: E402,F401  (registers mtkit; allowlists checkpoint classes)
+from mmengine.config import Config  # noqa: E402
+
 from mtkit.generate.digitscenes import DigitScenesConfig, generate  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+_PARSED = {}
+_fromfile = Config.fromfile
 
+
+def _fromfile_once(filename, *args, **kwargs):
+    """``Config.fromfile`` parsed once per file and session (a COCO config that inherits
+    mmdet's bases takes seconds to parse, and the suite reads each config several times);
+    every call gets its own deep copy, and a file changed since is parsed again."""
+    if args or kwargs:
+        return _fromfile(filename, *args, **kwargs)
+    st = os.stat(filename)
+    key = (osp.abspath(filename), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        _PARSED[key] = _fromfile(filename)
+    return copy.deepcopy(_PARSED[key])
+
+
+Config.fromfile = staticmethod(_fromfile_once)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def tiny_cfg(seed: int = 0, n_train: int = 24) -> DigitScenesConfig:
