@@ -65,9 +65,9 @@ def test_hook_on_a_model_without_teacher_names_the_need(digitscenes, tmp_path):
 
 def _semibase_cfg(root, work_dir, hook):
     cfg = mt_cfg(root, work_dir, 3)
-    cfg.model.type = 'SemiBaseDetector'
+    cfg.model.type = 'SemiBaseDetector'  # mmdet's own wrapper, with mmdet's key names
     cfg.model.semi_train_cfg = dict(freeze_teacher=True, sup_weight=1.0, unsup_weight=1.0,
-                                    pseudo_thr=0.0, min_pseudo_bbox_wh=(1e-2, 1e-2))
+                                    cls_pseudo_thr=0.0, min_pseudo_bbox_wh=(1e-2, 1e-2))
     cfg.model.data_preprocessor = dict(type='MultiBranchDataPreprocessor',
                                        data_preprocessor=cfg.model.detector.data_preprocessor)
     cfg.custom_hooks = [hook]
