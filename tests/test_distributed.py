@@ -103,8 +103,9 @@ def _det_cfg_file(digitscenes, tmp_path, name, gather):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', ['mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py',
-                                  'consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py'])
+@pytest.mark.parametrize('name', [
+    'mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py',
+    'consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py'])
 def test_dist_train_detection_mean_teacher_and_consistent_teacher(digitscenes, tmp_path, name):
     """The detection mean teacher, and Consistent-Teacher's GMM thresholds with gather=True, on
     2 gloo processes: both ranks run the unsupervised branch (weight > 0), and the checkpoint is

@@ -32,7 +32,8 @@ class CheckedCocoDataset(CocoDataset):
       class of ``classes`` missing from the file's categories (mmdet would shift the labels).
     * With ``disjoint_from`` (the unlabeled set of a semi-supervised config names the labeled
       annotation file): a :class:`ConfigKeyError` naming both files when an image (the same
-      ``file_name``; both files name images in the same folder) is in both, since a labeled image would then also train as unlabeled.
+      ``file_name``; both files name images in the same folder) is in both, since a labeled
+      image would then also train as unlabeled.
 
     Args:
         unknown_categories: ``'warn'``, ``'error'`` or ``'ignore'``.

@@ -18,7 +18,7 @@ from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
 from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner,
-                        scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
+                           scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
 
 BRANCHES = ('sup', 'unsup_teacher', 'unsup_student')
 UNSUP_IMAGES = ('with_pseudo', 'all')

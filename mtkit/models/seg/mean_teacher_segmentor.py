@@ -13,8 +13,9 @@ from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
-from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner, forward_by_mode,
-                        scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
+from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner,
+                           forward_by_mode, scheduled_unsup_weight, spread_plain_state_dict,
+                           teacher_names)
 
 BRANCHES = ('sup', 'weak', 'strong')
 

@@ -16,7 +16,7 @@ from ...registry import MODELS, register
 from ...utils.errors import ConfigKeyError, check_cfg
 from ..seg.mean_teacher_segmentor import decode_head_of, full_image_metas
 from ..semi_common import (check_finite, check_finite_state_dict, forward_by_mode,
-                        scheduled_unsup_weight, spread_plain_state_dict)
+                           scheduled_unsup_weight, spread_plain_state_dict)
 from .clip_preprocessor import clip_labels
 from .eor import eor_ce_gain, eor_loss, refine
 
