@@ -7,13 +7,21 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.logging import MessageHub
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.structures import InstanceData
 
 from conftest import REPO
 from mtkit.registry import MODELS
 
 init_default_scope('mmdet')
+
+
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    # every test builds mmdet models: under pytest-xdist a test of another module may have run
+    # before in this process and left its own default scope current
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 DET_CFG = Config.fromfile(osp.join(REPO, 'configs/_base_/models/yolox_tiny_digitscenes.py'))
 
 

@@ -19,6 +19,14 @@ from mtkit.losses.dense_regions import level_centers, region_weights, scale_grad
 from mtkit.registry import MODELS
 
 init_default_scope('mmdet')
+
+
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    # every test builds mmdet models: under pytest-xdist a test of another module may have run
+    # before in this process and left its own default scope current
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 YOLOX = Config.fromfile(osp.join(REPO, 'configs/_base_/models/yolox_tiny_digitscenes.py')).detector
 BN = dict(type='BN', requires_grad=True)
 PRE = dict(type='DetDataPreprocessor', pad_size_divisor=32)
