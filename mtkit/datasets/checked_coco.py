@@ -7,11 +7,13 @@ at least one array to concatenate". :class:`CheckedCocoDataset` counts what is d
 names it.
 """
 import collections
-import warnings
+import json
 import os.path as osp
+import warnings
 from typing import List, Optional, Union
 
 from mmdet.datasets import CocoDataset
+from mmengine.fileio import get_local_path
 
 from ..registry import DATASETS, register
 from ..utils.errors import ConfigKeyError, check_choice
@@ -53,11 +55,7 @@ class CheckedCocoDataset(CocoDataset):
         data_list = super().load_data_list()
         classes = list(self.metainfo['classes'])
         if len(self.cat_ids) != len(classes):
-            import json
-            from mmengine.fileio import get_local_path
-            with get_local_path(self.ann_file, backend_args=self.backend_args) as path:
-                with open(path) as f:
-                    names = {c['name'] for c in json.load(f).get('categories', [])}
+            names = {c['name'] for c in self._read_json(self.ann_file).get('categories', [])}
             raise ConfigKeyError(f'CheckedCocoDataset: {self.ann_file!r} has no category named '
                                  f'{[c for c in classes if c not in names]} (of the config\'s '
                                  f'classes); its categories are {sorted(names)}')
@@ -65,21 +63,22 @@ class CheckedCocoDataset(CocoDataset):
             raise ConfigKeyError(f'CheckedCocoDataset: {self.ann_file!r} has no image: an empty '
                                  f'split (check the file, or the splitting command)')
         if self.disjoint_from is not None:
-            self._check_disjoint(data_list)
+            self._check_disjoint()
         return data_list
 
-    def _check_disjoint(self, data_list: List[dict]) -> None:
-        import json
-        from mmengine.fileio import get_local_path
+    def _read_json(self, path: str) -> dict:
+        with get_local_path(path, backend_args=self.backend_args) as local:
+            with open(local) as f:
+                return json.load(f)
+
+    def _check_disjoint(self) -> None:
         other = self.disjoint_from
         if self.data_root and not osp.isabs(other):
             other = osp.join(self.data_root, other)
         if not osp.isfile(other):
             raise ConfigKeyError(f'CheckedCocoDataset.disjoint_from: {other!r} does not exist '
                                  f'(the annotation file that {self.ann_file!r} must not overlap)')
-        with get_local_path(other, backend_args=self.backend_args) as path:
-            with open(path) as f:
-                theirs = {img['file_name'] for img in json.load(f).get('images', [])}
+        theirs = {img['file_name'] for img in self._read_json(other).get('images', [])}
         both = sorted(set(self._file_names) & theirs)
         if both:
             raise ConfigKeyError(f'CheckedCocoDataset: {len(both)} image(s) of {self.ann_file!r} '

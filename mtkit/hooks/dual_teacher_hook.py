@@ -79,9 +79,7 @@ class DualTeacherHook(TeacherStudentHook):
                                                      momentum_min=momentum_min))
         self.interval = interval
         self.turns = turns
-        self.momentum_min = momentum_min
         self.teacher_train_cfgs = [dict(c) for c in teacher_train_cfgs or ()]
-        self.student_name = student_name
         # schedule state (``step``: updates since the active teacher's activation)
         self.active = 0
         self.period = 0

@@ -55,8 +55,6 @@ class EMATeacherHook(TeacherStudentHook):
         self.schedule = with_burn_in(build_momentum_schedule(schedule), begin_iter)
         self.interval = interval
         self.begin_iter = begin_iter
-        self.teacher_name = teacher_name
-        self.student_name = student_name
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
