@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..registry import PSEUDO_FILTERS
+from ..utils.device import take
 from ..utils.errors import ConfigKeyError, check_kwargs
 
 Context = Optional[Dict[str, Any]]
@@ -34,6 +35,10 @@ class PseudoLabelFilter(nn.Module):
 
     #: Names of the ``context`` entries the filter needs (e.g. a second teacher's output).
     requires: Sequence[str] = ()
+    #: :meth:`keep` decides each instance on its own fields alone (no state, no batch, no
+    #: other instance): a chain then ANDs the masks of consecutive such filters and indexes
+    #: each image once.
+    elementwise: bool = False
 
     def keep(self, instances: Any) -> Tensor:
         """(N,) bool mask of the instances of one image to keep."""
@@ -41,7 +46,7 @@ class PseudoLabelFilter(nn.Module):
 
     def filter_batch(self, batch: List[Any], context: Context = None) -> List[Any]:
         """Filter every image of a batch; ``context`` carries extra inputs some filters need."""
-        return [inst[self.keep(inst)] for inst in batch]
+        return [take(inst, self.keep(inst)) for inst in batch]
 
     def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
                    context: Context = None) -> Tensor:
@@ -105,16 +110,36 @@ class FilterChain(nn.Module):
         return sorted({r for f in self.filters for r in f.requires})
 
     def forward(self, batch: List[Any], context: Context = None) -> List[Any]:
-        """Filter a batch (list of per-image instances)."""
+        """Filter a batch (list of per-image instances). A run of consecutive
+        :attr:`~PseudoLabelFilter.elementwise` filters is one AND of their masks and one
+        gather per image: the same survivors as applying them one after the other."""
         context = context or {}
+        run: List[PseudoLabelFilter] = []
         for f in self.filters:
             missing = [r for r in f.requires if r not in context]
             if missing:
                 raise ConfigKeyError(
                     f'pseudo-label filter {type(f).__name__} needs {missing}, which this model '
                     f'does not provide (it provides {sorted(context)})')
+            if f.elementwise:
+                run.append(f)
+                continue
+            batch = self._apply_elementwise(run, batch)
+            run = []
             batch = f.filter_batch(batch, context)
-        return batch
+        return self._apply_elementwise(run, batch)
+
+    @staticmethod
+    def _apply_elementwise(run: List[PseudoLabelFilter], batch: List[Any]) -> List[Any]:
+        if not run:
+            return batch
+        out = []
+        for inst in batch:
+            mask = run[0].keep(inst)
+            for f in run[1:]:
+                mask = mask & f.keep(inst)
+            out.append(take(inst, mask))
+        return out
 
     def dense(self, scores: Tensor, labels: Tensor, context: Context = None) -> Tensor:
         """Keep mask of dense pseudo labels (any shape): all filters must keep a pixel."""

@@ -4,6 +4,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from ..utils.device import device_scalar
 from .consensus import box_iou
 
 
@@ -22,11 +23,12 @@ def pseudo_label_matches(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tens
     n_p, n_g = pred_boxes.shape[0], gt_boxes.shape[0]
     device = pred_boxes.device
     if n_p == 0 or n_g == 0:
-        return torch.tensor([n_p, 0.0, n_g, 0.0], device=device)
+        return torch.stack([device_scalar(n_p, device), device_scalar(0, device),
+                            device_scalar(n_g, device), device_scalar(0, device)])
     iou = box_iou(pred_boxes.float(), gt_boxes.float().to(device))
     hit = (iou >= iou_thr) & (pred_labels[:, None] == gt_labels.to(device)[None, :])
-    return torch.stack([torch.tensor(float(n_p), device=device), hit.any(1).sum().float(),
-                        torch.tensor(float(n_g), device=device), hit.any(0).sum().float()])
+    return torch.stack([device_scalar(n_p, device), hit.any(1).sum().float(),
+                        device_scalar(n_g, device), hit.any(0).sum().float()])
 
 
 STAT_KEYS = ('images', 'raw', 'pseudo', 'pseudo_correct', 'gt', 'gt_found', 'gt_images')
@@ -44,8 +46,9 @@ class PseudoLabelStats:
         self._sums: Optional[Tensor] = None
 
     def add(self, values: Dict[str, Tensor]) -> None:
-        vec = torch.stack([torch.as_tensor(values.get(k, 0.0), dtype=torch.float32)
-                           .to(self._device(values)) for k in STAT_KEYS])
+        device = self._device(values)
+        vec = torch.stack([values[k].to(device, torch.float32) if isinstance(values.get(k), Tensor)
+                           else device_scalar(values.get(k, 0.0), device) for k in STAT_KEYS])
         self._sums = vec if self._sums is None else self._sums + vec
 
     @staticmethod

@@ -22,6 +22,8 @@ class MinBoxSize(PseudoLabelFilter):
         min_size: One number for both sides, or ``(min_w, min_h)``.
     """
 
+    elementwise = True
+
     def __init__(self, min_size: Union[float, Sequence[float]] = 2.0) -> None:
         super().__init__()
         wh = (min_size, min_size) if isinstance(min_size, (int, float)) else tuple(min_size)

@@ -34,6 +34,8 @@ def score_threshold_mask(scores: Tensor, labels: Tensor, thr: Tensor) -> Tensor:
 class ScoreThreshold(PseudoLabelFilter):
     """Keep pseudo instances whose score is at least ``thr`` (float or per-class list)."""
 
+    elementwise = True
+
     def __init__(self, thr: Union[float, Sequence[float]] = 0.5) -> None:
         super().__init__()
         self.thr = thr

@@ -1,7 +1,8 @@
 """Mean-teacher wrapper for any mmdet 3.x detector."""
 import copy
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmdet.models.detectors.semi_base import SemiBaseDetector
 from mmdet.models.utils import unpack_gt_instances
@@ -16,6 +17,7 @@ from ...filters.oracle import check_oracle, degrade_boxes
 from ...losses.dense_regions import region_weights, scale_grad
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
+from ...utils.device import device_scalar, host_to_device
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
 from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner,
                            scheduled_unsup_weight, spread_plain_state_dict, teacher_names)
@@ -88,13 +90,37 @@ def _flat_tensors(obj) -> list:
     return []
 
 
-def _finite_outputs(what: str):
-    """A forward hook that stops on NaN / inf in a module's outputs (:func:`check_finite`)."""
+def _as_float32(obj):
+    """Low-precision floating tensors in nested lists / tuples as float32, the rest as is."""
+    if torch.is_tensor(obj):
+        return obj.float() if obj.is_floating_point() and obj.dtype != torch.float32 else obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_as_float32(o) for o in obj)
+    return obj
 
-    def hook(module, args, output) -> None:
+
+def _teacher_head_outputs(what: str):
+    """A forward hook on a teacher's prediction head: stops on NaN / inf in its outputs
+    (:func:`check_finite`), and hands them on in float32. Under AMP the backbone, neck and
+    head run in bf16/fp16; box decoding, NMS (mmcv's kernels take no bf16) and the pseudo
+    labels then work in float32."""
+
+    def hook(module, args, output):
         check_finite(_flat_tensors(output), what)
+        return _as_float32(output)
 
     return hook
+
+
+def _homographies(batch_data_samples: SampleList, device, inverse: bool = False) -> Tensor:
+    """(B, 3, 3) float32 homography matrices of a batch's views (their inverses with
+    ``inverse``, computed on the host in float64), sent to ``device`` in one copy that the
+    step does not wait for."""
+    mats = np.stack([np.asarray(s.homography_matrix, dtype=np.float64)
+                     for s in batch_data_samples]) if batch_data_samples else np.zeros((0, 3, 3))
+    if inverse:
+        mats = np.linalg.inv(mats)
+    return host_to_device(mats, device)
 
 
 @register(MODELS)
@@ -230,7 +256,7 @@ class MeanTeacherDetector(SemiBaseDetector):
             unsup = self.loss_by_pseudo_instances(multi_batch_inputs['unsup_student'],
                                                   student_samples, None, losses, weight,
                                                   sup_density=sup_density)
-        unsup['unsup_weight'] = torch.tensor(weight, device=self.data_preprocessor.device)
+        unsup['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         losses.update(unsup)
         return losses
 
@@ -246,12 +272,13 @@ class MeanTeacherDetector(SemiBaseDetector):
             out[key] = [zero] * len(value) if isinstance(value, (list, tuple)) else zero
         return out
 
-    @torch.no_grad()
     def get_pseudo_instances(self, batch_inputs: Tensor, batch_data_samples: SampleList
                              ) -> Tuple[SampleList, Optional[dict]]:
         """Teacher predictions (weak view), mapped back to the original image frame.
 
-        With a second teacher, its predictions (same frame) are in ``batch_info['second']``.
+        The teacher runs under ``torch.inference_mode()`` (and under the student's autocast
+        when training with AMP; its head outputs go on in float32). With a second teacher, its
+        predictions (same frame) are in ``batch_info['second']``.
         """
         self._check_homography(batch_data_samples, 'unsup_teacher')
         batch_info = {}
@@ -271,31 +298,35 @@ class MeanTeacherDetector(SemiBaseDetector):
         name = next((n for n in self.ema_teachers if getattr(self, n) is model), 'teacher')
         # the raw head outputs are checked before mmdet's score threshold, which drops NaN
         # scores silently (a NaN teacher would then just stop making pseudo labels)
-        handles = [head.register_forward_hook(_finite_outputs(f'MeanTeacherDetector: the '
-                                                              f'{where} outputs of {name}'))
-                   for where, head in _heads(model)]
+        handles = [head.register_forward_hook(_teacher_head_outputs(
+            f'MeanTeacherDetector: the {where} outputs of {name}'))
+            for where, head in _heads(model)]
         try:
-            results = model.predict(batch_inputs, batch_data_samples, rescale=False)
+            with torch.inference_mode():
+                results = model.predict(batch_inputs, batch_data_samples, rescale=False)
         finally:
             for h in handles:
                 h.remove()
-        return [self._project(res.pred_instances, samples, inverse=True)
-                for samples, res in zip(batch_data_samples, results)]
+        back = _homographies(batch_data_samples, batch_inputs.device, inverse=True)
+        # fields cloned out of inference mode: the student's loss may save them for backward
+        return [self._project(res.pred_instances.new(
+                    **{k: v.clone() for k, v in res.pred_instances.items()}),
+                    m, samples.ori_shape)
+                for samples, res, m in zip(batch_data_samples, results, back)]
 
     @staticmethod
-    def _project(inst, samples, inverse: bool = False):
-        """Move ``inst.bboxes`` (in place) through the view's homography: into the view, or
-        with ``inverse`` out of it into the original image frame."""
-        matrix = torch.as_tensor(samples.homography_matrix, dtype=inst.bboxes.dtype,
-                                 device=inst.bboxes.device)
-        if inverse:
-            inst.bboxes = bbox_project(inst.bboxes, matrix.inverse(), samples.ori_shape)
-        else:
-            inst.bboxes = bbox_project(inst.bboxes, matrix, samples.img_shape)
+    def _project(inst, matrix: Tensor, shape: Sequence[int]):
+        """Move ``inst.bboxes`` (in place) through a homography ``matrix`` (3, 3), clipped
+        to ``shape``."""
+        inst.bboxes = bbox_project(inst.bboxes, matrix.to(inst.bboxes.dtype), shape)
         return inst
 
-    def _to_student_view(self, instances, samples):
-        return self._project(copy.deepcopy(instances), samples)
+    def _to_student_view(self, batch_instances: list, batch_data_samples: SampleList) -> list:
+        """Copies of each image's instances, moved into that sample's view."""
+        device = self.data_preprocessor.device
+        mats = _homographies(batch_data_samples, device)
+        return [self._project(copy.deepcopy(inst), m, s.img_shape)
+                for inst, s, m in zip(batch_instances, batch_data_samples, mats)]
 
     def project_pseudo_instances(self, batch_pseudo_instances: SampleList,
                                  batch_data_samples: SampleList,
@@ -308,12 +339,11 @@ class MeanTeacherDetector(SemiBaseDetector):
         """
         self._check_homography(batch_data_samples, 'unsup_student')
         batch_info = batch_info or {}
-        projected = [self._to_student_view(p.gt_instances, s)
-                     for p, s in zip(batch_pseudo_instances, batch_data_samples)]
+        projected = self._to_student_view([p.gt_instances for p in batch_pseudo_instances],
+                                          batch_data_samples)
         context = {}
         if 'second' in batch_info:
-            context['second'] = [self._to_student_view(p, s)
-                                 for p, s in zip(batch_info['second'], batch_data_samples)]
+            context['second'] = self._to_student_view(batch_info['second'], batch_data_samples)
         kept = self.pseudo_filter(projected, context)
         thr = self.semi_train_cfg['uncertain_thr']
         if thr is not None:
@@ -364,9 +394,8 @@ class MeanTeacherDetector(SemiBaseDetector):
         recall against the held-out ground truth), then make ``kept`` the samples'
         ``gt_instances``: the held-out ground truth never reaches the loss."""
         device = self.data_preprocessor.device
-        stats = dict(images=torch.tensor(float(len(kept)), device=device),
-                     raw=torch.tensor(float(raw), device=device),
-                     pseudo=torch.tensor(float(sum(len(k) for k in kept)), device=device))
+        stats = dict(images=device_scalar(len(kept), device), raw=device_scalar(raw, device),
+                     pseudo=device_scalar(sum(len(k) for k in kept), device))
         if self.semi_train_cfg['diagnose_pseudo_labels']:
             counts = torch.zeros(4, device=device)
             n_with_gt = 0
@@ -380,7 +409,7 @@ class MeanTeacherDetector(SemiBaseDetector):
                                                gt.labels.to(device),
                                                self.semi_train_cfg['diagnose_iou_thr'])
             stats.update(pseudo_correct=counts[1], gt=counts[2], gt_found=counts[3],
-                         gt_images=torch.tensor(float(n_with_gt), device=device))
+                         gt_images=device_scalar(n_with_gt, device))
         self.pseudo_stats.add(stats)
         for inst, samples in zip(kept, batch_data_samples):
             samples.gt_instances = inst
@@ -447,8 +476,7 @@ class MeanTeacherDetector(SemiBaseDetector):
                     value = ([v * w for v in value] if isinstance(value, (list, tuple))
                              else value * w)
                 losses['unsup_' + key] = value
-        losses['unsup_pseudo_per_img'] = torch.tensor(sum(counts) / max(len(counts), 1),
-                                                      device=device)
+        losses['unsup_pseudo_per_img'] = device_scalar(sum(counts) / max(len(counts), 1), device)
         return losses
 
     def _loss_with_regions(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:

@@ -12,6 +12,7 @@ from ...filters import FilterChain
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
+from ...utils.device import device_scalar, host_to_device
 from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
 from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner,
                            forward_by_mode, scheduled_unsup_weight, spread_plain_state_dict,
@@ -201,7 +202,7 @@ class MeanTeacherSegmentor(BaseModel):
             losses.update(self._unsup_loss(inputs['weak'], inputs['strong'],
                                            data_samples['weak'], data_samples['strong'],
                                            weight))
-        losses['unsup_weight'] = torch.tensor(weight, device=device)
+        losses['unsup_weight'] = device_scalar(weight, device)
         return losses
 
     def valid_mask(self, x: Tensor, samples: list) -> Tensor:
@@ -209,19 +210,22 @@ class MeanTeacherSegmentor(BaseModel):
         b, _, h, w = x.shape
         ys = torch.arange(h, device=x.device)[None, :, None]
         xs = torch.arange(w, device=x.device)[None, None, :]
-        pads = torch.tensor([list(s.metainfo.get('padding_size', (0, 0, 0, 0))) for s in samples],
-                            device=x.device).view(b, 4)
+        pads = host_to_device([list(s.metainfo.get('padding_size', (0, 0, 0, 0)))
+                               for s in samples], x.device, torch.long).view(b, 4)
         return ((xs >= pads[:, 0, None, None]) & (xs < w - pads[:, 1, None, None])
                 & (ys >= pads[:, 2, None, None]) & (ys < h - pads[:, 3, None, None]))
 
-    @torch.no_grad()
     def teacher_maps(self, name: str, x: Tensor) -> Tuple[Tensor, Tensor]:
-        """(confidence, label) maps (B, H, W) of teacher ``name`` on images ``x``."""
+        """(confidence, label) maps (B, H, W) of teacher ``name`` on images ``x``: the teacher
+        runs under ``torch.inference_mode()`` (and the student's autocast under AMP), the
+        softmax in float32; the maps are cloned out of inference mode."""
         teacher = getattr(self, name)
         teacher.eval()
-        logits = teacher.encode_decode(x, full_image_metas(x)).float()
-        check_finite(logits, f'MeanTeacherSegmentor: the logits of {name} on the weak view')
-        return logits.softmax(1).max(1)
+        with torch.inference_mode():
+            logits = teacher.encode_decode(x, full_image_metas(x)).float()
+            check_finite(logits, f'MeanTeacherSegmentor: the logits of {name} on the weak view')
+            conf, label = logits.softmax(1).max(1)
+        return conf.clone(), label.clone()
 
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
                     strong_samples: list, weight: float) -> dict:

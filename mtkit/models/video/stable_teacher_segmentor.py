@@ -13,6 +13,7 @@ from torch import Tensor
 from ...losses.ramps import ramp_weight
 from ...losses.temporal import dop_loss
 from ...registry import MODELS, register
+from ...utils.device import device_scalar
 from ...utils.errors import ConfigKeyError, check_cfg
 from ..seg.mean_teacher_segmentor import decode_head_of, full_image_metas
 from ..semi_common import (check_finite, check_finite_state_dict, forward_by_mode,
@@ -180,7 +181,7 @@ class StableMeanTeacherSegmentor(BaseModel):
                                            temporal=c['use_dop'])
         else:
             losses['loss_cons'] = logits.sum() * 0.0
-        losses['unsup_weight'] = torch.tensor(weight, device=x.device)
+        losses['unsup_weight'] = device_scalar(weight, x.device)
         return losses
 
     @torch.no_grad()
