@@ -35,7 +35,8 @@ train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_datase
 val_dataloader = dict(dataset=dict(type='mtkit.CheckedCocoDataset'))
 test_dataloader = dict(dataset=dict(type='mtkit.CheckedCocoDataset'))
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=180000, val_interval=5000)
+# no unlabeled views are loaded during semi_train_cfg.burn_in_iters (docs/gpu.md)
+train_cfg = dict(type='mtkit.BurnInIterBasedTrainLoop', max_iters=180000, val_interval=5000)
 val_cfg = dict(type='mtkit.TeacherStudentEvalLoop')
 test_cfg = dict(type='mtkit.TeacherStudentTestLoop')
 param_scheduler = [

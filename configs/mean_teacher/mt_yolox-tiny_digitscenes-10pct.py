@@ -29,6 +29,8 @@ model = dict(
         diagnose_pseudo_labels=True),
     semi_test_cfg=dict(predict_on='teacher'))
 
+# labeled images only while burn_in_iters lasts: no unlabeled views loaded for nothing
+train_cfg = dict(type='mtkit.BurnInIterBasedTrainLoop')
 val_cfg = dict(type='mtkit.TeacherStudentEvalLoop')
 test_cfg = dict(type='mtkit.TeacherStudentTestLoop')
 default_hooks = dict(checkpoint=dict(save_best='teacher/coco/bbox_mAP', rule='greater'))

@@ -229,7 +229,11 @@ class MeanTeacherDetector(SemiBaseDetector):
 
     def loss(self, multi_batch_inputs: Dict[str, Tensor],
              multi_batch_data_samples: Dict[str, SampleList]) -> dict:
-        missing = [b for b in BRANCHES if b not in multi_batch_inputs]
+        weight = self.unsup_weight()
+        # during the burn-in (weight 0) a labeled-only batch is enough (BurnInIterBasedTrainLoop
+        # loads no unlabeled views then)
+        missing = [b for b in BRANCHES if b not in multi_batch_inputs
+                   and (b == 'sup' or weight != 0.0)]
         if missing:
             raise ConfigKeyError(
                 f'MeanTeacherDetector: the training batch lacks branch(es) {missing} (has '
@@ -238,7 +242,6 @@ class MeanTeacherDetector(SemiBaseDetector):
                 f'(see configs/_base_/datasets/semi_digitscenes_det.py).')
         sup_samples = multi_batch_data_samples['sup']
         losses = self.loss_by_gt_instances(multi_batch_inputs['sup'], sup_samples)
-        weight = self.unsup_weight()
         if weight == 0.0:  # burn-in: the teacher is not run
             unsup = self._zero_unsup_losses(losses)
             unsup['unsup_pseudo_per_img'] = torch.zeros((), device=self.data_preprocessor.device)
