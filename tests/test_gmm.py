@@ -110,3 +110,56 @@ def test_push_scores_random_against_loop():
         for c in range(7):
             assert torch.equal(out[c], torch.cat([scores[labels == c], queue[c]])[:20])
         queue = out
+
+
+TRITON_CHECK = r'''
+import json, sys
+import numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+from test_gmm import adversarial_queues
+from mtkit.filters import gmm_triton
+from mtkit.filters.gmm import gmm_thresholds
+rng = np.random.default_rng(2)
+rows = np.concatenate([rng.beta(2, 6, (6, 60)), rng.beta(6, 2, (6, 40))], 1).astype(np.float32)
+rows[::3, rng.integers(10, 90):] = 0
+q = torch.from_numpy(np.concatenate([adversarial_queues(), rows]))
+assert gmm_triton.available(q)
+out = {}
+for policy in ('high', 'middle'):
+    ref = gmm_thresholds(q, policy=policy, fallback=0.42, backend='torch')
+    got = gmm_thresholds(q, policy=policy, fallback=0.42, backend='triton')
+    out[policy] = [ref.tolist(), got.tolist(), str(got.dtype)]
+print(json.dumps(out))
+'''
+
+
+def test_triton_kernel_gives_the_torch_thresholds(tmp_path):
+    """The one-kernel GPU path, run by Triton's CPU interpreter, gives exactly the torch
+    path's thresholds (adversarial rows included)."""
+    pytest.importorskip('triton')
+    import json
+    import os
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, TRITON_INTERPRET='1')
+    res = subprocess.run([sys.executable, '-c', TRITON_CHECK, here], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    for policy, (ref, got, dtype) in out.items():
+        assert dtype == 'torch.float32'
+        assert got == ref, policy
+        assert got[1] == got[2] == got[8] == pytest.approx(0.42)  # fewer than 4 scores
+
+
+def test_gmm_backend_errors():
+    with pytest.raises(ValueError, match="backend must be 'auto', 'torch' or 'triton'"):
+        gmm_thresholds(torch.rand(2, 5), backend='cuda')
+    from mtkit.filters import gmm_triton
+    if not gmm_triton.available(torch.rand(2, 5)):
+        with pytest.raises(RuntimeError, match='needs Triton and a CUDA tensor'):
+            gmm_thresholds(torch.rand(2, 5), backend='triton')
+    # 'auto' on a CPU tensor is the torch path, whatever is installed
+    q = torch.from_numpy(adversarial_queues())
+    assert torch.equal(gmm_thresholds(q, backend='auto'), gmm_thresholds(q, backend='torch'))

@@ -21,7 +21,10 @@ cancels badly in float32 once a variance collapses to ``reg_covar``).
 
 Device behaviour: on CPU the loop stops as soon as every class has converged (reading that
 flag costs nothing there). On other devices it runs ``max_iter`` steps with converged classes
-frozen, so the training step never waits on the host.
+frozen, so the training step never waits on the host. On CUDA, when Triton is installed,
+:func:`gmm_thresholds` runs the whole fit and threshold as one kernel instead
+(:mod:`mtkit.filters.gmm_triton`, the same thresholds); the torch EM there is ~40 launches per
+iteration.
 """
 import math
 from typing import NamedTuple, Optional
@@ -152,7 +155,7 @@ def gmm_log_probs(gmm: GMM2, x: Tensor) -> Tensor:
 
 
 def gmm_thresholds(scores: Tensor, valid: Optional[Tensor] = None, policy: str = 'high',
-                   fallback: float = 0.5, **fit_kwargs) -> Tensor:
+                   fallback: float = 0.5, backend: str = 'auto', **fit_kwargs) -> Tensor:
     """Per-class score thresholds of Consistent-Teacher from queued scores.
 
     The component initialised at the maximum is the positive one; a score is positive when
@@ -171,15 +174,27 @@ def gmm_thresholds(scores: Tensor, valid: Optional[Tensor] = None, policy: str =
         valid: (C, Q) bool; default ``scores > 0`` (Consistent-Teacher's empty slots are 0).
         policy: ``'high'`` or ``'middle'``.
         fallback: Threshold for classes that cannot be fitted.
-        **fit_kwargs: Passed to :func:`fit_gmm2`.
+        backend: ``'torch'`` (the batched EM above), ``'triton'`` (one kernel for the whole
+            fit and threshold, :mod:`mtkit.filters.gmm_triton`; same thresholds), or
+            ``'auto'``: Triton for CUDA tensors when it is installed, else torch.
+        **fit_kwargs: Passed to :func:`fit_gmm2` (``max_iter``, ``tol``, ``reg_covar``;
+            the Triton kernel always stops each class at convergence, as ``early_stop``).
 
     Returns:
         (C,) thresholds in the dtype of ``scores``.
     """
     if policy not in ('high', 'middle'):
         raise ValueError(f"gmm_thresholds: policy must be 'high' or 'middle', got {policy!r}")
+    if backend not in ('auto', 'torch', 'triton'):
+        raise ValueError(f"gmm_thresholds: backend must be 'auto', 'torch' or 'triton', got "
+                         f'{backend!r}')
     if valid is None:
         valid = scores > 0
+    if backend != 'torch':
+        from . import gmm_triton  # Triton is optional
+        if backend == 'triton' or (scores.is_cuda and gmm_triton.available(scores)):
+            kwargs = {k: v for k, v in fit_kwargs.items() if k != 'early_stop'}
+            return gmm_triton.gmm_thresholds_triton(scores, valid, policy, fallback, **kwargs)
     gmm = fit_gmm2(scores, valid, **fit_kwargs)
     x = scores.to(torch.float64)
     logp = gmm_log_probs(gmm, x)
