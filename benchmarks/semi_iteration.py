@@ -99,8 +99,6 @@ def model_config(name: str, boxes: int, size) -> dict:
 def build_arm(task: str, arm: str, model_cfg: dict, device):
     """The model of an arm and its EMA update (None for supervised)."""
     import mtkit  # noqa: F401  (registers mtkit's modules)
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet' if task == 'det' else 'mmseg')
     from mmengine.config import ConfigDict
     from mmengine.registry import MODELS as ROOT
     cfg = copy.deepcopy(model_cfg)
@@ -386,9 +384,23 @@ def mtkit_reads(counts: dict) -> int:
 
 # ----------------------------------------------------------------------------- main
 def run_arm(name: str, task: str, arm: str, precision: str, args, device) -> dict:
-    from mmengine.logging import MessageHub, MMLogger
+    """One arm, in the task's default scope, at an iteration past any burn-in (the scope and
+    the iteration in effect before are restored)."""
+    from mmengine.logging import MessageHub
+    from mmengine.registry import DefaultScope
+    hub = MessageHub.get_current_instance()
+    before = hub.get_info('iter', None)
+    hub.update_info('iter', 10**6)
+    try:
+        with DefaultScope.overwrite_default_scope('mmdet' if task == 'det' else 'mmseg'):
+            return _run_arm(name, task, arm, precision, args, device)
+    finally:
+        hub.update_info('iter', 0 if before is None else before)
+
+
+def _run_arm(name: str, task: str, arm: str, precision: str, args, device) -> dict:
+    from mmengine.logging import MMLogger
     MMLogger.get_instance('semi_iteration', log_level='WARNING')  # no weight-init report
-    MessageHub.get_current_instance().update_info('iter', 10**6)  # past any burn-in
     torch.manual_seed(0)
     model_cfg = model_config(name, args.boxes, args.size_hw)
     num_classes = 80 if task == 'det' else 19

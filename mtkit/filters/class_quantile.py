@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
+from ..utils.device import take
 from .base import Context, PseudoLabelFilter
 from .score_threshold import score_threshold_mask
 
@@ -117,7 +118,7 @@ class ClassQuantileThreshold(PseudoLabelFilter):
         labels = torch.cat([inst.labels for inst in batch])
         thr = self._update_and_threshold(scores, labels, torch.ones_like(scores,
                                                                          dtype=torch.bool))
-        return [inst[score_threshold_mask(inst.scores, inst.labels, thr)] for inst in batch]
+        return [take(inst, score_threshold_mask(inst.scores, inst.labels, thr)) for inst in batch]
 
     def thresholds(self) -> Tensor:
         return self.thr.clamp(self.floor, self.ceiling)

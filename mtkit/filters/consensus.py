@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
+from ..utils.device import take
 from ..utils.errors import check_choice
 from .base import Context, PseudoLabelFilter
 
@@ -110,7 +111,7 @@ class ConsensusFilter(PseudoLabelFilter):
                                            b.scores, self.iou_thr, self.score_rule)
             a = a.clone() if hasattr(a, 'clone') else a
             a.scores = scores
-            out.append(a[keep])
+            out.append(take(a, keep))
         return out
 
     def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,

@@ -7,6 +7,7 @@ from mmengine.logging import MessageHub
 from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
+from ..utils.device import take
 from ..utils.errors import check_choice
 from .base import Context, PseudoLabelFilter
 from .gmm import gmm_thresholds, push_scores
@@ -159,7 +160,7 @@ class GMMThreshold(PseudoLabelFilter):
         finite = self._check(scores, labels)
         thr = self.update(scores, labels, finite)
         keep = self._keep(scores, labels, finite, thr)
-        return [inst[k] for inst, k in zip(batch, keep.split(sizes))]
+        return [take(inst, k) for inst, k in zip(batch, keep.split(sizes))]
 
     def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
                    context: Context = None) -> Tensor:

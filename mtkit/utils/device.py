@@ -32,4 +32,7 @@ def take(items: Any, mask: Tensor) -> Any:
     """``items[mask]`` for a container of per-instance tensors (mmengine ``InstanceData``,
     whose boolean indexing reads the mask's size back once per field): the mask becomes
     indices once (one host read), and the fields are gathered by them."""
+    if mask.dtype != torch.bool:
+        raise TypeError(f'take: expected a bool mask, got {mask.dtype} (index tensors can be '
+                        f'used directly)')
     return items[mask.nonzero().squeeze(1)]

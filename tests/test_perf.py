@@ -1,0 +1,156 @@
+"""Issue 17's CPU side: the device helpers, one gather per image for elementwise filter runs,
+the teacher's pass under AMP and inference mode, a sup-only batch in the burn-in, and the
+semi-iteration benchmark's CPU mode (correctness only; no timing is asserted)."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData
+
+from conftest import REPO
+from mtkit.filters import FilterChain
+from mtkit.registry import MODELS
+from mtkit.utils.device import device_scalar, host_to_device, take
+from mtkit.utils.errors import ConfigKeyError
+
+sys.path.insert(0, osp.join(REPO, 'benchmarks'))
+import semi_iteration  # noqa: E402
+
+DET_CFG = Config.fromfile(osp.join(REPO, 'configs/_base_/models/yolox_tiny_digitscenes.py'))
+
+
+def test_device_helpers():
+    s = device_scalar(3, 'cpu')
+    assert s.shape == () and s.dtype == torch.float32 and s.item() == 3.0
+    m = host_to_device(np.eye(3)[None].repeat(2, 0), 'cpu')
+    assert m.shape == (2, 3, 3) and m.dtype == torch.float32 and torch.equal(m[1], torch.eye(3))
+    inst = InstanceData(bboxes=torch.arange(12.).view(3, 4), scores=torch.tensor([.1, .9, .5]),
+                        labels=torch.tensor([0, 1, 2]))
+    kept = take(inst, inst.scores > 0.3)
+    assert kept.labels.tolist() == [1, 2] and kept.bboxes[0].tolist() == [4., 5., 6., 7.]
+    assert len(take(inst, torch.zeros(3, dtype=torch.bool))) == 0
+    with pytest.raises(TypeError, match='bool mask'):
+        take(inst, torch.tensor([0, 2]))
+
+
+def _instances(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=g) * 50
+    wh = torch.rand(n, 2, generator=g) * 6
+    return InstanceData(bboxes=torch.cat([xy, xy + wh], 1), scores=torch.rand(n, generator=g),
+                        labels=torch.randint(0, 4, (n, ), generator=g))
+
+
+@pytest.mark.parametrize('filters', [
+    [dict(type='ScoreThreshold', thr=0.4), dict(type='MinBoxSize', min_size=2)],
+    [dict(type='ScoreThreshold', thr=[0.2, 0.5, 0.7, 0.3]), dict(type='NMSFilter', iou_thr=0.3),
+     dict(type='MinBoxSize', min_size=(1, 3)), dict(type='ScoreThreshold', thr=0.5)],
+])
+def test_elementwise_runs_keep_what_one_by_one_keeps(filters):
+    chain = FilterChain(filters)
+    batch = [_instances(n, seed) for seed, n in enumerate((0, 7, 40))]
+    expected = batch
+    for f in chain.filters:  # applied one after the other, each on the survivors
+        expected = f.filter_batch(expected, {})
+    got = chain(batch)
+    for e, g in zip(expected, got):
+        assert torch.equal(e.bboxes, g.bboxes) and torch.equal(e.labels, g.labels)
+        assert torch.equal(e.scores, g.scores)
+    assert [f.elementwise for f in chain.filters][:2] == [True, filters[1]['type'] != 'NMSFilter']
+
+
+@pytest.fixture
+def mmdet_scope():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+
+
+def _sample(size=64):
+    from mmdet.structures import DetDataSample
+    s = DetDataSample(metainfo=dict(
+        img_shape=(size, size), ori_shape=(size, size), scale_factor=(1.0, 1.0),
+        homography_matrix=np.array([[-1, 0, size], [0, 1, 0], [0, 0, 1]], np.float32)))
+    s.gt_instances = InstanceData(bboxes=torch.tensor([[8., 8., 40., 40.]]),
+                                  labels=torch.tensor([3]))
+    return s
+
+
+def test_teacher_pass_under_autocast_gives_float32_pseudo_labels(mmdet_scope):
+    """Under bf16 autocast the teacher's head outputs go to NMS in float32 (mmcv's NMS takes
+    no bf16); the pseudo labels are ordinary float32 tensors (cloned out of inference mode),
+    usable in the student's graph."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
+                              semi_train_cfg=dict(pseudo_thr=0.0)))
+    model.init_weights()  # as MMEngine's runner does (the head's prior-probability biases)
+    model.teacher.bbox_head.test_cfg.score_thr = 0.0
+    x = torch.rand(2, 3, 64, 64) * 255
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        samples, _ = model.get_pseudo_instances(x, [_sample(), _sample()])
+    for s in samples:
+        inst = s.gt_instances
+        assert len(inst) > 0 and inst.bboxes.dtype == torch.float32
+        assert not inst.bboxes.is_inference() and not inst.scores.is_inference()
+        # mapped out of the flipped view into the original frame (x -> 64 - x)
+        assert bool((inst.bboxes[:, 0] <= inst.bboxes[:, 2]).all())
+    student = model.project_pseudo_instances(samples, [_sample(), _sample()])
+    assert all(len(s.gt_instances) > 0 for s in student)
+
+
+def test_sup_only_batch_during_burn_in_and_named_branches_after(mmdet_scope):
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
+                              semi_train_cfg=dict(burn_in_iters=5)))
+    model.train()
+    hub = MessageHub.get_current_instance()
+    x = torch.rand(1, 3, 64, 64) * 255
+    hub.update_info('iter', 2)
+    losses = model.loss(dict(sup=x), dict(sup=[_sample()]))
+    assert losses['unsup_weight'].item() == 0.0 and 'unsup_loss_cls' in losses
+    hub.update_info('iter', 5)
+    with pytest.raises(ConfigKeyError, match=r"lacks branch\(es\) \['unsup_teacher', "
+                                             r"'unsup_student'\]"):
+        model.loss(dict(sup=x), dict(sup=[_sample()]))
+    hub.update_info('iter', 0)
+
+
+def test_semi_iteration_benchmark_cpu_mode(tmp_path):
+    """Every arm trains (finite losses, the teacher follows the student), the ratios are
+    computed, and mtkit's own host reads per step are the ones it cannot avoid: one gather
+    per unlabeled image (its pseudo boxes' count) and, on CPU only, the NaN check (a device
+    assertion on a GPU)."""
+    out = tmp_path / 'bench.json'
+    rows = semi_iteration.main(['--device', 'cpu', '--models', 'yolox_s', '--images', '2',
+                                '--size', '64', '--reps', '1', '--warmup', '0',
+                                '--precisions', 'fp32', 'amp', '--json', str(out),
+                                '--markdown', str(tmp_path / 'bench.md'), '--strict'])
+    assert [r['arm'] for r in rows] == ['supervised', 'mtkit_mt', 'mmdet_mt']  # AMP skipped
+    for r in rows:
+        assert r['losses_finite'] and r['ms'] > 0
+        assert r['vs_supervised'] == pytest.approx(r['ms'] / rows[0]['ms'])
+    assert rows[1]['teacher_updated'] and rows[2]['teacher_updated']
+    assert 'unsup_loss_cls' in rows[1]['loss_keys'] and 'unsup_loss_cls' in rows[2]['loss_keys']
+    assert rows[1]['mtkit_host_reads'] == 1 + 1  # 1 unlabeled image + the CPU NaN check
+    assert rows[0]['mtkit_host_reads'] == rows[2]['mtkit_host_reads'] == 0
+    saved = json.loads(out.read_text())
+    assert len(saved['rows']) == 3 and '| yolox_s | mtkit_mt | fp32 |' in \
+        (tmp_path / 'bench.md').read_text()
+
+
+@pytest.mark.slow
+def test_semi_iteration_benchmark_cpu_mode_segmentation(tmp_path):
+    rows = semi_iteration.main(['--device', 'cpu', '--models', 'deeplabv3plus', '--images', '4',
+                                '--size', '32', '64', '--reps', '1', '--warmup', '0',
+                                '--strict'])
+    assert [(r['arm'], r['precision']) for r in rows] == [
+        ('supervised', 'fp32'), ('mtkit_mt', 'fp32'), ('supervised', 'amp'), ('mtkit_mt', 'amp')]
+    for r in rows:
+        assert r['losses_finite']
+    assert rows[1]['teacher_updated'] and rows[3]['amp_vs_fp32'] is not None
+    assert rows[1]['mtkit_host_reads'] == 2  # the two CPU NaN checks, nothing else
