@@ -143,15 +143,19 @@ def test_clip_metric_by_hand():
 
 
 def test_model_errors_name_the_key():
+    from mmengine.registry import DefaultScope
+
     from mtkit.registry import MODELS
     from mtkit.utils.errors import ConfigKeyError
     cfg = Config.fromfile(SMT)
-    bad = dict(cfg.model, eor=None)
-    with pytest.raises(ConfigKeyError, match='use_eor needs an eor'):
-        MODELS.build(bad)
-    bad = dict(cfg.model, semi_train_cfg=dict(cfg.model.semi_train_cfg, consistensy=1.0))
-    with pytest.raises(ConfigKeyError, match='consistensy'):
-        MODELS.build(bad)
+    # mmseg's scope, whichever test ran before in this process (pytest-xdist)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        bad = dict(cfg.model, eor=None)
+        with pytest.raises(ConfigKeyError, match='use_eor needs an eor'):
+            MODELS.build(bad)
+        bad = dict(cfg.model, semi_train_cfg=dict(cfg.model.semi_train_cfg, consistensy=1.0))
+        with pytest.raises(ConfigKeyError, match='consistensy'):
+            MODELS.build(bad)
 
 
 def test_loss_terms_wire_the_right_gradients(tiny_moving_digits):
