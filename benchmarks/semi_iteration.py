@@ -475,6 +475,24 @@ def markdown(rows: list, header: str) -> str:
     return '\n'.join(lines)
 
 
+def save(rows: list, args, device) -> str:
+    """Ratios, then the rows to ``--json`` and the table to ``--markdown``; returns the table."""
+    ratios(rows)
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else \
+        f'CPU ({torch.get_num_threads()} threads)'
+    table = markdown(rows, f'{name}, torch {torch.__version__}, {args.images} student images '
+                           f'per iteration, median of {args.reps} after {args.warmup} warm-up')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(device=name, torch=torch.__version__, args={
+                k: v for k, v in vars(args).items() if k not in ('json', 'markdown')},
+                rows=rows), f, indent=1)
+    if args.markdown:
+        with open(args.markdown, 'w') as f:
+            f.write(table + '\n')
+    return table
+
+
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -528,23 +546,14 @@ def main(argv=None) -> list:
                                error=f'{type(e).__name__}: {e}'[:300])
                     print(f"{name:14s} {arm:11s} {precision:5s} FAILED {row['error']}")
                     rows.append(row)
+                    save(rows, args, device)
                     continue
                 rows.append(row)
+                save(rows, args, device)  # a run stopped by a time limit keeps its rows
                 print(f"{name:14s} {arm:11s} {precision:5s} {row['ms']:9.1f} ms  "
                       f"mtkit host reads {row['mtkit_host_reads']}", flush=True)
-    ratios(rows)
-    gpu = torch.cuda.get_device_name(device) if cuda else f'CPU ({torch.get_num_threads()} threads)'
-    table = markdown(rows, f'{gpu}, torch {torch.__version__}, {args.images} student images per '
-                           f'iteration, median of {args.reps} after {args.warmup} warm-up')
+    table = save(rows, args, device)
     print(table)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(device=gpu, torch=torch.__version__, args={
-                k: v for k, v in vars(args).items() if k not in ('json', 'markdown')},
-                rows=rows), f, indent=1)
-    if args.markdown:
-        with open(args.markdown, 'w') as f:
-            f.write(table + '\n')
     return rows
 
 

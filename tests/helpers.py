@@ -32,6 +32,7 @@ def small_run_cfg(cfg: Config, work_dir: str, max_iters: int = 2, val: bool = Tr
         if cfg.get(key) is not None:
             cfg[key].num_workers = 0
             cfg[key].persistent_workers = False
+            cfg[key].pop('prefetch_factor', None)  # the GPU configs' (workers only)
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.interval = max_iters
     cfg.default_hooks.visualization = dict(type='DetVisualizationHook', draw=False)

@@ -102,6 +102,30 @@ def test_coco_split_configs_differ_from_their_10pct_config_only_by_the_split():
     assert checked == 6
 
 
+def test_gpu_configs_load_data_for_a_16_core_gpu_machine():
+    """The COCO and Cityscapes semi-supervised configs (docs/gpu.md, "Data loading"): 12
+    pinned, persistent workers; the COCO detectors get their own normalisation with a
+    non-blocking host-to-GPU copy (MMEngine hands the top-level preprocessor to the model)."""
+    coco = sorted(glob.glob(osp.join(REPO, 'configs', '*', '*_coco-*pct.py')))
+    city = sorted(glob.glob(osp.join(REPO, 'configs', '*', '*cityscapes*.py')))
+    semi_city = [p for p in city
+                 if Config.fromfile(p).train_dataloader.dataset.type == 'mtkit.SemiSegDataset']
+    assert len(coco) == 9 and len(semi_city) == 16
+    for path in coco + semi_city:
+        cfg = Config.fromfile(path)
+        loader = cfg.train_dataloader
+        assert (loader.num_workers, loader.pin_memory, loader.persistent_workers) == \
+            (12, True, True), osp.basename(path)
+    for path in coco:
+        cfg = Config.fromfile(path)
+        assert 'data_preprocessor' not in cfg.model  # so the Runner gives it the top-level one
+        inner = cfg.data_preprocessor.data_preprocessor
+        own = cfg.model.detector.data_preprocessor
+        assert inner.non_blocking is True
+        for key in ('mean', 'std', 'bgr_to_rgb', 'pad_size_divisor'):
+            assert inner[key] == own[key], (osp.basename(path), key)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('path', TRAINED, ids=[osp.basename(c)[:-3] for c in TRAINED])
 def test_config_trains_and_evaluates(path, digitscenes, tiny_coco, tmp_path):

@@ -31,9 +31,25 @@ labeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}.json
 unlabeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}-unlabeled.json'
 unlabeled_dataset.data_prefix = dict(img='train2017/')
 unlabeled_dataset.disjoint_from = labeled_dataset.ann_file  # no labeled image trains twice
-train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
-val_dataloader = dict(dataset=dict(type='mtkit.CheckedCocoDataset'))
-test_dataloader = dict(dataset=dict(type='mtkit.CheckedCocoDataset'))
+# Data loading for one GPU of a 16-core machine (docs/gpu.md, "Data loading"): 12 workers (the
+# training process keeps the other cores for Python and kernel launches; MMEngine runs OpenCV
+# single-threaded in workers), batches in pinned memory and copied to the GPU without blocking
+# (non_blocking=True below), workers kept alive across validations, 4 batches ahead per worker.
+train_dataloader = dict(
+    num_workers=12, pin_memory=True, persistent_workers=True, prefetch_factor=4,
+    dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
+val_dataloader = dict(num_workers=4, pin_memory=True, persistent_workers=True,
+                      dataset=dict(type='mtkit.CheckedCocoDataset'))
+test_dataloader = dict(num_workers=4, pin_memory=True, persistent_workers=True,
+                       dataset=dict(type='mtkit.CheckedCocoDataset'))
+# MMEngine's Runner gives the model this preprocessor when the model config has none (the COCO
+# configs' MeanTeacherDetector has none): the R50-FPN detectors' own normalisation and padding,
+# with the host-to-GPU copy of the pinned batch not blocking.
+data_preprocessor = dict(
+    type='mmdet.MultiBranchDataPreprocessor',
+    data_preprocessor=dict(type='mmdet.DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
+                           non_blocking=True))
 
 # no unlabeled views are loaded during semi_train_cfg.burn_in_iters (docs/gpu.md)
 train_cfg = dict(type='mtkit.BurnInIterBasedTrainLoop', max_iters=180000, val_interval=5000)

@@ -42,14 +42,16 @@ def _train(ann_file, pipeline):
                 pipeline=pipeline)
 
 
+# data loading for one GPU of a 16-core machine (docs/gpu.md, "Data loading"): the unlabeled
+# image's weak and strong views are decoded and augmented in 12 workers; pinned batches
 train_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=True,
+    batch_size=2, num_workers=12, pin_memory=True, persistent_workers=True, prefetch_factor=4,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='mtkit.SemiSegDataset',
                  labeled=_train(labeled_list, labeled_pipeline),
                  unlabeled=_train(unlabeled_list, unlabeled_pipeline)))
 val_dataloader = dict(
-    batch_size=1, num_workers=4, persistent_workers=True,
+    batch_size=1, num_workers=4, pin_memory=True, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root,
                  data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
