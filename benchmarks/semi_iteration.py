@@ -15,8 +15,10 @@ One process, one model, the same number of student images per iteration, side by
 Each arm runs in fp32 and under AMP (bf16 where the device supports it: MMEngine's
 ``AmpOptimWrapper`` on CUDA, ``torch.autocast`` on CPU), through ``model.train_step`` (the
 data preprocessor, the forward passes, backward and the optimizer step, as MMEngine's loop
-runs them). Timing: warm-up, then the median of ``--reps`` (CUDA events on CUDA), peak device
-memory. The teacher's pseudo labels are the teacher's top ``--boxes`` predictions (score
+runs them). The arms of a model are built side by side and stepped in turns (the order rotating
+each round), so a drift of the machine's speed falls on all of them. Timing: warm-up, then the
+median of ``--reps`` steps (CUDA events on CUDA); memory: the peak of a step above what was
+allocated before it (activations, gradients, temporaries; CUDA only). The teacher's pseudo labels are the teacher's top ``--boxes`` predictions (score
 threshold 0, :func:`cap_teacher_predictions`), so every arm trains on the same number of boxes
 per image as the supervised one has ground-truth boxes, whatever the untrained weights predict.
 
@@ -268,24 +270,21 @@ def amp_skip_reason(task: str, device, amp_dtype: str):
     return None
 
 
-def time_steps(step, batches: list, warmup: int, device) -> list:
-    """Milliseconds per step of the batches after the first ``warmup``."""
-    times = []
-    for i, batch in enumerate(batches):
-        if device.type == 'cuda':
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            step(batch)
-            end.record()
-            torch.cuda.synchronize()
-            ms = start.elapsed_time(end)
-        else:
-            t = time.perf_counter()
-            step(batch)
-            ms = 1e3 * (time.perf_counter() - t)
-        if i >= warmup:
-            times.append(ms)
-    return times
+def time_step(step, batch, device) -> tuple:
+    """(milliseconds, peak MiB above what was allocated before) of one ``step(batch)``."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        step(batch)
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end), (torch.cuda.max_memory_allocated() - base) / 2**20
+    t = time.perf_counter()
+    step(batch)
+    return 1e3 * (time.perf_counter() - t), None
 
 
 # ----------------------------------------------------------------------------- host reads
@@ -383,9 +382,9 @@ def mtkit_reads(counts: dict) -> int:
 
 
 # ----------------------------------------------------------------------------- main
-def run_arm(name: str, task: str, arm: str, precision: str, args, device) -> dict:
-    """One arm, in the task's default scope, at an iteration past any burn-in (the scope and
-    the iteration in effect before are restored)."""
+def run_model(name: str, task: str, precision: str, arms: list, args, device) -> list:
+    """Rows of ``arms`` for one model and precision, in the task's default scope, at an
+    iteration past any burn-in (the scope and iteration in effect before are restored)."""
     from mmengine.logging import MessageHub
     from mmengine.registry import DefaultScope
     hub = MessageHub.get_current_instance()
@@ -393,56 +392,94 @@ def run_arm(name: str, task: str, arm: str, precision: str, args, device) -> dic
     hub.update_info('iter', 10**6)
     try:
         with DefaultScope.overwrite_default_scope('mmdet' if task == 'det' else 'mmseg'):
-            return _run_arm(name, task, arm, precision, args, device)
+            return _run_model(name, task, precision, arms, args, device)
     finally:
         hub.update_info('iter', 0 if before is None else before)
 
 
-def _run_arm(name: str, task: str, arm: str, precision: str, args, device) -> dict:
+class _Arm:
+    """One arm's model, optimizer wrapper, batches and measurements."""
+
+    def __init__(self, name: str, task: str, arm: str, precision: str, args, device) -> None:
+        self.arm, self.times, self.peaks, self.losses = arm, [], [], {}
+        torch.manual_seed(0)
+        model_cfg = model_config(name, args.boxes, args.size_hw)
+        self.model, self.ema = build_arm(task, arm, model_cfg, device)
+        cap_teacher_predictions(self.model, args.boxes)
+        self.model.train()
+        self.wrapper = optim_wrapper_for(self.model, precision, device, args.amp_dtype)
+        teacher = getattr(self.model, 'teacher', None)
+        self.teacher_param = None if teacher is None else next(teacher.parameters())
+        self.teacher_before = None if teacher is None else self.teacher_param.detach().clone()
+        self.batches = make_batches(task, arm, args.images, args.size_hw, args.boxes,
+                                    80 if task == 'det' else 19,
+                                    args.warmup + args.reps + 1, pin=device.type == 'cuda')
+
+    def step(self, batch) -> None:
+        out = self.model.train_step(batch, self.wrapper)
+        if self.ema is not None:
+            self.ema()
+        self.losses.update(out)
+
+
+def _run_model(name: str, task: str, precision: str, arms: list, args, device) -> list:
+    """The arms are built side by side and measured in turns (one step each, the order
+    rotating every round), so a drift of the machine's speed falls on every arm alike."""
     from mmengine.logging import MMLogger
     MMLogger.get_instance('semi_iteration', log_level='WARNING')  # no weight-init report
-    torch.manual_seed(0)
-    model_cfg = model_config(name, args.boxes, args.size_hw)
-    num_classes = 80 if task == 'det' else 19
-    model, ema = build_arm(task, arm, model_cfg, device)
-    cap_teacher_predictions(model, args.boxes)
-    model.train()
-    wrapper = optim_wrapper_for(model, precision, device, args.amp_dtype)
-    losses = {}
+    rows, live = [], []
 
-    def step(batch):
-        out = model.train_step(batch, wrapper)
-        if ema is not None:
-            ema()
-        losses.update(out)
+    def fail(arm, e):
+        if args.strict:
+            raise e
+        rows.append(dict(model=name, arm=arm, precision=precision, images=args.images, ms=None,
+                         peak_mib=None, mtkit_host_reads=None, host_reads=None,
+                         error=f'{type(e).__name__}: {e}'[:300]))
+        print(f"{name:14s} {arm:11s} {precision:5s} FAILED {rows[-1]['error']}")
 
-    teacher = getattr(model, 'teacher', None)
-    before = None if teacher is None else next(teacher.parameters()).detach().clone()
+    for arm in arms:
+        try:
+            live.append(_Arm(name, task, arm, precision, args, device))
+        except Exception as e:  # one arm failing (e.g. an op without bf16) is a row
+            fail(arm, e)
     n = args.warmup + args.reps
-    batches = make_batches(task, arm, args.images, args.size_hw, args.boxes, num_classes, n + 1,
-                           pin=device.type == 'cuda')
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = time_steps(step, batches[:n], args.warmup, device)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == 'cuda' else None
-    counts = {}
+    for i in range(n):
+        for a in live[i % len(live):] + live[:i % len(live)] if live else []:
+            if a.arm in {r['arm'] for r in rows}:
+                continue  # failed earlier
+            try:
+                ms, peak = time_step(a.step, a.batches[i], device)
+            except Exception as e:
+                fail(a.arm, e)
+                continue
+            if i >= args.warmup:
+                a.times.append(ms)
+                a.peaks.append(peak)
     counter = count_host_reads_cuda if device.type == 'cuda' else count_host_reads_cpu
-    with counter(counts):
-        step(batches[n])
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-    finite = all(bool(torch.isfinite(torch.as_tensor(v)).all()) for v in losses.values())
-    row = dict(model=name, arm=arm, precision=precision, images=args.images,
-               ms=statistics.median(times), ms_all=times, peak_mib=peak,
-               mtkit_host_reads=mtkit_reads(counts), host_reads=sum(counts.values()),
-               losses_finite=finite, loss_keys=sorted(losses),
-               teacher_updated=None if teacher is None else
-               not torch.equal(before, next(teacher.parameters()).detach()))
-    del model, wrapper, batches
+    for a in live:
+        if a.arm in {r['arm'] for r in rows}:
+            continue
+        counts = {}
+        with counter(counts):
+            a.step(a.batches[n])
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        finite = all(bool(torch.isfinite(torch.as_tensor(v)).all()) for v in a.losses.values())
+        rows.append(dict(
+            model=name, arm=a.arm, precision=precision, images=args.images,
+            ms=statistics.median(a.times), ms_all=a.times,
+            peak_mib=None if device.type != 'cuda' else max(a.peaks),
+            mtkit_host_reads=mtkit_reads(counts), host_reads=sum(counts.values()),
+            losses_finite=finite, loss_keys=sorted(a.losses),
+            teacher_updated=None if a.teacher_param is None else
+            not torch.equal(a.teacher_before, a.teacher_param.detach())))
+        print(f"{name:14s} {a.arm:11s} {precision:5s} {rows[-1]['ms']:9.1f} ms  "
+              f"mtkit host reads {rows[-1]['mtkit_host_reads']}", flush=True)
+    del live
     if device.type == 'cuda':
         torch.cuda.empty_cache()
-    return row
+    order = {arm: k for k, arm in enumerate(arms)}
+    return sorted(rows, key=lambda r: order[r['arm']])
 
 
 def ratios(rows: list) -> list:
@@ -463,7 +500,7 @@ def markdown(rows: list, header: str) -> str:
         return '-' if x is None else format(x, fmt)
 
     lines = [header, '',
-             '| model | arm | precision | ms / iteration | x supervised | AMP / fp32 | peak MiB '
+             '| model | arm | precision | ms / iteration | x supervised | AMP / fp32 | step peak MiB '
              '| host reads (mtkit / all) |',
              '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for r in rows:
@@ -533,25 +570,9 @@ def main(argv=None) -> list:
             if reason:
                 print(f'{name}: AMP skipped: {reason}')
                 continue
-            for arm in ARMS[task]:
-                if args.arms and arm not in args.arms:
-                    continue
-                try:
-                    row = run_arm(name, task, arm, precision, args, device)
-                except Exception as e:  # one arm failing (e.g. an op without bf16) is a row
-                    if args.strict:
-                        raise
-                    row = dict(model=name, arm=arm, precision=precision, images=args.images,
-                               ms=None, peak_mib=None, mtkit_host_reads=None, host_reads=None,
-                               error=f'{type(e).__name__}: {e}'[:300])
-                    print(f"{name:14s} {arm:11s} {precision:5s} FAILED {row['error']}")
-                    rows.append(row)
-                    save(rows, args, device)
-                    continue
-                rows.append(row)
-                save(rows, args, device)  # a run stopped by a time limit keeps its rows
-                print(f"{name:14s} {arm:11s} {precision:5s} {row['ms']:9.1f} ms  "
-                      f"mtkit host reads {row['mtkit_host_reads']}", flush=True)
+            arms = [a for a in ARMS[task] if not args.arms or a in args.arms]
+            rows.extend(run_model(name, task, precision, arms, args, device))
+            save(rows, args, device)  # a run stopped by a time limit keeps its rows
     table = save(rows, args, device)
     print(table)
     return rows
