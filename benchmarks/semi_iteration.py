@@ -7,6 +7,9 @@ One process, one model, the same number of student images per iteration, side by
   ``mtkit_mt``   -- mtkit's ``MeanTeacherDetector`` on ``--images / 2`` labeled and ``--images
   / 2`` unlabeled images (teacher pass on the weak view, student on the strong view), plus
   mtkit's EMA update (``ema_update_``, what ``EMATeacherHook`` runs);
+  ``mtkit_joint`` -- the same with ``joint_student_forward=True`` (one backbone/neck pass over
+  the labeled and unlabeled images; only listed where ``'auto'`` does not already do it, i.e.
+  where the backbone or neck trains BatchNorm);
   ``mmdet_mt``   -- mmdet's ``SemiBaseDetector`` on the same batch, plus mmdet's
   ``MeanTeacherHook.momentum_update``;
 * segmentation (DeepLabV3+-R50 512x1024; mmseg's config, SyncBN as BN in one process):
@@ -59,7 +62,8 @@ MODELS = {
     'rtmdet_s': ('mmdet', 'rtmdet/rtmdet_s_8xb32-300e_coco.py', 'det', (640, 640)),
     'deeplabv3plus': ('mmseg', '_base_/models/deeplabv3plus_r50-d8.py', 'seg', (512, 1024)),
 }
-ARMS = {'det': ('supervised', 'mtkit_mt', 'mmdet_mt'), 'seg': ('supervised', 'mtkit_mt')}
+ARMS = {'det': ('supervised', 'mtkit_mt', 'mtkit_joint', 'mmdet_mt'),
+        'seg': ('supervised', 'mtkit_mt')}
 
 
 # ----------------------------------------------------------------------------- models
@@ -108,11 +112,12 @@ def build_arm(task: str, arm: str, model_cfg: dict, device):
         model = ROOT.build(cfg)
         model.init_weights()
         return model.to(device), None
-    if arm == 'mtkit_mt':
+    if arm in ('mtkit_mt', 'mtkit_joint'):
         from mtkit.teachers import build_ema_plan, ema_update_
         if task == 'det':
+            joint = dict(joint_student_forward=True) if arm == 'mtkit_joint' else {}
             model = ROOT.build(dict(type='mtkit.MeanTeacherDetector', detector=cfg,
-                                    semi_train_cfg=dict(pseudo_thr=0.0)))
+                                    semi_train_cfg=dict(pseudo_thr=0.0, **joint)))
         else:
             model = ROOT.build(dict(type='mtkit.MeanTeacherSegmentor', segmentor=cfg,
                                     semi_train_cfg=dict(pseudo_thr=0.0)))
@@ -407,6 +412,8 @@ class _Arm:
         self.model, self.ema = build_arm(task, arm, model_cfg, device)
         cap_teacher_predictions(self.model, args.boxes)
         self.model.train()
+        joint = getattr(self.model, 'joint_student_forward', None)
+        self.joint = bool(joint()) if joint is not None else None
         self.wrapper = optim_wrapper_for(self.model, precision, device, args.amp_dtype)
         teacher = getattr(self.model, 'teacher', None)
         self.teacher_param = None if teacher is None else next(teacher.parameters())
@@ -438,6 +445,8 @@ def _run_model(name: str, task: str, precision: str, arms: list, args, device) -
         print(f"{name:14s} {arm:11s} {precision:5s} FAILED {rows[-1]['error']}")
 
     for arm in arms:
+        if arm == 'mtkit_joint' and any(a.arm == 'mtkit_mt' and a.joint for a in live):
+            continue  # 'auto' already shares the backbone pass: the same arm
         try:
             live.append(_Arm(name, task, arm, precision, args, device))
         except Exception as e:  # one arm failing (e.g. an op without bf16) is a row
@@ -466,7 +475,7 @@ def _run_model(name: str, task: str, precision: str, arms: list, args, device) -
             torch.cuda.synchronize()
         finite = all(bool(torch.isfinite(torch.as_tensor(v)).all()) for v in a.losses.values())
         rows.append(dict(
-            model=name, arm=a.arm, precision=precision, images=args.images,
+            model=name, arm=a.arm, precision=precision, images=args.images, joint=a.joint,
             ms=statistics.median(a.times), ms_all=a.times,
             peak_mib=None if device.type != 'cuda' else max(a.peaks),
             mtkit_host_reads=mtkit_reads(counts), host_reads=sum(counts.values()),
@@ -505,7 +514,8 @@ def markdown(rows: list, header: str) -> str:
              '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for r in rows:
         ms = f(r['ms'], '.1f') if r['ms'] is not None else 'failed: ' + r['error'][:60]
-        lines.append(f"| {r['model']} | {r['arm']} | {r['precision']} | {ms} | "
+        arm = r['arm'] + (' (joint pass)' if r.get('joint') and r['arm'] == 'mtkit_mt' else '')
+        lines.append(f"| {r['model']} | {arm} | {r['precision']} | {ms} | "
                      f"{f(r['vs_supervised'], '.2f')} | {f(r['amp_vs_fp32'], '.2f')} | "
                      f"{f(r['peak_mib'], '.0f')} | {f(r['mtkit_host_reads'], 'd')} / "
                      f"{f(r['host_reads'], 'd')} |")
@@ -535,7 +545,7 @@ def main(argv=None) -> list:
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
     p.add_argument('--arms', nargs='+', default=None,
-                   help='subset of supervised mtkit_mt mmdet_mt (default: all of the task)')
+                   help='subset of supervised mtkit_mt mtkit_joint mmdet_mt (default: all of the task)')
     p.add_argument('--precisions', nargs='+', default=['fp32', 'amp'], choices=['fp32', 'amp'])
     p.add_argument('--images', type=int, default=None,
                    help='student images per iteration (default 8 on CUDA, 4 on CPU; DeepLabV3+ needs 4:'

@@ -130,16 +130,20 @@ def test_semi_iteration_benchmark_cpu_mode(tmp_path):
                                 '--size', '64', '--reps', '1', '--warmup', '0',
                                 '--precisions', 'fp32', 'amp', '--json', str(out),
                                 '--markdown', str(tmp_path / 'bench.md'), '--strict'])
-    assert [r['arm'] for r in rows] == ['supervised', 'mtkit_mt', 'mmdet_mt']  # AMP skipped
+    # AMP is skipped for mmdet detectors on CPU; YOLOX trains BN, so 'auto' keeps two passes
+    # and the joint pass is its own arm
+    assert [r['arm'] for r in rows] == ['supervised', 'mtkit_mt', 'mtkit_joint', 'mmdet_mt']
+    assert [r['joint'] for r in rows] == [None, False, True, None]
     for r in rows:
         assert r['losses_finite'] and r['ms'] > 0
         assert r['vs_supervised'] == pytest.approx(r['ms'] / rows[0]['ms'])
-    assert rows[1]['teacher_updated'] and rows[2]['teacher_updated']
-    assert 'unsup_loss_cls' in rows[1]['loss_keys'] and 'unsup_loss_cls' in rows[2]['loss_keys']
-    assert rows[1]['mtkit_host_reads'] == 1 + 1  # 1 unlabeled image + the CPU NaN check
-    assert rows[0]['mtkit_host_reads'] == rows[2]['mtkit_host_reads'] == 0
+    for r in rows[1:]:
+        assert r['teacher_updated'] and 'unsup_loss_cls' in r['loss_keys']
+    # 1 unlabeled image + the CPU NaN check
+    assert rows[1]['mtkit_host_reads'] == rows[2]['mtkit_host_reads'] == 1 + 1
+    assert rows[0]['mtkit_host_reads'] == rows[3]['mtkit_host_reads'] == 0
     saved = json.loads(out.read_text())
-    assert len(saved['rows']) == 3 and '| yolox_s | mtkit_mt | fp32 |' in \
+    assert len(saved['rows']) == 4 and '| yolox_s | mtkit_joint | fp32 |' in \
         (tmp_path / 'bench.md').read_text()
 
 
@@ -154,3 +158,93 @@ def test_semi_iteration_benchmark_cpu_mode_segmentation(tmp_path):
         assert r['losses_finite']
     assert rows[1]['teacher_updated'] and rows[3]['amp_vs_fp32'] is not None
     assert rows[1]['mtkit_host_reads'] == 2  # the two CPU NaN checks, nothing else
+
+
+def _retinanet_r18():
+    """mmdet's RetinaNet-R50-FPN config at ResNet-18 size: BN frozen (norm_eval), no BN in
+    the FPN, as mmdet's R50 detectors."""
+    import mmdet
+    cfg = Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', '_base_',
+                                   'models', 'retinanet_r50_fpn.py')).model
+    cfg.backbone.update(depth=18, init_cfg=None)
+    cfg.neck.in_channels = [64, 128, 256, 512]
+    cfg.bbox_head.num_classes = 4
+    return cfg
+
+
+def _oracle_batch(sup_hw, unsup_hw):
+    from mmdet.structures import DetDataSample
+    g = torch.Generator().manual_seed(0)
+
+    def samples(n, hw):
+        out = []
+        for _ in range(n):
+            s = DetDataSample(metainfo=dict(img_shape=hw, ori_shape=hw, scale_factor=(1., 1.),
+                                            pad_shape=hw, batch_input_shape=hw,
+                                            homography_matrix=np.eye(3, dtype=np.float32)))
+            s.gt_instances = InstanceData(bboxes=torch.tensor([[4., 6., 30., 40.],
+                                                               [20., 10., 50., 28.]]),
+                                          labels=torch.tensor([1, 3]))
+            out.append(s)
+        return out
+
+    return (dict(sup=torch.randn(2, 3, *sup_hw, generator=g),
+                 unsup_teacher=torch.randn(2, 3, *unsup_hw, generator=g),
+                 unsup_student=torch.randn(2, 3, *unsup_hw, generator=g)),
+            dict(sup=samples(2, sup_hw), unsup_teacher=samples(2, unsup_hw),
+                 unsup_student=samples(2, unsup_hw)))
+
+
+@pytest.mark.parametrize('unsup_hw', [(64, 64), (64, 96)])
+def test_joint_student_forward_equals_two_passes_with_frozen_bn(mmdet_scope, unsup_hw):
+    """With frozen BN (mmdet's R50 detectors), one backbone/neck pass over both branches gives
+    the losses and gradients of two passes. Branches of different sizes are both padded to the
+    larger one, exactly as if the smaller branch had been batched with larger images (mmdet's
+    batch padding: not the same numbers as the unpadded pass near the image border, since a
+    BN-shifted padding region feeds the border convolutions)."""
+    import copy
+
+    import torch.nn.functional as F
+    results = []
+    for joint in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(type='MeanTeacherDetector', detector=_retinanet_r18(),
+                                  semi_train_cfg=dict(oracle=dict(), joint_student_forward=joint)))
+        model.train()
+        assert model.joint_student_forward() is joint
+        inputs, samples = _oracle_batch((64, 64), unsup_hw)
+        if not joint and unsup_hw != (64, 64):  # the two-pass reference, batch-padded alike
+            inputs['sup'] = F.pad(inputs['sup'], (0, unsup_hw[1] - 64, 0, unsup_hw[0] - 64))
+            for s in samples['sup']:
+                s.set_metainfo(dict(batch_input_shape=unsup_hw))
+        total, log_vars = model.parse_losses(model.loss(inputs, copy.deepcopy(samples)))
+        total.backward()
+        grads = [p.grad.clone() for p in model.student.parameters() if p.grad is not None]
+        results.append((log_vars, grads))
+    (l0, g0), (l1, g1) = results
+    assert l0.keys() == l1.keys() and 'unsup_loss_cls' in l0
+    for k in l0:
+        torch.testing.assert_close(l1[k], l0[k], rtol=1e-5, atol=1e-6)
+    assert len(g0) == len(g1) > 0
+    for a, b in zip(g0, g1):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_joint_student_forward_auto_and_errors(mmdet_scope):
+    frozen = MODELS.build(dict(type='MeanTeacherDetector', detector=_retinanet_r18()))
+    frozen.train()
+    assert frozen.joint_student_forward()  # R18 norm_eval, FPN without BN
+    yolox = MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector))
+    yolox.train()
+    assert not yolox.joint_student_forward()  # CSPDarknet BN trains: kept as two passes
+    yolox.update_train_cfg(joint_student_forward=True)
+    assert yolox.joint_student_forward()
+    with pytest.raises(ConfigKeyError, match="joint_student_forward must be one of"):
+        MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
+                          semi_train_cfg=dict(joint_student_forward='yes')))
+    from mtkit.models.det.mean_teacher_detector import given_features
+    x = torch.zeros(2, 3, 32, 32)
+    with given_features(yolox.student, (torch.zeros(3, 8, 4, 4), )):
+        with pytest.raises(RuntimeError, match='features of 3 images for a batch of 2'):
+            yolox.student.extract_feat(x)
+    assert 'extract_feat' not in vars(yolox.student)  # the method is back

@@ -1,15 +1,18 @@
 """Mean-teacher wrapper for any mmdet 3.x detector."""
+import contextlib
 import copy
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmdet.models.detectors.semi_base import SemiBaseDetector
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_project, get_box_tensor
 from mmengine.dist import get_world_size
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...filters import FilterChain
 from ...filters.diagnostics import PseudoLabelStats, pseudo_label_matches
@@ -63,6 +66,14 @@ TRAIN_DEFAULTS = dict(
     # Soft-Teacher-style). Dense (single-stage) heads only. None = off.
     uncertain_thr=None,
     uncertain_weight=0.0,
+    # The student's backbone and neck run once on the labeled and the unlabeled (strong) images
+    # together, and the two losses share those features (one pass of 2B images instead of two of
+    # B: fewer launches, better occupancy). 'auto': when no BatchNorm of the backbone or neck
+    # normalises with batch statistics (frozen / norm_eval BN, as in mmdet's R50 configs): then
+    # losses and gradients are those of two passes (branches of different sizes are padded to
+    # the larger, as mmdet pads any batch). True: also with BN in training mode (normalised
+    # over both branches together); False: never.
+    joint_student_forward='auto',
     # Diagnostic upper bound: the unlabeled images' held-out ground truth (in the student's
     # view) replaces the teacher's pseudo labels, optionally degraded:
     # dict(recall=1.0, false_positives=0.0, jitter=0.0). The teacher is not run. Needs the
@@ -241,8 +252,8 @@ class MeanTeacherDetector(SemiBaseDetector):
                 f'with a "sup" branch, unlabeled data with "unsup_teacher" and "unsup_student" '
                 f'(see configs/_base_/datasets/semi_digitscenes_det.py).')
         sup_samples = multi_batch_data_samples['sup']
-        losses = self.loss_by_gt_instances(multi_batch_inputs['sup'], sup_samples)
         if weight == 0.0:  # burn-in: the teacher is not run
+            losses = self.loss_by_gt_instances(multi_batch_inputs['sup'], sup_samples)
             unsup = self._zero_unsup_losses(losses)
             unsup['unsup_pseudo_per_img'] = torch.zeros((), device=self.data_preprocessor.device)
         else:
@@ -255,13 +266,51 @@ class MeanTeacherDetector(SemiBaseDetector):
                     multi_batch_data_samples['unsup_teacher'])
                 student_samples = self.project_pseudo_instances(
                     pseudo, multi_batch_data_samples['unsup_student'], batch_info)
+            sup_x = unsup_x = None
+            if self.joint_student_forward():
+                sup_x, unsup_x = self.joint_features(
+                    multi_batch_inputs['sup'], sup_samples, multi_batch_inputs['unsup_student'],
+                    student_samples)
+            with given_features(self.student, sup_x):
+                losses = self.loss_by_gt_instances(multi_batch_inputs['sup'], sup_samples)
             sup_density = sum(len(s.gt_instances) for s in sup_samples) / max(len(sup_samples), 1)
             unsup = self.loss_by_pseudo_instances(multi_batch_inputs['unsup_student'],
                                                   student_samples, None, losses, weight,
-                                                  sup_density=sup_density)
+                                                  sup_density=sup_density, features=unsup_x)
         unsup['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         losses.update(unsup)
         return losses
+
+    def joint_student_forward(self) -> bool:
+        """Whether this step runs the student's backbone and neck once on both branches
+        (``semi_train_cfg.joint_student_forward``; ``'auto'``: when none of their BatchNorms
+        uses batch statistics, i.e. when it cannot change the features)."""
+        mode = self.semi_train_cfg['joint_student_forward']
+        if mode != 'auto':
+            return bool(mode)
+        parts = [m for m in (getattr(self.student, 'backbone', None),
+                             getattr(self.student, 'neck', None)) if m is not None]
+        return bool(parts) and not any(isinstance(m, _BatchNorm) and m.training
+                                       for part in parts for m in part.modules())
+
+    def joint_features(self, sup_inputs: Tensor, sup_samples: SampleList,
+                       unsup_inputs: Tensor, unsup_samples: SampleList) -> Tuple[tuple, tuple]:
+        """The student's ``extract_feat`` on both branches in one pass: each branch padded
+        (zeros, bottom and right, like mmdet's batch padding) to the larger height and width,
+        whose ``batch_input_shape`` both branches' samples then carry. Returns the features of
+        the labeled and of the unlabeled images."""
+        h = max(sup_inputs.shape[2], unsup_inputs.shape[2])
+        w = max(sup_inputs.shape[3], unsup_inputs.shape[3])
+        padded = []
+        for x, samples in ((sup_inputs, sup_samples), (unsup_inputs, unsup_samples)):
+            if x.shape[2:] != (h, w):
+                x = F.pad(x, (0, w - x.shape[3], 0, h - x.shape[2]))
+                for s in samples:
+                    s.set_metainfo(dict(batch_input_shape=(h, w)))
+            padded.append(x)
+        feats = self.student.extract_feat(torch.cat(padded))
+        n = sup_inputs.shape[0]
+        return tuple(f[:n] for f in feats), tuple(f[n:] for f in feats)
 
     def _zero_unsup_losses(self, sup_losses: dict) -> dict:
         """``unsup_*`` zeros with the supervised loss keys, connected to the student's graph."""
@@ -425,7 +474,8 @@ class MeanTeacherDetector(SemiBaseDetector):
                                  batch_info: Optional[dict] = None,
                                  sup_losses: Optional[dict] = None,
                                  weight: Optional[float] = None,
-                                 sup_density: Optional[float] = None) -> dict:
+                                 sup_density: Optional[float] = None,
+                                 features: Optional[tuple] = None) -> dict:
         """Student loss on pseudo labels, times ``weight`` (the current :meth:`unsup_weight`
         when not given), under the configured policies:
 
@@ -437,6 +487,9 @@ class MeanTeacherDetector(SemiBaseDetector):
           ``sup_density``), ``sup_density`` being ground-truth boxes per labeled image.
         * ``unsup_loss_terms``: loss keys not matched get weight 0.
         * ``uncertain_thr``: gradient weights of uncertain regions (dense heads).
+
+        ``features``: the student's features of ``batch_inputs`` from a joint pass
+        (:meth:`joint_features`), used instead of running its backbone and neck again.
         """
         cfg = self.semi_train_cfg
         counts = [len(s.gt_instances) for s in batch_data_samples]
@@ -450,7 +503,8 @@ class MeanTeacherDetector(SemiBaseDetector):
             # distributed: this rank still runs the student's loss (and the head's collectives,
             # e.g. YOLOX's all-reduce of the positive count) like the ranks that have pseudo
             # boxes, at weight 0; a single process skips the wasted forward
-            raw = self.student.loss(batch_inputs, batch_data_samples)
+            with given_features(self.student, features):
+                raw = self.student.loss(batch_inputs, batch_data_samples)
             losses = {'unsup_' + k: ([x * 0.0 for x in v] if isinstance(v, (list, tuple))
                                      else v * 0.0) if 'loss' in k else v
                       for k, v in raw.items()}
@@ -462,10 +516,13 @@ class MeanTeacherDetector(SemiBaseDetector):
             if len(keep) < len(counts):
                 batch_inputs = batch_inputs[keep]
                 batch_data_samples = [batch_data_samples[i] for i in keep]
-            if cfg['uncertain_thr'] is not None:
-                raw = self._loss_with_regions(batch_inputs, batch_data_samples)
-            else:
-                raw = self.student.loss(batch_inputs, batch_data_samples)
+                if features is not None:
+                    features = tuple(f[keep] for f in features)
+            with given_features(self.student, features):
+                if cfg['uncertain_thr'] is not None:
+                    raw = self._loss_with_regions(batch_inputs, batch_data_samples)
+                else:
+                    raw = self.student.loss(batch_inputs, batch_data_samples)
             factor = weight
             if cfg['unsup_norm'] == 'pseudo_density':
                 if sup_density is None:
@@ -531,9 +588,33 @@ class MeanTeacherDetector(SemiBaseDetector):
                     f"'homography_matrix' to the meta_keys of that branch's PackDetInputs")
 
 
+@contextlib.contextmanager
+def given_features(detector, features: Optional[tuple]):
+    """Within the block, ``detector.extract_feat(x)`` returns ``features`` (computed before,
+    e.g. by a joint pass; checked to be ``x``'s batch) instead of running the backbone and
+    neck: mmdet detectors' ``loss`` start with ``self.extract_feat``. None: no change."""
+    if features is None:
+        yield
+        return
+
+    def extract_feat(batch_inputs: Tensor) -> tuple:
+        if features[0].shape[0] != batch_inputs.shape[0]:
+            raise RuntimeError(f'given_features: features of {features[0].shape[0]} images for '
+                               f'a batch of {batch_inputs.shape[0]}')
+        return features
+
+    detector.extract_feat = extract_feat  # an instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del detector.extract_feat
+
+
 def _check_loss_policies(cfg: dict) -> None:
     """Validate the unsupervised-loss policy keys of ``semi_train_cfg`` (and the oracle)."""
     name = 'MeanTeacherDetector.semi_train_cfg'
+    check_choice(f'{name}.joint_student_forward', cfg['joint_student_forward'],
+                 ('auto', True, False))
     check_choice(f'{name}.unsup_images', cfg['unsup_images'], UNSUP_IMAGES)
     check_choice(f'{name}.unsup_norm', cfg['unsup_norm'], UNSUP_NORMS)
     terms = cfg['unsup_loss_terms']
