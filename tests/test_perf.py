@@ -248,3 +248,28 @@ def test_joint_student_forward_auto_and_errors(mmdet_scope):
         with pytest.raises(RuntimeError, match='features of 3 images for a batch of 2'):
             yolox.student.extract_feat(x)
     assert 'extract_feat' not in vars(yolox.student)  # the method is back
+
+
+def test_cuda_sync_warnings_are_charged_to_the_calling_file():
+    """On CUDA the benchmark charges each sync warning to the file whose code made it, past
+    the warnings machinery and torch's own layers (checked here with warnings raised from a
+    frame that stands for mtkit's code and from one that stands for mmdet's)."""
+    import warnings
+
+    def op_in(filename):
+        ns = {}
+        exec(compile("import warnings\ndef op():\n    warnings.warn('called a synchronizing "
+                     "CUDA operation')\n", filename, 'exec'), ns)
+        return ns['op']
+
+    mtkit_op = op_in(semi_iteration.MTKIT_DIR + 'fake_module.py')
+    mmdet_op = op_in('/x/mmdet/models/head.py')
+    counts = {}
+    modes = []
+    with semi_iteration.count_host_reads_cuda(counts, set_mode=modes.append):
+        mtkit_op()
+        mtkit_op()
+        mmdet_op()
+        warnings.warn('an unrelated warning')
+    assert modes == ['warn', 'default']
+    assert semi_iteration.mtkit_reads(counts) == 2 and sum(counts.values()) == 3
