@@ -123,6 +123,13 @@ def _teacher_head_outputs(what: str):
     return hook
 
 
+def _cloned(instances):
+    """``instances`` with its tensors cloned out of inference mode (the student's loss may
+    save pseudo-label tensors for backward, which inference tensors refuse)."""
+    return instances.new(**{k: v.clone() if torch.is_tensor(v) else v
+                            for k, v in instances.items()})
+
+
 def _homographies(batch_data_samples: SampleList, device, inverse: bool = False) -> Tensor:
     """(B, 3, 3) float32 homography matrices of a batch's views (their inverses with
     ``inverse``, computed on the host in float64), sent to ``device`` in one copy that the
@@ -360,10 +367,7 @@ class MeanTeacherDetector(SemiBaseDetector):
             for h in handles:
                 h.remove()
         back = _homographies(batch_data_samples, batch_inputs.device, inverse=True)
-        # fields cloned out of inference mode: the student's loss may save them for backward
-        return [self._project(res.pred_instances.new(
-                    **{k: v.clone() for k, v in res.pred_instances.items()}),
-                    m, samples.ori_shape)
+        return [self._project(_cloned(res.pred_instances), m, samples.ori_shape)
                 for samples, res, m in zip(batch_data_samples, results, back)]
 
     @staticmethod
