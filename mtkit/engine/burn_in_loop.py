@@ -25,23 +25,42 @@ def labeled_only_collate(batch, collate):
 
 class _BurnInSwitch:
     """The loop's batch iterator: the labeled-only loader while ``loop.iter <
-    burn_in_iters``, then the semi-supervised one. The labeled-only loader is built at its
-    first use (a run resumed after the burn-in never builds it)."""
+    burn_in_iters``, then the semi-supervised one; the labeled-only loader is built at its
+    first use.
+
+    On resume MMEngine's loop draws ``iter`` batches to skip what was trained; after
+    :meth:`replay` those draws come from the loader that served each of those iterations, so
+    both loaders stand where a run that never stopped has them (the resumed run trains on
+    the same batches)."""
 
     def __init__(self, loop: 'BurnInIterBasedTrainLoop', semi_iterator) -> None:
         self._loop = loop
         self._semi = semi_iterator
         self._burn_in = None
+        self._replay_left = 0
+        self._replayed = 0
+
+    def replay(self, iters: int) -> None:
+        """The next ``iters`` draws skip the batches of iterations ``0 .. iters - 1``."""
+        self._replay_left, self._replayed = iters, 0
 
     def __iter__(self):
         return self
 
+    def _from_burn_in(self):
+        if self._burn_in is None:
+            self._burn_in = iter(self._loop.build_burn_in_dataloader())
+        return next(self._burn_in)
+
     def __next__(self):
         loop = self._loop
+        if self._replay_left > 0:
+            it = self._replayed
+            self._replayed += 1
+            self._replay_left -= 1
+            return self._from_burn_in() if it < loop.burn_in_iters else next(self._semi)
         if loop.iter < loop.burn_in_iters:
-            if self._burn_in is None:
-                self._burn_in = iter(loop.build_burn_in_dataloader())
-            return next(self._burn_in)
+            return self._from_burn_in()
         self._burn_in = None  # its workers stop once the burn-in is over
         return next(self._semi)
 
@@ -90,6 +109,11 @@ class BurnInIterBasedTrainLoop(IterBasedTrainLoop):
         self.burn_in_iters = model_burn_in
         self._labeled, self._labeled_batch = self._labeled_source(self.dataloader)
         self.dataloader_iterator = _BurnInSwitch(self, self.dataloader_iterator)
+
+    def run(self):
+        # MMEngine's run() draws `iter` batches first on resume: replay them per loader
+        self.dataloader_iterator.replay(self._iter)
+        return super().run()
 
     @staticmethod
     def _labeled_source(loader):
