@@ -2,7 +2,8 @@
 
 One process, one model, the same number of student images per iteration, side by side:
 
-* detection (Faster R-CNN R50-FPN, YOLOX-s, RTMDet-s; mmdet's own configs):
+* detection (Faster R-CNN R50-FPN as in mmdet's SoftTeacher config, YOLOX-s, RTMDet-s; mmdet's
+  own configs):
   ``supervised`` -- the plain detector on ``--images`` labeled images;
   ``mtkit_mt``   -- mtkit's ``MeanTeacherDetector`` on ``--images / 2`` labeled and ``--images
   / 2`` unlabeled images (teacher pass on the weak view, student on the strong view), plus
@@ -57,7 +58,9 @@ MTKIT_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mtkit') +
 
 # name: (package, config under <package>/.mim/configs, task, full-size (h, w))
 MODELS = {
-    'faster_rcnn': ('mmdet', '_base_/models/faster-rcnn_r50_fpn.py', 'det', (640, 640)),
+    # mmdet's SoftTeacher base: Faster R-CNN R50-FPN with the caffe-style frozen-BN backbone
+    'faster_rcnn': ('mmdet', 'soft_teacher/soft-teacher_faster-rcnn_r50-caffe_fpn_180k_semi-0.1-'
+                             'coco.py', 'det', (640, 640)),
     'yolox_s': ('mmdet', 'yolox/yolox_s_8xb8-300e_coco.py', 'det', (640, 640)),
     'rtmdet_s': ('mmdet', 'rtmdet/rtmdet_s_8xb32-300e_coco.py', 'det', (640, 640)),
     'deeplabv3plus': ('mmseg', '_base_/models/deeplabv3plus_r50-d8.py', 'seg', (512, 1024)),
@@ -89,7 +92,8 @@ def model_config(name: str, boxes: int, size) -> dict:
     package, rel, task, _ = MODELS[name]
     mod = __import__(package)
     cfg = Config.fromfile(osp.join(osp.dirname(mod.__file__), '.mim', 'configs', rel))
-    model = _no_sync_bn(copy.deepcopy(cfg.model))
+    # a semi-supervised config's detector (SoftTeacher's), else the config's model
+    model = _no_sync_bn(copy.deepcopy(cfg.detector if 'detector' in cfg else cfg.model))
     model.get('backbone', {}).pop('init_cfg', None)
     model.pop('pretrained', None)
     model.get('data_preprocessor', {}).pop('batch_augments', None)
