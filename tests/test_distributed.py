@@ -82,15 +82,17 @@ def test_dist_train_two_cpu_processes_and_exact_resume(digitscenes, tmp_path):
         assert torch.equal(a['state_dict'][k], b['state_dict'][k]), k
 
 
-def _det_cfg_file(digitscenes, tmp_path, name, gather):
+def _det_cfg_file(digitscenes, tmp_path, name, gather, burn_in=0, joint='auto'):
     from helpers import point_digitscenes
     cfg = point_digitscenes(Config.fromfile(osp.join(REPO, 'configs', name)), digitscenes)
     cfg = small_run_cfg(cfg, str(tmp_path / 'unused'), max_iters=2, val=False)
     cfg.load_from = None
     cfg.train_dataloader.batch_size = 2
     cfg.train_dataloader.sampler.update(batch_size=2, source_ratio=[1, 1])
-    cfg.custom_hooks[0].begin_iter = 0
-    cfg.model.semi_train_cfg.update(burn_in_iters=0, ramp_iters=0)  # unsupervised from the start
+    cfg.custom_hooks[0].begin_iter = burn_in
+    # unsupervised from the start (or after a 1-iteration burn-in of labeled-only batches)
+    cfg.model.semi_train_cfg.update(burn_in_iters=burn_in, ramp_iters=0,
+                                    joint_student_forward=joint)
     cfg.model.detector.test_cfg.score_thr = 0.0
     for f in cfg.model.semi_train_cfg.pseudo_filters:
         if f['type'] == 'ScoreThreshold':
@@ -103,15 +105,18 @@ def _det_cfg_file(digitscenes, tmp_path, name, gather):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', [
-    'mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py',
-    'consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py'])
-def test_dist_train_detection_mean_teacher_and_consistent_teacher(digitscenes, tmp_path, name):
+@pytest.mark.parametrize('name,burn_in,joint', [
+    ('mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py', 0, 'auto'),
+    ('consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py', 0, 'auto'),
+    ('mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py', 1, True)])
+def test_dist_train_detection_mean_teacher_and_consistent_teacher(digitscenes, tmp_path, name,
+                                                                   burn_in, joint):
     """The detection mean teacher, and Consistent-Teacher's GMM thresholds with gather=True, on
     2 gloo processes: both ranks run the unsupervised branch (weight > 0), and the checkpoint is
-    written once."""
-    out = _dist_train(_det_cfg_file(digitscenes, tmp_path, name, gather=True),
-                      str(tmp_path / 'w'))
+    written once. Also with BurnInIterBasedTrainLoop's labeled-only first iteration and the
+    student's joint backbone pass."""
+    out = _dist_train(_det_cfg_file(digitscenes, tmp_path, name, gather=True, burn_in=burn_in,
+                                    joint=joint), str(tmp_path / 'w'))
     assert "'nccl' -> 'gloo'" in out
     ckpt = torch.load(tmp_path / 'w' / 'iter_2.pth', map_location='cpu', weights_only=True)
     assert ckpt['meta']['iter'] == 2
@@ -120,7 +125,8 @@ def test_dist_train_detection_mean_teacher_and_consistent_teacher(digitscenes, t
     with open(next(tmp_path.glob('w/*/vis_data/scalars.json'))) as f:
         records = [json.loads(line) for line in f]
     weights = [r['unsup_weight'] for r in records if 'unsup_weight' in r]
-    assert len(weights) == 2 and min(weights) > 0, records
+    assert len(weights) == 2 and min(weights[burn_in:]) > 0, records
+    assert weights[:burn_in] == [0.0] * burn_in, records
 
 
 def _sync_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
