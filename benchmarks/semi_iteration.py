@@ -22,9 +22,10 @@ data preprocessor, the forward passes, backward and the optimizer step, as MMEng
 runs them). The arms of a model are built side by side and stepped in turns (the order rotating
 each round), so a drift of the machine's speed falls on all of them. Timing: warm-up, then the
 median of ``--reps`` steps (CUDA events on CUDA); memory: the peak of a step above what was
-allocated before it (activations, gradients, temporaries; CUDA only). The teacher's pseudo labels are the teacher's top ``--boxes`` predictions (score
-threshold 0, :func:`cap_teacher_predictions`), so every arm trains on the same number of boxes
-per image as the supervised one has ground-truth boxes, whatever the untrained weights predict.
+allocated before it (activations, gradients, temporaries; CUDA only). The teacher's pseudo
+labels are its top ``--boxes`` predictions (score threshold 0,
+:func:`cap_teacher_predictions`), so every arm trains on the same number of boxes per image as
+the supervised one has ground-truth boxes, whatever the untrained weights predict.
 
 After timing, one more iteration per arm counts the host reads (device synchronisations on
 CUDA) made directly by mtkit's code: on CUDA with ``torch.cuda.set_sync_debug_mode('warn')``,
@@ -518,8 +519,8 @@ def markdown(rows: list, header: str) -> str:
         return '-' if x is None else format(x, fmt)
 
     lines = [header, '',
-             '| model | arm | precision | ms / iteration | x supervised | AMP / fp32 | step peak MiB '
-             '| host reads (mtkit / all) |',
+             '| model | arm | precision | ms / iteration | x supervised | AMP / fp32 '
+             '| step peak MiB | host reads (mtkit / all) |',
              '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for r in rows:
         ms = f(r['ms'], '.1f') if r['ms'] is not None else 'failed: ' + r['error'][:60]
@@ -554,11 +555,12 @@ def main(argv=None) -> list:
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
     p.add_argument('--arms', nargs='+', default=None,
-                   help='subset of supervised mtkit_mt mtkit_joint mmdet_mt (default: all of the task)')
+                   help='subset of supervised mtkit_mt mtkit_joint mmdet_mt (default: all of the '
+                        'task)')
     p.add_argument('--precisions', nargs='+', default=['fp32', 'amp'], choices=['fp32', 'amp'])
     p.add_argument('--images', type=int, default=None,
-                   help='student images per iteration (default 8 on CUDA, 4 on CPU; DeepLabV3+ needs 4:'
-                        ' its image-pool BN needs 2 images per branch)')
+                   help='student images per iteration (default 8 on CUDA, 4 on CPU; DeepLabV3+ '
+                        'needs 4: its image-pool BN needs 2 images per branch)')
     p.add_argument('--size', type=int, nargs='+', default=None,
                    help='image size h [w] (default: the model\'s full size on CUDA, 128 on CPU)')
     p.add_argument('--amp-dtype', default='bfloat16', choices=['bfloat16', 'float16'],

@@ -172,19 +172,21 @@ def _retinanet_r18():
     return cfg
 
 
-def _oracle_batch(sup_hw, unsup_hw):
+def _oracle_batch(sup_hw, unsup_hw, empty_second=False):
     from mmdet.structures import DetDataSample
     g = torch.Generator().manual_seed(0)
 
-    def samples(n, hw):
+    def samples(n, hw, empty=()):
         out = []
-        for _ in range(n):
+        for i in range(n):
             s = DetDataSample(metainfo=dict(img_shape=hw, ori_shape=hw, scale_factor=(1., 1.),
                                             pad_shape=hw, batch_input_shape=hw,
                                             homography_matrix=np.eye(3, dtype=np.float32)))
             s.gt_instances = InstanceData(bboxes=torch.tensor([[4., 6., 30., 40.],
                                                                [20., 10., 50., 28.]]),
                                           labels=torch.tensor([1, 3]))
+            if i in empty:
+                s.gt_instances = s.gt_instances[:0]
             out.append(s)
         return out
 
@@ -192,16 +194,19 @@ def _oracle_batch(sup_hw, unsup_hw):
                  unsup_teacher=torch.randn(2, 3, *unsup_hw, generator=g),
                  unsup_student=torch.randn(2, 3, *unsup_hw, generator=g)),
             dict(sup=samples(2, sup_hw), unsup_teacher=samples(2, unsup_hw),
-                 unsup_student=samples(2, unsup_hw)))
+                 unsup_student=samples(2, unsup_hw, (1, ) if empty_second else ())))
 
 
-@pytest.mark.parametrize('unsup_hw', [(64, 64), (64, 96)])
-def test_joint_student_forward_equals_two_passes_with_frozen_bn(mmdet_scope, unsup_hw):
+@pytest.mark.parametrize('unsup_hw,empty_second', [((64, 64), False), ((64, 96), False),
+                                                   ((64, 64), True)])
+def test_joint_student_forward_equals_two_passes_with_frozen_bn(mmdet_scope, unsup_hw,
+                                                                empty_second):
     """With frozen BN (mmdet's R50 detectors), one backbone/neck pass over both branches gives
     the losses and gradients of two passes. Branches of different sizes are both padded to the
     larger one, exactly as if the smaller branch had been batched with larger images (mmdet's
     batch padding: not the same numbers as the unpadded pass near the image border, since a
-    BN-shifted padding region feeds the border convolutions)."""
+    BN-shifted padding region feeds the border convolutions). An unlabeled image without
+    pseudo boxes is left out of the joint pass, as out of the second pass."""
     import copy
 
     import torch.nn.functional as F
@@ -212,12 +217,16 @@ def test_joint_student_forward_equals_two_passes_with_frozen_bn(mmdet_scope, uns
                                   semi_train_cfg=dict(oracle=dict(), joint_student_forward=joint)))
         model.train()
         assert model.joint_student_forward() is joint
-        inputs, samples = _oracle_batch((64, 64), unsup_hw)
+        inputs, samples = _oracle_batch((64, 64), unsup_hw, empty_second)
         if not joint and unsup_hw != (64, 64):  # the two-pass reference, batch-padded alike
             inputs['sup'] = F.pad(inputs['sup'], (0, unsup_hw[1] - 64, 0, unsup_hw[0] - 64))
             for s in samples['sup']:
                 s.set_metainfo(dict(batch_input_shape=unsup_hw))
+        sizes = []
+        model.student.backbone.register_forward_hook(lambda m, a, o: sizes.append(a[0].shape[0]))
         total, log_vars = model.parse_losses(model.loss(inputs, copy.deepcopy(samples)))
+        unsup = 1 if empty_second else 2
+        assert sizes == ([2 + unsup] if joint else [2, unsup])  # backbone passes, images each
         total.backward()
         grads = [p.grad.clone() for p in model.student.parameters() if p.grad is not None]
         results.append((log_vars, grads))

@@ -274,10 +274,14 @@ class MeanTeacherDetector(SemiBaseDetector):
                 student_samples = self.project_pseudo_instances(
                     pseudo, multi_batch_data_samples['unsup_student'], batch_info)
             sup_x = unsup_x = None
-            if self.joint_student_forward():
+            keep = self.unsup_images_kept([len(s.gt_instances) for s in student_samples])
+            if keep and self.joint_student_forward():  # only the images the loss will use
+                unsup_inputs = multi_batch_inputs['unsup_student']
+                if len(keep) < unsup_inputs.shape[0]:
+                    unsup_inputs = unsup_inputs[keep]
                 sup_x, unsup_x = self.joint_features(
-                    multi_batch_inputs['sup'], sup_samples, multi_batch_inputs['unsup_student'],
-                    student_samples)
+                    multi_batch_inputs['sup'], sup_samples, unsup_inputs,
+                    [student_samples[i] for i in keep])
             with given_features(self.student, sup_x):
                 losses = self.loss_by_gt_instances(multi_batch_inputs['sup'], sup_samples)
             sup_density = sum(len(s.gt_instances) for s in sup_samples) / max(len(sup_samples), 1)
@@ -287,6 +291,14 @@ class MeanTeacherDetector(SemiBaseDetector):
         unsup['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         losses.update(unsup)
         return losses
+
+    def unsup_images_kept(self, counts: Sequence[int]) -> list:
+        """Indices of the unlabeled images the student's unsupervised loss trains on, given
+        each image's number of pseudo boxes: all of them (``unsup_images='all'``) or those
+        with a box (``'with_pseudo'``)."""
+        if self.semi_train_cfg['unsup_images'] == 'all':
+            return list(range(len(counts)))
+        return [i for i, n in enumerate(counts) if n > 0]
 
     def joint_student_forward(self) -> bool:
         """Whether this step runs the student's backbone and neck once on both branches
@@ -492,23 +504,21 @@ class MeanTeacherDetector(SemiBaseDetector):
         * ``unsup_loss_terms``: loss keys not matched get weight 0.
         * ``uncertain_thr``: gradient weights of uncertain regions (dense heads).
 
-        ``features``: the student's features of ``batch_inputs`` from a joint pass
-        (:meth:`joint_features`), used instead of running its backbone and neck again.
+        ``features``: the student's features of the kept images (:meth:`unsup_images_kept`)
+        from a joint pass (:meth:`joint_features`), used instead of running its backbone and
+        neck again.
         """
         cfg = self.semi_train_cfg
         counts = [len(s.gt_instances) for s in batch_data_samples]
         device = batch_inputs.device
         if weight is None:
             weight = self.unsup_weight()
-        keep = list(range(len(counts)))
-        if cfg['unsup_images'] == 'with_pseudo':
-            keep = [i for i, n in enumerate(counts) if n > 0]
+        keep = self.unsup_images_kept(counts)
         if not keep and get_world_size() > 1:
             # distributed: this rank still runs the student's loss (and the head's collectives,
             # e.g. YOLOX's all-reduce of the positive count) like the ranks that have pseudo
             # boxes, at weight 0; a single process skips the wasted forward
-            with given_features(self.student, features):
-                raw = self.student.loss(batch_inputs, batch_data_samples)
+            raw = self.student.loss(batch_inputs, batch_data_samples)
             losses = {'unsup_' + k: ([x * 0.0 for x in v] if isinstance(v, (list, tuple))
                                      else v * 0.0) if 'loss' in k else v
                       for k, v in raw.items()}
@@ -520,8 +530,6 @@ class MeanTeacherDetector(SemiBaseDetector):
             if len(keep) < len(counts):
                 batch_inputs = batch_inputs[keep]
                 batch_data_samples = [batch_data_samples[i] for i in keep]
-                if features is not None:
-                    features = tuple(f[keep] for f in features)
             with given_features(self.student, features):
                 if cfg['uncertain_thr'] is not None:
                     raw = self._loss_with_regions(batch_inputs, batch_data_samples)
