@@ -40,6 +40,34 @@ def test_prepare_launch_without_cuda():
     assert 'model_wrapper_cfg' not in plain
 
 
+
+def _finish_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    import datetime
+
+    import torch.distributed as dist
+
+    from mtkit.engine.launch import finish_launch
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=60))
+    t = torch.ones(3)
+    dist.all_reduce(t, async_op=True).wait()  # gloo work done, as after a DDP step
+    finish_launch()
+    alive = dist.is_initialized()
+    finish_launch()  # no process group left: nothing to do, no error
+    with open(osp.join(out_dir, f'finish{rank}.txt'), 'w') as f:
+        f.write(f'{t.tolist()} {alive}')
+
+
+def test_finish_launch_destroys_the_process_group(tmp_path):
+    """tools/train.py and tools/test.py end with finish_launch: the gloo group is destroyed
+    before the interpreter's exit (where gloo may abort the process), once, on every rank."""
+    import torch.multiprocessing as mp
+    mp.spawn(_finish_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2,
+             join=True)
+    for r in (0, 1):
+        assert (tmp_path / f'finish{r}.txt').read_text() == '[2.0, 2.0, 2.0] False'
+
+
 def _seg_cfg_file(digitscenes, tmp_path, max_iters):
     path = osp.join(REPO, 'configs/mean_teacher/mt_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py')
     raw = replace_strings(Config.fromfile(path)._cfg_dict.to_dict(), 'data/digitscenes/cityscapes/',

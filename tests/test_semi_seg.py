@@ -89,7 +89,7 @@ def test_an_empty_side_is_an_error_naming_its_list(digitscenes, tmp_path):
     ds_cfg.unlabeled.ann_file = str(empty)
     from mtkit.datasets.paired import LabeledUnlabeledPairs
     with DefaultScope.overwrite_default_scope('mmseg'), pytest.raises(
-            ConfigKeyError, match=f"LabeledUnlabeledPairs: the unlabeled dataset is empty"):
+            ConfigKeyError, match="LabeledUnlabeledPairs: the unlabeled dataset is empty"):
         LabeledUnlabeledPairs(ds_cfg.labeled, ds_cfg.unlabeled)
 
 def test_a_split_without_list_or_overlapping_splits_are_errors(digitscenes):

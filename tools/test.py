@@ -42,10 +42,12 @@ def main(argv=None):
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    from mtkit.engine.launch import prepare_launch
+    from mtkit.engine.launch import finish_launch, prepare_launch
     prepare_launch(cfg)  # CPU processes: gloo, no CUDA device selection
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = Runner.from_cfg(cfg).test()
+    finally:
+        finish_launch()  # a gloo group left to the interpreter's exit can abort the process
     if args.out:
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)

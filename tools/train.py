@@ -89,10 +89,12 @@ def main(argv=None):
     import mtkit  # noqa: F401  (registers mtkit and the checkpoint allowlist)
     from mmengine.runner import Runner
     cfg = build_cfg(args)
-    from mtkit.engine.launch import prepare_launch
+    from mtkit.engine.launch import finish_launch, prepare_launch
     prepare_launch(cfg)  # CPU processes: gloo, no CUDA device selection
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        Runner.from_cfg(cfg).train()
+    finally:
+        finish_launch()  # a gloo group left to the interpreter's exit can abort the process
 
 
 if __name__ == '__main__':

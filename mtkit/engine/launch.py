@@ -45,3 +45,17 @@ def prepare_launch(cfg) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def finish_launch() -> None:
+    """Destroy the default process group, if one was created, while the interpreter is whole.
+
+    ``tools/train.py`` and ``tools/test.py`` call it when the Runner is done (or has failed).
+    A process that exits with a gloo group still alive can abort in its interpreter's
+    teardown (SIGABRT, ``terminate called without an active exception``: gloo's threads
+    release tensors after Python is gone), so a run that trained to the end would fail under
+    ``torchrun``; NCCL warns about the same omission. Without a process group it does nothing.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
