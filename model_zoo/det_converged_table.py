@@ -29,8 +29,8 @@ from model_zoo.pseudo_label_table import summarize  # noqa: E402
 
 RUN = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
 T, S, SUP = 'teacher/coco/bbox_mAP', 'student/coco/bbox_mAP', 'coco/bbox_mAP'
-ORDER = ('sup_ema', 'mt', 'mt_legacy', 'mt_w2', 'mt_thr0.7', 'mt_soft', 'mt_cls', 'mt_extra',
-         'gmm', 'consensus', 'oracle1.0', 'oracle0.6', 'oracle0.3', 'sup_ema_full',
+ORDER = ('sup_ema', 'mt', 'mt_joint', 'mt_legacy', 'mt_w2', 'mt_thr0.7', 'mt_soft', 'mt_cls',
+         'mt_extra', 'gmm', 'consensus', 'oracle1.0', 'oracle0.6', 'oracle0.3', 'sup_ema_full',
          'sup_ema_long', 'mt_long', 'sup_ema_1pct', 'mt_1pct')
 VARIANTS = ('_1pct', '_long')
 

@@ -55,6 +55,7 @@ declare -A CFG=(
   [sup_ema_full_long]=$MT/sup-ema_yolox-tiny_digitscenes-10pct-converged.py
   [mt_extra]=$MT/mt_yolox-tiny_digitscenes-10pct-converged-extra.py
   [mt_1pct]=$MT/mt_yolox-tiny_digitscenes-1pct-converged.py
+  [mt_joint]=$MT/mt_yolox-tiny_digitscenes-10pct-converged.py
   [sup_ema_1pct]=$MT/sup-ema_yolox-tiny_digitscenes-1pct-converged.py
 )
 # the previous release's unsupervised loss: only images with a pseudo box, the head's own
@@ -80,6 +81,9 @@ declare -A OPTS=(
   [sup_ema_full_long]="load_from=$FULL_CKPT train_dataloader.dataset.datasets.0.ann_file=annotations/instances_train.json train_cfg.max_iters=$LONG_ITERS"
   # the 1% labels arm: from the 1% supervised checkpoint
   [mt_1pct]=load_from=$CKPT1
+  # issue 17's shared student pass on a BN detector: one backbone + neck pass over the labeled
+  # and unlabeled images together (BatchNorm statistics of both branches at once)
+  [mt_joint]=model.semi_train_cfg.joint_student_forward=True
   [sup_ema_1pct]=load_from=$CKPT1
 )
 LOADER="train_dataloader.num_workers=$WORKERS val_dataloader.num_workers=$WORKERS"
