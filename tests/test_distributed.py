@@ -40,7 +40,6 @@ def test_prepare_launch_without_cuda():
     assert 'model_wrapper_cfg' not in plain
 
 
-
 def _finish_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import datetime
 
