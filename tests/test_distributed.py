@@ -137,7 +137,7 @@ def _det_cfg_file(digitscenes, tmp_path, name, gather, burn_in=0, joint='auto'):
     ('consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py', 0, 'auto'),
     ('mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py', 1, True)])
 def test_dist_train_detection_mean_teacher_and_consistent_teacher(digitscenes, tmp_path, name,
-                                                                   burn_in, joint):
+                                                                  burn_in, joint):
     """The detection mean teacher, and Consistent-Teacher's GMM thresholds with gather=True, on
     2 gloo processes: both ranks run the unsupervised branch (weight > 0), and the checkpoint is
     written once. Also with BurnInIterBasedTrainLoop's labeled-only first iteration and the
