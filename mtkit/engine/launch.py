@@ -6,6 +6,8 @@ no ``_cuda_setDevice``), default to the NCCL backend, and wrap the model in DDP 
 ``tools/train.py`` and ``tools/test.py`` before the Runner is built; it also adds the hook that
 keeps BatchNorm statistics equal across ranks. Without a launcher it changes nothing.
 """
+import gc
+
 import torch
 from mmengine.logging import print_log
 
@@ -48,14 +50,20 @@ def prepare_launch(cfg) -> None:
 
 
 def finish_launch() -> None:
-    """Destroy the default process group, if one was created, while the interpreter is whole.
+    """Free the default process group, if one was created, while the interpreter is whole.
 
-    ``tools/train.py`` and ``tools/test.py`` call it when the Runner is done (or has failed).
-    A process that exits with a gloo group still alive can abort in its interpreter's
-    teardown (SIGABRT, ``terminate called without an active exception``: gloo's threads
-    release tensors after Python is gone), so a run that trained to the end would fail under
-    ``torchrun``; NCCL warns about the same omission. Without a process group it does nothing.
+    ``tools/train.py`` and ``tools/test.py`` call it when the Runner is done (or has failed),
+    holding no reference to it. A gloo worker thread drops its last reference to a finished
+    collective (and so to the tensors it reduced) just after the caller's ``wait()`` returns;
+    when that is the run's last collective and Python is already finalizing, the thread
+    cannot take the GIL to free the tensors and the process aborts (SIGABRT, ``terminate
+    called without an active exception``: a run that trained to the end fails under
+    ``torchrun``). ``destroy_process_group`` alone does not stop those threads: the Runner's
+    DDP wrapper still holds the group, and the Runner lives in reference cycles. So the cycles
+    are collected first; the group's last reference then goes with ``destroy_process_group``,
+    whose destructor joins the worker threads. Without a process group it does nothing.
     """
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # the Runner and its DDP wrapper, which hold the group
         dist.destroy_process_group()
