@@ -177,20 +177,30 @@ def _sync_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
 
     import torch.distributed as dist
 
+    from mtkit.filters import GMMThreshold
     from mtkit.hooks import SyncNormBuffersHook
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
                             world_size=world, timeout=datetime.timedelta(seconds=60))
     try:
         torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-        model(torch.randn(2, 3, 8, 8) + 3.0 * rank)  # each rank sees other images
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                                    GMMThreshold(num_classes=2, queue_size=4))
+        model[:2](torch.randn(2, 3, 8, 8) + 3.0 * rank)  # each rank sees other images
+        # per-rank filter state: rank 0 queued a score of class 0 only, rank 1 of both classes
+        n = 1 + rank
+        model[2].update(torch.tensor([0.9, 0.6])[:n] - 0.1 * rank, torch.arange(n),
+                        torch.ones(n, dtype=torch.bool))
+        queue, current = model[2].queue.clone(), model[2].current.clone()
         before = model[1].running_mean.clone()
         SyncNormBuffersHook().after_train_iter(types.SimpleNamespace(model=model, iter=0), 0)
         gathered = [torch.zeros_like(before) for _ in range(world)]
         dist.all_gather(gathered, model[1].running_mean)
         with open(osp.join(out_dir, f'sync{rank}.json'), 'w') as f:
             json.dump(dict(before=before.tolist(), after=[g.tolist() for g in gathered],
-                           batches=int(model[1].num_batches_tracked)), f)
+                           batches=int(model[1].num_batches_tracked),
+                           queue=queue.tolist(), queue_after=model[2].queue.tolist(),
+                           current=current.tolist(), current_after=model[2].current.tolist()),
+                      f)
     finally:
         dist.destroy_process_group()
 
@@ -198,7 +208,8 @@ def _sync_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
 @pytest.mark.slow
 def test_sync_norm_buffers_hook_makes_ranks_agree(tmp_path):
     """Two gloo processes whose BatchNorm saw different images hold the mean of both running
-    statistics after the hook, on both ranks; the integer counter is untouched."""
+    statistics after the hook, on both ranks; the integer counter is untouched, and so is each
+    rank's own GMM filter state (queues and thresholds are per rank, never averaged)."""
     import json
 
     import torch.multiprocessing as mp
@@ -210,6 +221,8 @@ def test_sync_norm_buffers_hook_makes_ranks_agree(tmp_path):
         for got in r['after']:
             torch.testing.assert_close(torch.tensor(got), mean)
         assert r['batches'] == 1
+        assert r['queue_after'] == r['queue'] and r['current_after'] == r['current']
+    assert r0['queue'] != r1['queue']
 
 
 def _gmm_worker(rank: int, world: int, init_file: str, out_dir: str, gather: bool) -> None:
@@ -250,3 +263,22 @@ def test_gmm_queues_per_rank_or_gathered(tmp_path, gather):
     else:
         assert sorted(round(v, 3) for v in q0 if v > 0) == [0.1] * 3
         assert sorted(round(v, 3) for v in q1 if v > 0) == [0.6] * 4
+
+
+def test_sync_norm_buffers_hook_selects_norm_statistics_or_the_named_buffers():
+    from mtkit.filters import GMMThreshold
+    from mtkit.hooks import SyncNormBuffersHook
+    from mtkit.utils.errors import ConfigKeyError
+    model = torch.nn.ModuleDict(dict(
+        bn=torch.nn.BatchNorm2d(2), inorm=torch.nn.InstanceNorm2d(2, track_running_stats=True),
+        gmm=GMMThreshold(num_classes=2, queue_size=4)))
+    names = [n for n, _ in SyncNormBuffersHook().selected(model)]
+    assert names == ['bn.running_mean', 'bn.running_var', 'inorm.running_mean',
+                     'inorm.running_var']
+    hook = SyncNormBuffersHook(buffers=[r'gmm\.current', r'bn\..*'])
+    assert [n for n, _ in hook.selected(model)] == ['bn.running_mean', 'bn.running_var',
+                                                    'gmm.current']
+    with pytest.raises(ConfigKeyError, match=r"buffers: 'bnx' matches no floating-point"):
+        SyncNormBuffersHook(buffers=['bnx']).selected(model)
+    with pytest.raises(ConfigKeyError, match='expected a list of regular expressions'):
+        SyncNormBuffersHook(buffers='bn')

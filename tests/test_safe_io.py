@@ -42,6 +42,20 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, monke
     assert os.listdir(tmp_path) == ['best.pth']
 
 
+def test_checkpoints_get_the_permissions_of_a_plain_write(tmp_path):
+    """0666 less the umask, as torch.save / open() give (mkstemp's 0600 hid checkpoints from
+    the others sharing a work dir)."""
+    old = os.umask(0o022)
+    try:
+        path = str(tmp_path / 'iter_1.pth')
+        save_checkpoint(dict(state_dict=dict(w=torch.ones(3))), path)
+        torch.save(dict(w=torch.ones(3)), str(tmp_path / 'plain.pth'))
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert os.stat(path).st_mode & 0o777 == os.stat(tmp_path / 'plain.pth').st_mode & 0o777
+
+
 def test_a_truncated_checkpoint_is_named_when_loaded(tmp_path):
     good = str(tmp_path / 'good.pth')
     save_checkpoint(dict(state_dict=dict(w=torch.ones(1000))), good)
@@ -68,7 +82,7 @@ def test_an_unsafe_pickle_is_still_refused_through_the_loader(tmp_path):
         _load_checkpoint(path)
 
 
-def _toy_runner(work_dir, scores, save_best='acc'):
+def _toy_runner(work_dir, scores, save_best='acc', interval=100, max_iters=3, **ckpt):
     """An MMEngine Runner on a 1-parameter model whose validation metric follows ``scores``."""
     from mmengine.evaluator import BaseMetric
     from mmengine.model import BaseModel
@@ -100,10 +114,11 @@ def _toy_runner(work_dir, scores, save_best='acc'):
     return Runner(model=Toy(), work_dir=work_dir, train_dataloader=loader,
                   val_dataloader=loader, val_evaluator=[Score()], val_cfg=dict(),
                   optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-                  train_cfg=dict(by_epoch=False, max_iters=3, val_interval=1),
+                  train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=1),
                   default_hooks=dict(checkpoint=dict(type='mtkit.SafeCheckpointHook',
-                                                     by_epoch=False, interval=100,
-                                                     save_best=save_best, rule='greater')),
+                                                     by_epoch=False, interval=interval,
+                                                     save_best=save_best, rule='greater',
+                                                     **ckpt)),
                   default_scope='mmengine')
 
 
@@ -143,3 +158,61 @@ def test_without_save_best_validation_and_saving_run_as_before(tmp_path):
 def glob_best(folder):
     import glob
     return glob.glob(osp.join(str(folder), 'best_*'))
+
+
+def _last_checkpoint(folder):
+    with open(osp.join(str(folder), 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kill_at', ['checkpoint', 'last_checkpoint'])
+def test_a_kill_while_saving_leaves_a_checkpoint_to_resume(tmp_path, monkeypatch, kill_at):
+    """max_keep_ckpts=1: MMEngine deleted iter_2.pth before writing iter_3.pth, so a run killed
+    then had last_checkpoint naming a deleted file. Killed while writing iter_3.pth, or while
+    rewriting last_checkpoint, the run leaves last_checkpoint naming a complete iter_2.pth."""
+    import glob
+    import sys
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    from mmengine.config import Config
+    from tools.train import resume_or_load
+    runner = _toy_runner(str(tmp_path), scores=[0.1] * 3, save_best=None, interval=1,
+                         max_keep_ckpts=1)
+    real_fdopen = os.fdopen
+    target = 'iter_3.pth' if kill_at == 'checkpoint' else 'last_checkpoint'
+
+    def dying_fdopen(fd, mode='r', *args, **kwargs):
+        f = real_fdopen(fd, mode, *args, **kwargs)
+        name = os.readlink(f'/proc/self/fd/{fd}') if osp.exists('/proc/self/fd') else ''
+        seen = [osp.basename(p) for p in glob.glob(str(tmp_path / '*.pth'))]
+        if osp.basename(name).startswith(f'.{target}.') and (
+                target != 'last_checkpoint' or 'iter_3.pth' in seen):
+            def write(data):  # half of the bytes, then the process "dies"
+                f.__class__.write(f, data[:len(data) // 2])
+                raise KeyboardInterrupt
+            f.write = write
+        return f
+
+    monkeypatch.setattr(safe_io.os, 'fdopen', dying_fdopen)
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    monkeypatch.undo()
+    left = sorted(osp.basename(p) for p in glob.glob(str(tmp_path / '*.pth')))
+    assert left == (['iter_2.pth'] if kill_at == 'checkpoint' else ['iter_2.pth', 'iter_3.pth'])
+    assert _last_checkpoint(tmp_path) == str(tmp_path / 'iter_2.pth')
+    assert not glob.glob(str(tmp_path / '.*.tmp'))
+    cfg = Config(dict(work_dir=str(tmp_path), load_from=None))
+    resume_or_load(cfg)  # raised FileNotFoundError before
+    assert cfg.resume is True
+    assert _load_checkpoint(_last_checkpoint(tmp_path))['meta']['iter'] == 2
+
+
+@pytest.mark.slow
+def test_rotation_keeps_max_keep_ckpts_after_a_run(tmp_path):
+    import glob
+    runner = _toy_runner(str(tmp_path), scores=[0.1] * 4, save_best=None, interval=1,
+                         max_keep_ckpts=2, max_iters=4)
+    runner.train()
+    left = sorted(osp.basename(p) for p in glob.glob(str(tmp_path / '*.pth')))
+    assert left == ['iter_3.pth', 'iter_4.pth']
+    assert _last_checkpoint(tmp_path) == str(tmp_path / 'iter_4.pth')

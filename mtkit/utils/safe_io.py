@@ -12,7 +12,7 @@
 import os
 import os.path as osp
 import pickle
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Union
 
@@ -32,10 +32,19 @@ class AtomicLocalBackend(LocalBackend):
 
 
 def atomic_write(data: bytes, filepath: str) -> None:
-    """Write ``data`` to ``filepath`` through a temporary file and ``os.replace``."""
+    """Write ``data`` to ``filepath`` through a temporary file and ``os.replace``. The file
+    gets the permissions a plain ``open(filepath, 'wb')`` would give it (0666 less the umask;
+    ``tempfile.mkstemp`` would make it 0600, unreadable to others sharing a work dir)."""
     folder = osp.dirname(osp.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=folder)
+    while True:
+        tmp = osp.join(folder, f'.{osp.basename(filepath)}.{secrets.token_hex(6)}.tmp')
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0),
+                         0o666)
+            break
+        except FileExistsError:  # another writer's temporary file: draw another name
+            continue
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
