@@ -30,14 +30,15 @@ unlabeled_dataset.type = 'mtkit.CheckedCocoDataset'
 labeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}.json'
 unlabeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}-unlabeled.json'
 unlabeled_dataset.data_prefix = dict(img='train2017/')
-unlabeled_dataset.disjoint_from = labeled_dataset.ann_file  # no labeled image trains twice
 # Data loading for one GPU of a 16-core machine (docs/gpu.md, "Data loading"): 12 workers (the
 # training process keeps the other cores for Python and kernel launches; MMEngine runs OpenCV
 # single-threaded in workers), batches in pinned memory and copied to the GPU without blocking
 # (non_blocking=True below), workers kept alive across validations, 4 batches ahead per worker.
 train_dataloader = dict(
     num_workers=12, pin_memory=True, persistent_workers=True, prefetch_factor=4,
-    dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
+    # no image trains as labeled and unlabeled (compared on the built datasets)
+    dataset=dict(type='mtkit.DisjointConcatDataset',
+                 datasets=[labeled_dataset, unlabeled_dataset]))
 val_dataloader = dict(num_workers=4, pin_memory=True, persistent_workers=True,
                       dataset=dict(type='mtkit.CheckedCocoDataset'))
 test_dataloader = dict(num_workers=4, pin_memory=True, persistent_workers=True,

@@ -6,5 +6,4 @@ labeled_dataset = _base_.labeled_dataset
 unlabeled_dataset = _base_.unlabeled_dataset
 labeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}.json'
 unlabeled_dataset.ann_file = f'semi_anns/instances_train2017.{fold}@{percent}-unlabeled.json'
-unlabeled_dataset.disjoint_from = labeled_dataset.ann_file
 train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))

@@ -11,7 +11,6 @@ unlabeled_dataset = _base_.unlabeled_dataset
 labeled_dataset.ann_file = f'annotations/instances_train.{fold}@{percent}.json'
 # held-out boxes of the unlabeled images: read only by the pseudo-label diagnostics
 unlabeled_dataset.ann_file = f'annotations/instances_train.{fold}@{percent}-unlabeled.gt.json'
-unlabeled_dataset.disjoint_from = labeled_dataset.ann_file
 train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
 
 model = dict(

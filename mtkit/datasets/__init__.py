@@ -4,8 +4,9 @@ from .checked_coco import CheckedCocoDataset
 from .clip_seg import (ClipRandomFlipCrop, ClipSegDataset, LoadClip, PackClipSegInputs,
                        SemiClipDataset)
 from .digitsc_dataset import DigitsCDataset
+from .disjoint import DisjointConcatDataset
 from .semi_seg import SemiSegDataset, WeakStrongViews
 
 __all__ = ['CheckedCocoDataset', 'ClipRandomFlipCrop', 'ClipSegDataset', 'LoadClip',
-           'PackClipSegInputs', 'SemiClipDataset', 'DigitsCDataset', 'SemiSegDataset',
-           'WeakStrongViews']
+           'PackClipSegInputs', 'SemiClipDataset', 'DigitsCDataset', 'DisjointConcatDataset',
+           'SemiSegDataset', 'WeakStrongViews']

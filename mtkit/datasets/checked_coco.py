@@ -17,6 +17,7 @@ from mmengine.fileio import get_local_path
 
 from ..registry import DATASETS, register
 from ..utils.errors import ConfigKeyError, check_choice
+from .image_keys import image_key, overlap_error
 
 POLICIES = ('warn', 'error', 'ignore')
 
@@ -78,13 +79,13 @@ class CheckedCocoDataset(CocoDataset):
         if not osp.isfile(other):
             raise ConfigKeyError(f'CheckedCocoDataset.disjoint_from: {other!r} does not exist '
                                  f'(the annotation file that {self.ann_file!r} must not overlap)')
-        theirs = {img['file_name'] for img in self._read_json(other).get('images', [])}
-        both = sorted(set(self._file_names) & theirs)
+        folder = self.data_prefix.get('img', '')
+        theirs = {image_key(osp.join(folder, img['file_name']))
+                  for img in self._read_json(other).get('images', [])}
+        both = {image_key(osp.join(folder, name)) for name in self._file_names} & theirs
         if both:
-            raise ConfigKeyError(f'CheckedCocoDataset: {len(both)} image(s) of {self.ann_file!r} '
-                                 f'are also in {other!r} (e.g. {both[:3]}); the labeled and '
-                                 f'unlabeled splits must be disjoint (write them with '
-                                 f'tools/split_coco.py)')
+            raise overlap_error('CheckedCocoDataset', repr(self.ann_file), repr(other), both,
+                                'write them with tools/split_coco.py')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
         if not hasattr(self, '_unknown'):

@@ -19,6 +19,7 @@ from mmengine.dataset import Compose
 
 from ..registry import DATASETS, TRANSFORMS, register
 from ..utils.errors import ConfigKeyError
+from .image_keys import image_keys, overlap_error
 from .paired import LabeledUnlabeledPairs
 
 
@@ -108,14 +109,11 @@ class SemiSegDataset(LabeledUnlabeledPairs):
                                                  f'({path!r} lists no image)')
         super().__init__(labeled, unlabeled)
         if not allow_overlap:
-            lab = {self.labeled.get_data_info(i)['img_path'] for i in range(len(self.labeled))}
-            both = sorted(p for p in (self.unlabeled.get_data_info(i)['img_path']
-                                      for i in range(len(self.unlabeled))) if p in lab)
+            both = image_keys(self.labeled) & image_keys(self.unlabeled)  # normalised paths
             if both:
-                raise ConfigKeyError(
-                    f'SemiSegDataset: {len(both)} image(s) are in both the labeled '
-                    f'({self.labeled.ann_file!r}) and the unlabeled ({self.unlabeled.ann_file!r}) '
-                    f'split, e.g. {both[:3]}; fix the lists, or set allow_overlap=True')
+                raise overlap_error('SemiSegDataset', f'the labeled ({self.labeled.ann_file!r})',
+                                    f'the unlabeled ({self.unlabeled.ann_file!r}) split', both,
+                                    'fix the lists, or set allow_overlap=True')
 
     def __getitem__(self, idx: int) -> Dict[str, Dict[str, Any]]:
         lab, unl = self.pair(idx)

@@ -51,7 +51,6 @@ labeled_dataset = dict(
 unlabeled_dataset = dict(
     type=_base_.dataset_type, data_root=_base_.data_root, metainfo=_base_.metainfo,
     ann_file=_base_.unlabeled_ann, data_prefix=dict(img='train/'),
-    disjoint_from=_base_.labeled_ann,  # no labeled image trains as unlabeled too
     filter_cfg=dict(filter_empty_gt=False), pipeline=unsup_pipeline)
 
 batch_size = 8
@@ -59,4 +58,7 @@ train_dataloader = dict(
     _delete_=True,
     batch_size=batch_size, num_workers=2, persistent_workers=True,
     sampler=dict(type='GroupMultiSourceSampler', batch_size=batch_size, source_ratio=[1, 1]),
-    dataset=dict(type='ConcatDataset', datasets=[labeled_dataset, unlabeled_dataset]))
+    # mmdet's ConcatDataset that refuses an image in both splits, comparing the images the built
+    # datasets read (so a --cfg-options override of either ann_file is checked too)
+    dataset=dict(type='mtkit.DisjointConcatDataset',
+                 datasets=[labeled_dataset, unlabeled_dataset]))
