@@ -1,6 +1,7 @@
 """mtkit.CheckedCocoDataset: what mmdet's CocoDataset drops silently is counted and named."""
 import json
 import os.path as osp
+import uuid
 
 import pytest
 from mmengine.registry import DefaultScope
@@ -27,12 +28,27 @@ def _write(tmp_path, data, name='ann.json'):
 
 
 @pytest.fixture
+def run_log(tmp_path):
+    """The text of a run's log file: the reports go to MMEngine's current logger (a Runner's
+    logger during training), so they are in the log file, not on stderr only."""
+    from mmengine.logging import MMLogger
+    path = tmp_path / 'run.log'
+    logger = MMLogger.get_instance(f'checked_coco_{uuid.uuid4().hex}', log_file=str(path))
+
+    def read() -> str:
+        for h in logger.handlers:
+            h.flush()
+        return path.read_text()
+    return read
+
+
+@pytest.fixture
 def train_json(digitscenes):
     with open(osp.join(digitscenes, 'coco', 'annotations', 'instances_train.json')) as f:
         return json.load(f)
 
 
-def test_unknown_category_ids_are_counted_and_named(digitscenes, tmp_path, train_json):
+def test_unknown_category_ids_are_counted_and_named(digitscenes, tmp_path, train_json, run_log):
     data = dict(train_json)
     data['categories'] = train_json['categories'] + [dict(id=99, name='ten')]
     anns = [dict(a) for a in train_json['annotations']]
@@ -40,11 +56,10 @@ def test_unknown_category_ids_are_counted_and_named(digitscenes, tmp_path, train
         a['category_id'] = 99
     data['annotations'] = anns
     ann = _write(tmp_path, data)
-    with pytest.warns(UserWarning, match=r"3 annotation\(s\) have a category_id that is not one "
-                                         r"of the 10 classes and are dropped: ids \(count\) "
-                                         r"99 \(3\)"):
-        ds = _dataset(digitscenes, ann)
+    ds = _dataset(digitscenes, ann)
     assert len(ds) > 0
+    assert (f"WARNING - CheckedCocoDataset '{ann}': 3 annotation(s) have a category_id that is "
+            f"not one of the 10 classes and are dropped: ids (count) 99 (3)") in run_log()
     with pytest.raises(ConfigKeyError, match=f"CheckedCocoDataset '{ann}': 3 annotation"):
         _dataset(digitscenes, ann, unknown_categories='error')
     _dataset(digitscenes, ann, unknown_categories='ignore')  # mmdet's silence, on request
@@ -52,12 +67,13 @@ def test_unknown_category_ids_are_counted_and_named(digitscenes, tmp_path, train
         _dataset(digitscenes, ann, unknown_categories='drop')
 
 
-def test_a_class_without_boxes_and_missing_categories(digitscenes, tmp_path, train_json):
+def test_a_class_without_boxes_and_missing_categories(digitscenes, tmp_path, train_json,
+                                                      run_log):
     data = dict(train_json)
     data['annotations'] = [a for a in train_json['annotations'] if a['category_id'] != 7]
     seven = next(c['name'] for c in train_json['categories'] if c['id'] == 7)
-    with pytest.warns(UserWarning, match=f"class\\(es\\) \\['{seven}'\\] have no annotation"):
-        _dataset(digitscenes, _write(tmp_path, data))
+    _dataset(digitscenes, _write(tmp_path, data))
+    assert f"class(es) ['{seven}'] have no annotation" in run_log()
     data['categories'] = [c for c in train_json['categories'] if c['id'] != 7]
     with pytest.raises(ConfigKeyError, match=f"has no category named \\['{seven}'\\]"):
         _dataset(digitscenes, _write(tmp_path, data, 'b.json'))
@@ -145,3 +161,39 @@ def test_disjoint_concat_compares_the_images_it_is_given(digitscenes, tmp_path, 
     lazy = _concat(digitscenes, full, unlabeled, lazy_init=True)
     with pytest.raises(ConfigKeyError, match='are in both'):
         lazy.full_init()
+
+
+def test_invalid_boxes_are_counted_and_named_in_the_log(digitscenes, tmp_path, train_json,
+                                                        run_log):
+    """Boxes mmdet drops (negative width, outside the image, zero area) were dropped without a
+    word; now counted per reason with annotation ids, 'error' makes them fatal."""
+    from mtkit.datasets.checked_coco import invalid_box_reason
+    anns = [dict(a) for a in train_json['annotations']]
+    for a in anns[:4]:
+        x, y, w, h = a['bbox']
+        a['bbox'] = [x + w, y, -w, h]  # negative width
+    anns[4]['bbox'] = [1000.0, 1000.0, 5.0, 5.0]  # outside the 64 px image
+    anns[5]['area'] = 0
+    anns[6]['ignore'] = True
+    anns[6]['bbox'] = [0, 0, -1, -1]  # an ignore annotation is meant to be left out
+    ann = _write(tmp_path, dict(train_json, annotations=anns))
+    ds = _dataset(digitscenes, ann)
+    kept = sum(len(ds.get_data_info(i)['instances']) for i in range(len(ds)))
+    assert kept == len(anns) - 7
+    log = run_log()
+    assert f"CheckedCocoDataset '{ann}': 6 box(es) of {len(anns)} are invalid and are dropped" \
+        in log, log
+    ids = [a['id'] for a in anns[:4]]
+    assert f"4 with width or height below 1 pixel (annotation ids {ids})" in log
+    assert f"1 entirely outside the image (annotation ids [{anns[4]['id']}])" in log
+    assert f"1 with area <= 0 (annotation ids [{anns[5]['id']}])" in log
+    with pytest.raises(ConfigKeyError, match=r"6 box\(es\) of .*\(invalid_boxes='ignore'"):
+        _dataset(digitscenes, ann, invalid_boxes='error')
+    anns[7]['bbox'] = [1, 2, 3]
+    with pytest.raises(ConfigKeyError, match=rf"'{tmp_path}/b.json': annotation "
+                                             rf"{anns[7]['id']} \(image_id \d+\) has bbox "
+                                             rf"\[1, 2, 3\]; expected \[x, y, width, height\]"):
+        _dataset(digitscenes, _write(tmp_path, dict(train_json, annotations=anns), 'b.json'))
+    assert invalid_box_reason(dict(bbox=[0, 0, 10, 10], area=100), 64, 64) is None
+    with pytest.raises(ConfigKeyError, match='invalid_boxes must be one of'):
+        _dataset(digitscenes, ann, invalid_boxes='drop')

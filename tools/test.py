@@ -1,7 +1,10 @@
 """Evaluate a checkpoint: python tools/test.py CONFIG CHECKPOINT [--work-dir] [--cfg-options]
+                                             [--allow-partial-load]
 
 With a teacher-student config (``test_cfg=dict(type='mtkit.TeacherStudentTestLoop')``) both
-models are evaluated and reported as ``teacher/...`` and ``student/...``.
+models are evaluated and reported as ``teacher/...`` and ``student/...``. A checkpoint that
+does not fit the config's model (a tensor missing on either side, or of another shape) is
+refused (``mtkit.CheckpointMatchHook``) unless ``--allow-partial-load`` is given.
 """
 import argparse
 import json
@@ -20,6 +23,9 @@ def parse_args(argv=None):
     p.add_argument('--work-dir')
     p.add_argument('--out', help='write the metrics as JSON to this file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    p.add_argument('--allow-partial-load', action='store_true',
+                   help='evaluate a checkpoint that does not fit the model (tensors missing or '
+                   'of another shape stay at their initialisation; MMEngine warns)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
@@ -42,6 +48,9 @@ def main(argv=None):
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if not args.allow_partial_load:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='mtkit.CheckpointMatchHook', name=args.checkpoint)]
     from mtkit.engine.launch import finish_launch, prepare_launch
     prepare_launch(cfg)  # CPU processes: gloo, no CUDA device selection
     try:

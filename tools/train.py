@@ -1,6 +1,6 @@
 """Train an mtkit (or any mmdet / mmseg) config with MMEngine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--check-data]
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
@@ -20,6 +20,9 @@ def parse_args(argv=None):
                    help='resume from CKPT, or from the latest checkpoint in the work dir '
                    'when no CKPT is given')
     p.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    p.add_argument('--check-data', action='store_true',
+                   help='first decode every image and check every annotation of the train and '
+                   'val datasets (tools/check_data.py); stop when anything is wrong')
     p.add_argument('--cfg-options', nargs='+', action=_DictAction, default={},
                    help='override config keys, e.g. train_cfg.max_iters=100')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -89,6 +92,14 @@ def main(argv=None):
     import mtkit  # noqa: F401  (registers mtkit and the checkpoint allowlist)
     from mmengine.runner import Runner
     cfg = build_cfg(args)
+    if args.check_data and int(os.environ.get('RANK', '0')) == 0 and args.launcher == 'none':
+        from tools.check_data import run_check
+        if not run_check(cfg, ('train', 'val'), workers=min(8, os.cpu_count() or 1)):
+            raise SystemExit('--check-data: the data has problems (listed above); fix them '
+                             'or train without --check-data')
+    elif args.check_data:
+        raise SystemExit('--check-data: run tools/check_data.py CONFIG before a distributed '
+                         'launch (each rank would check the data again)')
     from mtkit.engine.launch import finish_launch, prepare_launch
     prepare_launch(cfg)  # CPU processes: gloo, no CUDA device selection
     try:

@@ -10,6 +10,8 @@ default_hooks = dict(
     checkpoint=dict(type='mtkit.SafeCheckpointHook', by_epoch=False, interval=1000,
                     max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # the datasets' classes against the heads' num_classes, before anything runs
+    classes_check=dict(type='mtkit.ClassesCheckHook'),
     visualization=dict(type='DetVisualizationHook'))
 
 env_cfg = dict(

@@ -9,6 +9,8 @@ default_hooks = dict(
     checkpoint=dict(type='mtkit.SafeCheckpointHook', by_epoch=False, interval=1000,
                     max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # the datasets' classes against the heads' num_classes, before anything runs
+    classes_check=dict(type='mtkit.ClassesCheckHook'),
     visualization=dict(type='SegVisualizationHook'))
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))

@@ -1,19 +1,21 @@
 """mmdet's CocoDataset with the data checks it lacks.
 
 mmdet drops, without a word, every annotation whose ``category_id`` is not one of the
-config's ``classes`` (and so the images left without a box, when ``filter_cfg`` filters empty
-ones), and an annotation file without images fails later, inside a sampler, with numpy's "need
-at least one array to concatenate". :class:`CheckedCocoDataset` counts what is dropped and
-names it.
+config's ``classes``, and every box it cannot train on (outside the image, ``area <= 0``, width
+or height < 1), and so the images left without a box when ``filter_cfg`` filters empty ones;
+an annotation file without images fails later, inside a sampler, with numpy's "need at least
+one array to concatenate". :class:`CheckedCocoDataset` counts what is dropped and names it in
+the run's log.
 """
 import collections
 import json
+import logging
 import os.path as osp
-import warnings
 from typing import List, Optional, Union
 
 from mmdet.datasets import CocoDataset
 from mmengine.fileio import get_local_path
+from mmengine.logging import print_log
 
 from ..registry import DATASETS, register
 from ..utils.errors import ConfigKeyError, check_choice
@@ -27,10 +29,15 @@ class CheckedCocoDataset(CocoDataset):
     """:class:`mmdet.datasets.CocoDataset` that checks its annotation file when loaded.
 
     * Annotations whose ``category_id`` is not among ``metainfo['classes']``: counted per id;
-      ``unknown_categories='warn'`` (default) warns with the count and ids, ``'error'`` raises
+      ``unknown_categories='warn'`` (default) logs a warning with the count and ids (in the
+      run's log file, through MMEngine's current logger), ``'error'`` raises
       :class:`ConfigKeyError`, ``'ignore'`` is mmdet's silence.
     * A class of ``classes`` with no annotation at all (training sets): a warning (or the
       error), since the model then never sees a labeled example of it.
+    * Boxes mmdet drops (nothing of the box inside the image, ``area <= 0``, width or height
+      below 1 pixel; ``ignore`` annotations are meant to be left out and are not counted):
+      counted per reason, with example annotation ids, under ``invalid_boxes`` (same choices).
+      A ``bbox`` that is not four numbers is a :class:`ConfigKeyError` naming the annotation.
     * Always a :class:`ConfigKeyError` naming the file: no image at all (an empty split), or a
       class of ``classes`` missing from the file's categories (mmdet would shift the labels).
     * With ``disjoint_from`` (the unlabeled set of a semi-supervised config names the labeled
@@ -40,15 +47,18 @@ class CheckedCocoDataset(CocoDataset):
 
     Args:
         unknown_categories: ``'warn'``, ``'error'`` or ``'ignore'``.
+        invalid_boxes: ``'warn'``, ``'error'`` or ``'ignore'``.
         disjoint_from: Another COCO annotation file (relative to ``data_root`` like
             ``ann_file``) that must share no image with this one.
         **kwargs: As :class:`~mmdet.datasets.CocoDataset`.
     """
 
-    def __init__(self, *args, unknown_categories: str = 'warn',
+    def __init__(self, *args, unknown_categories: str = 'warn', invalid_boxes: str = 'warn',
                  disjoint_from: Optional[str] = None, **kwargs) -> None:
         check_choice('CheckedCocoDataset.unknown_categories', unknown_categories, POLICIES)
+        check_choice('CheckedCocoDataset.invalid_boxes', invalid_boxes, POLICIES)
         self.unknown_categories = unknown_categories
+        self.invalid_boxes = invalid_boxes
         self.disjoint_from = disjoint_from
         super().__init__(*args, **kwargs)
 
@@ -90,11 +100,23 @@ class CheckedCocoDataset(CocoDataset):
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
         if not hasattr(self, '_unknown'):
             self._unknown, self._seen = collections.Counter(), collections.Counter()
+            self._invalid = collections.defaultdict(list)  # reason -> annotation ids
             self._file_names = []
-        self._file_names.append(raw_data_info['raw_img_info']['file_name'])
+        img = raw_data_info['raw_img_info']
+        self._file_names.append(img['file_name'])
         for ann in raw_data_info['raw_ann_info']:
             cat = ann.get('category_id')
-            (self._seen if cat in self.cat2label else self._unknown)[cat] += 1
+            if cat not in self.cat2label:
+                self._unknown[cat] += 1
+                continue
+            self._seen[cat] += 1
+            if not ann.get('ignore', False):
+                try:
+                    reason = invalid_box_reason(ann, img['width'], img['height'])
+                except ConfigKeyError as e:
+                    raise ConfigKeyError(f'CheckedCocoDataset {self.ann_file!r}: {e}') from None
+                if reason is not None:
+                    self._invalid[reason].append(ann.get('id'))
         return super().parse_data_info(raw_data_info)
 
     def full_init(self) -> None:
@@ -106,6 +128,7 @@ class CheckedCocoDataset(CocoDataset):
     def _report(self) -> None:
         unknown = getattr(self, '_unknown', collections.Counter())
         seen = getattr(self, '_seen', collections.Counter())
+        invalid = getattr(self, '_invalid', {})
         problems = []
         if unknown:
             ids = ', '.join(f'{k} ({v})' for k, v in sorted(unknown.items(), key=str))
@@ -116,10 +139,42 @@ class CheckedCocoDataset(CocoDataset):
         missing = [names[cat] for cat in self.cat_ids if seen[cat] == 0]
         if missing and not self.test_mode:
             problems.append(f'class(es) {missing} have no annotation')
-        if not problems or self.unknown_categories == 'ignore':
+        self._check_policy(problems, 'unknown_categories', self.unknown_categories)
+        if invalid:
+            total = sum(len(v) for v in invalid.values())
+            reasons = '; '.join(f'{len(v)} {reason} (annotation ids {v[:5]}'
+                                f'{", ..." if len(v) > 5 else ""})'
+                                for reason, v in sorted(invalid.items()))
+            self._check_policy([f'{total} box(es) of {sum(seen.values())} are invalid and are '
+                                f'dropped: {reasons}'], 'invalid_boxes', self.invalid_boxes)
+
+    def _check_policy(self, problems: List[str], key: str, policy: str) -> None:
+        if not problems or policy == 'ignore':
             return
         msg = f'CheckedCocoDataset {self.ann_file!r}: ' + '; '.join(problems) + \
-              " (unknown_categories='ignore' silences this, 'error' makes it fatal)"
-        if self.unknown_categories == 'error':
+              f" ({key}='ignore' silences this, 'error' makes it fatal)"
+        if policy == 'error':
             raise ConfigKeyError(msg)
-        warnings.warn(msg, stacklevel=2)
+        print_log(msg, logger='current', level=logging.WARNING)
+
+
+def invalid_box_reason(ann: dict, width: float, height: float) -> Optional[str]:
+    """Why mmdet's CocoDataset would drop the box of COCO annotation ``ann`` on an image of
+    ``width`` x ``height`` (None: it is kept). A ``bbox`` that is not four numbers raises
+    :class:`ConfigKeyError` (mmdet would fail with an unpacking error)."""
+    box = ann.get('bbox')
+    if not (isinstance(box, (list, tuple)) and len(box) == 4
+            and all(isinstance(v, (int, float)) for v in box)):
+        raise ConfigKeyError(f'annotation {ann.get("id")!r} (image_id '
+                             f'{ann.get("image_id")!r}) has bbox {box!r}; expected '
+                             f'[x, y, width, height] (4 numbers)')
+    x, y, w, h = box
+    if w < 1 or h < 1:
+        return 'with width or height below 1 pixel'
+    inside_w = max(0, min(x + w, width) - max(x, 0))
+    inside_h = max(0, min(y + h, height) - max(y, 0))
+    if inside_w * inside_h == 0:
+        return 'entirely outside the image'
+    if ann.get('area', 0) <= 0:
+        return 'with area <= 0'
+    return None

@@ -12,11 +12,14 @@ def image_key(path: str) -> str:
 
 
 def leaves(dataset) -> List:
-    """The datasets that hold the data lists under (nested) dataset wrappers."""
+    """The datasets that hold the data lists under (nested) dataset wrappers: ConcatDataset's
+    ``datasets``, RepeatDataset's / ClassBalancedDataset's ``dataset``, the paired datasets'
+    ``labeled`` and ``unlabeled``."""
     inner = getattr(dataset, 'datasets', None)
-    if inner is None and hasattr(dataset, 'dataset'):  # RepeatDataset, ClassBalancedDataset
-        inner = [dataset.dataset]
     if inner is None:
+        inner = [getattr(dataset, name) for name in ('dataset', 'labeled', 'unlabeled')
+                 if getattr(dataset, name, None) is not None]
+    if not inner:
         return [dataset]
     return [leaf for d in inner for leaf in leaves(d)]
 

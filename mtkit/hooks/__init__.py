@@ -1,3 +1,5 @@
+from .checkpoint_match_hook import CheckpointMatchHook
+from .classes_check_hook import ClassesCheckHook
 from .dual_teacher_hook import DualTeacherHook
 from .ema_teacher_hook import EMATeacherHook
 from .pseudo_label_diagnostics_hook import PseudoLabelDiagnosticsHook
@@ -5,5 +7,6 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 from .stable_teacher_hook import StableTeacherHook
 from .sync_norm_hook import SyncNormBuffersHook
 
-__all__ = ['DualTeacherHook', 'EMATeacherHook', 'PseudoLabelDiagnosticsHook',
-           'SafeCheckpointHook', 'StableTeacherHook', 'SyncNormBuffersHook']
+__all__ = ['CheckpointMatchHook', 'ClassesCheckHook', 'DualTeacherHook', 'EMATeacherHook',
+           'PseudoLabelDiagnosticsHook', 'SafeCheckpointHook', 'StableTeacherHook',
+           'SyncNormBuffersHook']

@@ -1,0 +1,35 @@
+"""Compare the datasets' classes with the model's heads before anything runs."""
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop
+
+from ..datasets.image_keys import leaves
+from ..registry import HOOKS, register
+from ..utils.classes import check_classes, head_num_classes
+
+
+@register(HOOKS)
+class ClassesCheckHook(Hook):
+    """Before the run (after the Runner has built the model and the loops of the command:
+    train and val, or test), raise :class:`~mtkit.utils.errors.ConfigKeyError` when a
+    dataset's ``metainfo['classes']`` has another length than the ``num_classes`` of a
+    classifying head of the model (:func:`~mtkit.utils.classes.head_num_classes`), naming the
+    dataset, its classes and the head. mtkit's runtime configs list it in ``default_hooks``
+    (``classes_check``)."""
+
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        heads = head_num_classes(model)
+        if not heads:
+            return
+        for split in ('train', 'val', 'test'):
+            loop = getattr(runner, f'_{split}_loop', None)
+            loader = getattr(loop, 'dataloader', None) if isinstance(loop, BaseLoop) else None
+            if loader is None:
+                continue
+            for leaf in leaves(loader.dataset):
+                meta = getattr(leaf, 'metainfo', None) or {}
+                where = f'{split}_dataloader dataset {getattr(leaf, "ann_file", "") or ""!r}'
+                check_classes(meta.get('classes'), heads, where)
