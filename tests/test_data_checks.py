@@ -171,8 +171,14 @@ def test_tools_test_refuses_a_checkpoint_of_another_model(digitscenes, tmp_path)
     torch.save(dict(state_dict=seg.state_dict(), meta=dict()), seg_ckpt)
     with pytest.raises(ConfigKeyError, match=rf"checkpoint {seg_ckpt} does not fit the model of "
                                              rf"the config: \d+ of the model's \d+ tensors are "
-                                             rf"not in the checkpoint .*--allow-partial-load"):
+                                             rf"not in the checkpoint .*--allow-partial-load") as e:
         test_tool.main([cfg_file, seg_ckpt, '--work-dir', str(tmp_path / 't1')])
+    # the wrapper spreads the plain checkpoint over student and teacher: each unused tensor of
+    # the checkpoint is counted once
+    n_seg = len(seg.state_dict())
+    assert f'of its {n_seg} tensors are not in the model' in str(e.value)
+    unused = int(str(e.value).split(f' of its {n_seg} tensors')[0].rsplit(' ', 1)[-1])
+    assert 0 < unused <= n_seg
     with DefaultScope.overwrite_default_scope('mmdet'):
         det = DET_MODELS.build(detector_of(cfg))
     det_ckpt = str(tmp_path / 'det.pth')

@@ -41,6 +41,14 @@ def load_and_compare(model: nn.Module,
     return missing, unexpected, errors
 
 
+def unused_keys(state_dict: Dict, unexpected: List[str]) -> List[str]:
+    """The keys of ``state_dict`` behind ``unexpected``: a wrapper that spreads a plain
+    checkpoint over its models reports ``student.k`` and ``teacher.k`` for one unused ``k``."""
+    unexpected_set = set(unexpected)
+    suffixes = {u.split('.', i)[-1] for u in unexpected for i in range(1, u.count('.') + 1)}
+    return [k for k in state_dict if k in unexpected_set or k in suffixes]
+
+
 def check_checkpoint_fits(model: nn.Module, checkpoint: Dict, name: str) -> None:
     """Load ``checkpoint`` (a dict with ``state_dict``, or a state dict) into ``model`` and
     raise :class:`ConfigKeyError` naming the checkpoint ``name`` when a key is missing on
@@ -55,9 +63,10 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: Dict, name: str) -> None
     if missing:
         parts.append(f'{len(missing)} of the model\'s {total} tensors are not in the '
                      f'checkpoint (e.g. {missing[:3]})')
-    if unexpected:
-        parts.append(f'{len(unexpected)} of its {len(state_dict)} tensors are not in the '
-                     f'model (e.g. {unexpected[:3]})')
+    unused = unused_keys(state_dict, unexpected)
+    if unused:
+        parts.append(f'{len(unused)} of its {len(state_dict)} tensors are not in the '
+                     f'model (e.g. {unused[:3]})')
     if mismatched:
         parts.append(f'{len(mismatched)} have another shape (e.g. {mismatched[0].strip()})')
     raise ConfigKeyError(f'checkpoint {name} does not fit the model of the config: '
