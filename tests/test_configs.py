@@ -71,35 +71,41 @@ def test_model_zoo_metafile_points_at_real_configs():
         assert model['Results'] and all(r['Metrics'] for r in model['Results']), model['Name']
 
 
-# The COCO 1% / 5% configs differ from their 10% sibling only by the split files (checked
-# below); each (method, model) trains once, at 10%: an R50 detector costs ~40 s per run on CPU.
-COCO_SPLITS = re.compile(r'_coco-(1|5)pct\.py$')
-TRAINED = [c for c in CONFIGS if not COCO_SPLITS.search(c)]
+# The COCO 1% / 5% and DigitScenes 1% configs differ from their 10% sibling only by the split
+# files (and, for a converged start, the supervised checkpoint of that split), checked below;
+# each (method, model) trains once, at 10% (an R50 detector costs ~40 s per run on CPU, a
+# YOLOX-tiny ~30 s).
+SPLITS = re.compile(r'_(coco|digitscenes)-(1|5)pct(-converged|-plateau)?\.py$')
+TRAINED = [c for c in CONFIGS if not SPLITS.search(c)]
 
 
-def _sub_all(obj, old, new):
+def _sub_all(obj, pattern, new):
     if isinstance(obj, dict):
-        return {k: _sub_all(v, old, new) for k, v in obj.items()}
+        return {k: _sub_all(v, pattern, new) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_sub_all(v, old, new) for v in obj)
-    return obj.replace(old, new) if isinstance(obj, str) else obj
+        return type(obj)(_sub_all(v, pattern, new) for v in obj)
+    return re.sub(pattern, new, obj) if isinstance(obj, str) else obj
 
 
-def test_coco_split_configs_differ_from_their_10pct_config_only_by_the_split():
+def test_split_configs_differ_from_their_10pct_config_only_by_the_split():
     checked = 0
     for path in CONFIGS:
-        m = COCO_SPLITS.search(path)
+        m = SPLITS.search(path)
         if not m:
             continue
-        ten = Config.fromfile(COCO_SPLITS.sub('_coco-10pct.py', path)).to_dict()
+        pct = int(m.group(2))
+        ten = Config.fromfile(path.replace(f'-{pct}pct', '-10pct')).to_dict()
         this = Config.fromfile(path).to_dict()
-        assert (this['percent'], ten['percent']) == (int(m.group(1)), 10)
-        # with its split files renamed to the 10% ones, the config is the 10% config
-        this = _sub_all(this, f'.{this["fold"]}@{this["percent"]}', f'.{ten["fold"]}@10')
+        # (a config that names its split files directly keeps the base's percent)
+        assert ten['percent'] == 10 and this['percent'] in (pct, 10), osp.basename(path)
+        # with its split files (and its split's supervised start) renamed to the 10% ones, the
+        # config is the 10% config
+        this = _sub_all(this, rf'\.{this["fold"]}@{pct}(?!\d)', f'.{ten["fold"]}@10')
+        this = _sub_all(this, f'_{pct}pct/', '_10pct/')
         this['percent'] = 10
         assert this == ten, osp.basename(path)
         checked += 1
-    assert checked == 6
+    assert checked == 12
 
 
 def test_gpu_configs_load_data_for_a_16_core_gpu_machine():

@@ -20,21 +20,26 @@ def test_mmengine_local_writes_go_through_the_atomic_backend(tmp_path):
     assert os.listdir(tmp_path / 'sub') == ['iter_1.pth']  # no temporary file left
 
 
+def _dying_fdopen(dies):
+    """``os.fdopen`` whose file, when ``dies(fd)``, writes half of the bytes and then "dies"
+    (KeyboardInterrupt)."""
+    real_fdopen = os.fdopen
+
+    def fdopen(fd, mode='r', *args, **kwargs):
+        f = real_fdopen(fd, mode, *args, **kwargs)
+        if dies(fd):
+            def write(data):
+                f.__class__.write(f, data[:len(data) // 2])
+                raise KeyboardInterrupt
+            f.write = write
+        return f
+    return fdopen
+
+
 def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     path = str(tmp_path / 'best.pth')
     save_checkpoint(dict(state_dict=dict(w=torch.zeros(2))), path)
-    real_write = os.fdopen
-
-    def dying_fdopen(fd, mode='r', *args, **kwargs):
-        f = real_write(fd, mode, *args, **kwargs)
-
-        def write(data):  # half of the bytes, then the process "dies"
-            f.__class__.write(f, data[:len(data) // 2])
-            raise KeyboardInterrupt
-        f.write = write
-        return f
-
-    monkeypatch.setattr(safe_io.os, 'fdopen', dying_fdopen)
+    monkeypatch.setattr(safe_io.os, 'fdopen', _dying_fdopen(lambda fd: True))
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(dict(state_dict=dict(w=torch.ones(1000))), path)
     monkeypatch.undo()
@@ -178,22 +183,15 @@ def test_a_kill_while_saving_leaves_a_checkpoint_to_resume(tmp_path, monkeypatch
     from tools.train import resume_or_load
     runner = _toy_runner(str(tmp_path), scores=[0.1] * 3, save_best=None, interval=1,
                          max_keep_ckpts=1)
-    real_fdopen = os.fdopen
     target = 'iter_3.pth' if kill_at == 'checkpoint' else 'last_checkpoint'
 
-    def dying_fdopen(fd, mode='r', *args, **kwargs):
-        f = real_fdopen(fd, mode, *args, **kwargs)
-        name = os.readlink(f'/proc/self/fd/{fd}') if osp.exists('/proc/self/fd') else ''
+    def dies(fd):  # the temporary file of the target (last_checkpoint: once iter_3 is saved)
+        name = osp.basename(os.readlink(f'/proc/self/fd/{fd}'))
         seen = [osp.basename(p) for p in glob.glob(str(tmp_path / '*.pth'))]
-        if osp.basename(name).startswith(f'.{target}.') and (
-                target != 'last_checkpoint' or 'iter_3.pth' in seen):
-            def write(data):  # half of the bytes, then the process "dies"
-                f.__class__.write(f, data[:len(data) // 2])
-                raise KeyboardInterrupt
-            f.write = write
-        return f
+        return name.startswith(f'.{target}.') and (target != 'last_checkpoint'
+                                                   or 'iter_3.pth' in seen)
 
-    monkeypatch.setattr(safe_io.os, 'fdopen', dying_fdopen)
+    monkeypatch.setattr(safe_io.os, 'fdopen', _dying_fdopen(dies))
     with pytest.raises(KeyboardInterrupt):
         runner.train()
     monkeypatch.undo()
