@@ -2,7 +2,7 @@
 # The re-probe of docs/checks.md, as a user runs it: seven silent-failure cases from the command
 # line on the generated DigitScenes (python tools/make_digitscenes.py --out data/digitscenes),
 # 2 gloo processes where it applies, one thread each. Prints what each case does now; about
-# 5 minutes on a 2-core CPU (most of it a 300-iteration supervised start for case 1).
+# 7 minutes on a 2-core CPU (most of it a 300-iteration supervised start for case 1).
 #   bash scripts/reprobe_checks.sh            # WD (work_dirs/reprobe), PY (.venv/bin/python)
 set -u
 cd "$(dirname "$0")/.."
