@@ -1,9 +1,9 @@
 """Refuse a checkpoint that does not fit the model (``tools/test.py``)."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS, register
 from ..utils.state_match import check_checkpoint_fits
+from .teacher_student import unwrap_model
 
 
 @register(HOOKS)
@@ -21,5 +21,5 @@ class CheckpointMatchHook(Hook):
         self.name = name
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         check_checkpoint_fits(model, checkpoint, self.name)

@@ -1,11 +1,11 @@
 """Compare the datasets' classes with the model's heads before anything runs."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 
 from ..datasets.image_keys import leaves
 from ..registry import HOOKS, register
 from ..utils.classes import check_classes, head_num_classes
+from .teacher_student import unwrap_model
 
 
 @register(HOOKS)
@@ -20,7 +20,7 @@ class ClassesCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         heads = head_num_classes(model)
         if not heads:
             return

@@ -4,9 +4,9 @@ from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS, register
+from .teacher_student import unwrap_model
 
 DATA_BATCH = Optional[Any]
 
@@ -55,7 +55,7 @@ class PseudoLabelDiagnosticsHook(Hook):
 
     @staticmethod
     def _model(runner):
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         if not hasattr(model, 'pseudo_stats') or not hasattr(model, 'pseudo_filter'):
             raise AttributeError(
                 f'PseudoLabelDiagnosticsHook needs a model with pseudo_stats and pseudo_filter '

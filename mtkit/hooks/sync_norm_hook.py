@@ -4,10 +4,10 @@ from typing import List, Optional, Sequence
 
 from mmengine.dist import all_reduce_params, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS, register
 from ..utils.errors import ConfigKeyError
+from .teacher_student import unwrap_model
 
 NORM_STATISTICS = ('running_mean', 'running_var')
 
@@ -88,7 +88,7 @@ class SyncNormBuffersHook(Hook):
     def _sync(self, runner) -> None:
         if get_world_size() < 2:
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         buffers = [b for _, b in self.selected(model)]
         if buffers:
             all_reduce_params(buffers, op='mean')
