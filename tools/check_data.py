@@ -10,7 +10,6 @@ label-map values (a class or ignore_index). Prints what it found and exits with 
 anything is wrong. ``tools/train.py CONFIG --check-data`` runs the same check first.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -23,15 +22,18 @@ def parse_args(argv=None):
     p.add_argument('config')
     p.add_argument('--splits', nargs='+', default=['train', 'val', 'test'],
                    choices=['train', 'val', 'test'])
-    p.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1),
+    from mtkit.datasets.data_check import DEFAULT_WORKERS
+    p.add_argument('--workers', type=int, default=DEFAULT_WORKERS,
                    help='processes decoding images (default: min(8, cores))')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     return p.parse_args(argv)
 
 
-def run_check(cfg, splits=('train', 'val', 'test'), workers=1) -> bool:
-    """Check ``cfg``'s data, print the report; True when nothing is wrong."""
-    from mtkit.datasets.data_check import check_config_data
+def run_check(cfg, splits=('train', 'val', 'test'), workers=None) -> bool:
+    """Check ``cfg``'s data (``workers`` processes, default min(8, cores)), print the report;
+    True when nothing is wrong."""
+    from mtkit.datasets.data_check import DEFAULT_WORKERS, check_config_data
+    workers = DEFAULT_WORKERS if workers is None else workers
     print(f'checking the data of {cfg.filename or "the config"} ({", ".join(splits)})')
     report = check_config_data(cfg, splits=splits, workers=workers)
     print(report.summary())

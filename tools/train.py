@@ -94,7 +94,7 @@ def main(argv=None):
     cfg = build_cfg(args)
     if args.check_data and int(os.environ.get('RANK', '0')) == 0 and args.launcher == 'none':
         from tools.check_data import run_check
-        if not run_check(cfg, ('train', 'val'), workers=min(8, os.cpu_count() or 1)):
+        if not run_check(cfg, ('train', 'val')):
             raise SystemExit('--check-data: the data has problems (listed above); fix them '
                              'or train without --check-data')
     elif args.check_data:

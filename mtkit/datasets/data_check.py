@@ -8,6 +8,7 @@ CONFIG`` and ``tools/train.py CONFIG --check-data`` print its report.
 """
 import math
 import multiprocessing
+import os
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -16,6 +17,7 @@ import numpy as np
 from .image_keys import leaves
 
 SPLITS = ('train', 'val', 'test')
+DEFAULT_WORKERS = min(8, os.cpu_count() or 1)  # processes decoding images
 
 
 @dataclass
@@ -213,21 +215,20 @@ def check_config_data(cfg, splits: Sequence[str] = SPLITS, workers: int = 0,
         tasks = dataset_tasks(dataset)
         bar = ProgressBar(len(tasks)) if progress and tasks else None
         images = annotations = 0
-        if workers > 1:
-            with multiprocessing.get_context('fork').Pool(workers) as pool:
+        pool = multiprocessing.get_context('fork').Pool(workers) if workers > 1 else None
+        try:
+            if pool:
                 results = pool.imap(check_item, tasks, chunksize=16)
-                for n_img, n_ann, found in results:
-                    images, annotations = images + n_img, annotations + n_ann
-                    report.problems += [Problem(split, p, m) for p, m in found]
-                    if bar:
-                        bar.update()
-        else:
-            for task in tasks:
-                n_img, n_ann, found = check_item(task)
+            else:
+                results = map(check_item, tasks)
+            for n_img, n_ann, found in results:
                 images, annotations = images + n_img, annotations + n_ann
                 report.problems += [Problem(split, p, m) for p, m in found]
                 if bar:
                     bar.update()
+        finally:
+            if pool:
+                pool.terminate()
         if bar:
             print()
         report.images[split], report.annotations[split] = images, annotations

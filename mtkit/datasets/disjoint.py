@@ -6,7 +6,7 @@ labeled images then also train as unlabeled without a word. :class:`DisjointConc
 compares the images the built datasets actually read, whatever the config said.
 """
 import os.path as osp
-from typing import List, Sequence
+from typing import List
 
 from mmdet.datasets import ConcatDataset
 
@@ -44,17 +44,14 @@ class DisjointConcatDataset(ConcatDataset):
     Args: as :class:`mmdet.datasets.ConcatDataset`.
     """
 
-    def __init__(self, datasets: Sequence, lazy_init: bool = False, ignore_keys=None) -> None:
-        self._checked = False  # full_init (called by the base unless lazy_init) checks
-        super().__init__(datasets, lazy_init=lazy_init, ignore_keys=ignore_keys)
-
     def full_init(self) -> None:
+        """The base's full_init (called when built unless ``lazy_init``), then the checks, once."""
+        if self._fully_initialized:
+            return
         super().full_init()
         self._check()
 
     def _check(self) -> None:
-        if self._checked:
-            return
         self._check_disjoint_from()
         keys = [image_keys(d) for d in self.datasets]
         for i in range(len(keys)):
@@ -65,7 +62,6 @@ class DisjointConcatDataset(ConcatDataset):
                                         f'({_names(self.datasets[i])})', f'datasets[{j}] '
                                         f'({_names(self.datasets[j])})', both,
                                         'write them with tools/split_coco.py')
-        self._checked = True
 
     def _check_disjoint_from(self) -> None:
         for i, d in enumerate(self.datasets):
