@@ -16,18 +16,12 @@ setup:
 
 demo: setup
 	$(PY) tools/make_digitscenes.py --out data/digitscenes
-	$(PY) tools/train.py configs/supervised/yolox-tiny_digitscenes-demo-start.py \
-		--work-dir $(DEMO_DIR)/sup10_s0
-	$(PY) tools/train.py configs/mean_teacher/sup-ema_yolox-tiny_digitscenes-demo.py \
-		--work-dir $(DEMO_DIR)/sup_ema_s0 --cfg-options load_from=$(DEMO_DIR)/sup10_s0/iter_1500.pth
-	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)/mt_s0 \
-		--cfg-options load_from=$(DEMO_DIR)/sup10_s0/iter_1500.pth
+	$(PY) tools/experiment.py experiments/demo.py --work-dir $(DEMO_DIR)
 	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/mt_s0/iter_300.pth \
 		--work-dir $(DEMO_DIR)/test --out $(DEMO_DIR)/test_metrics.json
 	@echo "test-split metrics of the mean teacher (teacher and student): $(DEMO_DIR)/test_metrics.json"
 	@cat $(DEMO_DIR)/test_metrics.json
-	@echo; echo "val, side by side from the same supervised start:"
-	@$(PY) model_zoo/det_converged_table.py $(DEMO_DIR)
+	@echo; echo "val, side by side from the same supervised start: $(DEMO_DIR)/table.md"
 
 TEST_WORKERS ?= auto
 test: setup

@@ -398,18 +398,11 @@ def mtkit_reads(counts: dict) -> int:
 
 # ----------------------------------------------------------------------------- main
 def run_model(name: str, task: str, precision: str, arms: list, args, device) -> list:
-    """Rows of ``arms`` for one model and precision, in the task's default scope, at an
-    iteration past any burn-in (the scope and iteration in effect before are restored)."""
-    from mmengine.logging import MessageHub
+    """Rows of ``arms`` for one model and precision, in the task's default scope (the scope in
+    effect before is restored)."""
     from mmengine.registry import DefaultScope
-    hub = MessageHub.get_current_instance()
-    before = hub.get_info('iter', None)
-    hub.update_info('iter', 10**6)
-    try:
-        with DefaultScope.overwrite_default_scope('mmdet' if task == 'det' else 'mmseg'):
-            return _run_model(name, task, precision, arms, args, device)
-    finally:
-        hub.update_info('iter', 0 if before is None else before)
+    with DefaultScope.overwrite_default_scope('mmdet' if task == 'det' else 'mmseg'):
+        return _run_model(name, task, precision, arms, args, device)
 
 
 class _Arm:
@@ -421,6 +414,8 @@ class _Arm:
         model_cfg = model_config(name, args.boxes, args.size_hw)
         self.model, self.ema = build_arm(task, arm, model_cfg, device)
         cap_teacher_predictions(self.model, args.boxes)
+        if hasattr(self.model, 'set_train_iter'):  # mtkit's: an iteration past any burn-in
+            self.model.set_train_iter(10**6)
         self.model.train()
         joint = getattr(self.model, 'joint_student_forward', None)
         self.joint = bool(joint()) if joint is not None else None

@@ -6,6 +6,7 @@ import torch
 
 from mmengine.evaluator import BaseMetric
 
+from .utils.errors import ConfigKeyError
 from .registry import METRICS, register
 
 
@@ -44,8 +45,8 @@ def check_background(background: Sequence[int], num_classes: int, owner: str) ->
     """Raise unless every background class index lies in [0, num_classes)."""
     bad = [int(c) for c in background if not 0 <= int(c) < num_classes]
     if bad:
-        raise ValueError(f'{owner}: background_classes {bad} are not class indices of a '
-                         f'{num_classes}-class dataset (expected 0..{num_classes - 1})')
+        raise ConfigKeyError(f'{owner}: background_classes {bad} are not class indices of a '
+                             f'{num_classes}-class dataset (expected 0..{num_classes - 1})')
 
 
 def _get(sample, key: str) -> torch.Tensor:

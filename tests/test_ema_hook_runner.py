@@ -6,6 +6,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mtkit.utils.errors import ConfigKeyError
+
 from conftest import REPO
 from helpers import point_digitscenes, small_run_cfg
 
@@ -62,7 +64,7 @@ def test_hook_on_a_model_without_teacher_names_the_need(digitscenes, tmp_path):
                         str(tmp_path), 1, val=False)
     cfg.custom_hooks = [dict(type='mtkit.EMATeacherHook')]
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(AttributeError, match='EMATeacherHook needs a model with `teacher` and '
+    with pytest.raises(ConfigKeyError, match='EMATeacherHook needs a model with `teacher` and '
                        '`student` submodules .* YOLOX has no'):
         runner.train()
 

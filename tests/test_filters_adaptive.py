@@ -1,7 +1,6 @@
 """Batch-level filters: GMM threshold module, score-sum pre-filter, NMS, consensus, diagnostics."""
 import pytest
 import torch
-from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
 from mtkit.filters import (ClassQuantileThreshold, ConsensusFilter, FilterChain, GMMThreshold,
@@ -106,11 +105,11 @@ def test_gmm_threshold_module_queue_and_thresholds():
 
 
 def test_gmm_threshold_nonfinite_scores():
-    MessageHub.get_current_instance().update_info('iter', 123)
+    ctx = {'iter': 123}  # the model passes its iteration in the filter context
     bad = inst([[0, 0, 5, 5]] * 3, [0.9, float('nan'), float('inf')], [0, 2, 1])
     with pytest.raises(FloatingPointError, match=r'2 non-finite teacher score\(s\) at iteration '
                        r'123 in class\(es\) \[1, 2\]'):
-        GMMThreshold(num_classes=3)([bad])
+        GMMThreshold(num_classes=3)([bad], ctx)
     f = GMMThreshold(num_classes=3, nonfinite='skip', fallback=0.5)
     out, = f([bad])
     assert out.scores.tolist() == pytest.approx([0.9])  # non-finite boxes dropped
@@ -118,7 +117,7 @@ def test_gmm_threshold_nonfinite_scores():
     assert torch.equal(f.queue[1:], torch.zeros(2, 100))  # and never queued
     with pytest.raises(ValueError, match=r"num_classes=3, but the teacher predicted label\(s\) "
                        r'\[7\] at iteration 123'):
-        f([inst([[0, 0, 5, 5]], [0.9], [7])])
+        f([inst([[0, 0, 5, 5]], [0.9], [7])], ctx)
 
 
 def test_gmm_threshold_empty_batch_and_config_errors():

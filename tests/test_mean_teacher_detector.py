@@ -6,7 +6,6 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
-from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.structures import InstanceData
 
@@ -45,8 +44,8 @@ def sample(boxes=(), labels=(), matrix=None, size=64):
     return s
 
 
-def set_iter(it):
-    MessageHub.get_current_instance().update_info('iter', it)
+def set_iter(model, it):
+    model.set_train_iter(it)  # what the teacher hooks do before every iteration
 
 
 def test_unknown_cfg_key_is_named():
@@ -88,7 +87,7 @@ def test_projection_and_filters():
     shift = np.array([[1, 0, 5], [0, 1, -2], [0, 0, 1]], dtype=np.float32)
     pseudo = sample([[10, 10, 30, 30], [0, 0, 3, 3], [20, 20, 40, 40]], [1, 2, 3])
     pseudo.gt_instances.scores = torch.tensor([0.9, 0.9, 0.3])
-    out = model.project_pseudo_instances([pseudo], [sample(matrix=shift)])[0].gt_instances
+    out = model.pseudo_labeler.project([pseudo.gt_instances], [sample(matrix=shift)]).kept[0]
     assert out.labels.tolist() == [1]                   # tiny box and low score removed
     assert out.bboxes.tolist() == [[15.0, 8.0, 35.0, 28.0]]  # moved by the student's shift
 
@@ -98,7 +97,7 @@ def test_missing_homography_and_branches_are_named():
     s = sample()
     del s.homography_matrix
     with pytest.raises(KeyError, match='"unsup_student" branch has no homography_matrix'):
-        model.project_pseudo_instances([sample()], [s])
+        model.pseudo_labeler.project([sample().gt_instances], [s])
     with pytest.raises(KeyError, match=r"lacks branch\(es\) \['unsup_teacher', "
                        r"'unsup_student'\]"):
         model.loss(dict(sup=torch.zeros(1, 3, 64, 64)), dict(sup=[sample()]))
@@ -107,7 +106,7 @@ def test_missing_homography_and_branches_are_named():
 def test_empty_pseudo_labels_give_zero_loss_with_valid_graph():
     model = build()
     x = torch.rand(2, 3, 64, 64) * 255
-    losses = model.loss_by_pseudo_instances(x, [sample(), sample()])
+    losses = model.unsup_loss(x, [sample(), sample()])
     loss_keys = sorted(k for k in losses if 'loss' in k)
     assert loss_keys == ['unsup_loss_bbox', 'unsup_loss_cls', 'unsup_loss_obj']
     total = sum(losses[k] for k in loss_keys)
@@ -120,10 +119,10 @@ def test_empty_pseudo_labels_give_zero_loss_with_valid_graph():
 
 def test_images_without_pseudo_boxes_contribute_nothing():
     model = build(unsup_weight=2.0)
-    set_iter(10)
+    set_iter(model, 10)
     x = torch.rand(2, 3, 64, 64) * 255
     full = sample([[8, 8, 40, 40]], [3])
-    losses = model.loss_by_pseudo_instances(x, [full, sample()])
+    losses = model.unsup_loss(x, [full, sample()])
     alone = model.student.loss(x[:1], [sample([[8, 8, 40, 40]], [3])])
     for k in ('loss_cls', 'loss_bbox', 'loss_obj'):
         torch.testing.assert_close(losses['unsup_' + k], 2.0 * alone[k])
@@ -143,12 +142,12 @@ def test_burn_in_skips_the_teacher_then_ramps():
                   pseudo_filters=[dict(type='ScoreThreshold', thr=0.0)])
     calls = []
     model.teacher.backbone.register_forward_hook(lambda *a: calls.append(1))
-    set_iter(2)
+    set_iter(model, 2)
     losses = model.loss(*_multi_batch())
     assert calls == [] and losses['unsup_weight'].item() == 0.0
     assert losses['unsup_loss_cls'].item() == 0.0
     sum(v for k, v in losses.items() if 'loss' in k).backward()
-    set_iter(10)  # half-way through the ramp: 4.0 * 0.5
+    set_iter(model, 10)  # half-way through the ramp: 4.0 * 0.5
     losses = model.loss(*_multi_batch())
     assert calls == [1] and losses['unsup_weight'].item() == pytest.approx(2.0)
     assert losses['unsup_pseudo_per_img'].item() > 0  # threshold 0 keeps teacher boxes
@@ -178,20 +177,22 @@ def test_held_out_ground_truth_is_measured_but_never_trained_on():
     pseudo = sample([[10, 10, 30, 30], [40, 40, 60, 60], [0, 0, 8, 8]], [1, 2, 3])
     pseudo.gt_instances.scores = torch.tensor([0.9, 0.8, 0.2])
     student = sample([[11, 11, 30, 30], [40, 40, 60, 60], [20, 0, 30, 9]], [1, 5, 7])  # held out
-    out = model.project_pseudo_instances([pseudo], [student])[0].gt_instances
+    out = model.pseudo_labeler.project([pseudo.gt_instances], [student]).kept[0]
     assert out.labels.tolist() == [1, 2]  # the student sees pseudo labels, not the ground truth
+    assert student.gt_instances.labels.tolist() == [1, 5, 7]  # which stays the ground truth
     stats = model.pseudo_stats.pop()
     assert stats['raw'] == 3 and stats['pseudo'] == 2
     assert stats['pseudo_correct'] == 1  # box 1 matches (IoU .9); box 2 has the wrong class
     assert stats['gt'] == 3 and stats['gt_found'] == 1 and stats['gt_images'] == 1
     # everything filtered: the student's sample holds no box at all, not the ground truth
-    empty = model.project_pseudo_instances(
-        [sample([[10, 10, 30, 30]], [1])], [sample([[10, 10, 30, 30]], [1])])[0]
-    assert len(empty.gt_instances) == 1  # score 1.0 passes; now with a failing score:
+    empty = model.pseudo_labeler.project(
+        [sample([[10, 10, 30, 30]], [1]).gt_instances], [sample([[10, 10, 30, 30]], [1])])
+    assert len(empty.kept[0]) == 1  # score 1.0 passes; now with a failing score:
     low = sample([[10, 10, 30, 30]], [1])
     low.gt_instances.scores = torch.tensor([0.1])
-    none = model.project_pseudo_instances([low], [sample([[10, 10, 30, 30]], [1])])[0]
-    assert len(none.gt_instances) == 0
+    none = model.pseudo_labeler.project([low.gt_instances], [sample([[10, 10, 30, 30]], [1])])
+    assert len(none.kept[0]) == 0
+    assert len(none.student_samples([sample([[10, 10, 30, 30]], [1])])[0].gt_instances) == 0
 
 
 def test_a_checkpoint_with_nan_is_refused_naming_the_tensor():
@@ -218,11 +219,11 @@ def test_a_nan_teacher_stops_before_the_score_threshold_hides_it():
     model = build(pseudo_filters=[dict(type='GMMThreshold', num_classes=10)])
     with torch.no_grad():
         model.teacher.bbox_head.multi_level_conv_cls[0].bias.fill_(float('nan'))
-    set_iter(12)
+    set_iter(model, 12)
     x = torch.rand(2, 3, 64, 64) * 255
     samples = [sample(), sample()]
     with pytest.raises(FloatingPointError, match='MeanTeacherDetector: the bbox_head outputs of '
                                                  'teacher at iteration 12 has NaN/inf values'):
-        model.get_pseudo_instances(model.data_preprocessor(
+        model.teacher_boxes('teacher', model.data_preprocessor(
             dict(inputs=list(x), data_samples=samples), False)['inputs'], samples)
     assert not model.teacher.bbox_head._forward_hooks  # the check leaves no hook behind

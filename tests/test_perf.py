@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
@@ -92,15 +91,14 @@ def test_teacher_pass_under_autocast_gives_float32_pseudo_labels(mmdet_scope):
     model.teacher.bbox_head.test_cfg.score_thr = 0.0
     x = torch.rand(2, 3, 64, 64) * 255
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        samples, _ = model.get_pseudo_instances(x, [_sample(), _sample()])
-    for s in samples:
-        inst = s.gt_instances
+        boxes = model.teacher_boxes('teacher', x, [_sample(), _sample()])
+    for inst in boxes:
         assert len(inst) > 0 and inst.bboxes.dtype == torch.float32
         assert not inst.bboxes.is_inference() and not inst.scores.is_inference()
         # mapped out of the flipped view into the original frame (x -> 64 - x)
         assert bool((inst.bboxes[:, 0] <= inst.bboxes[:, 2]).all())
-    student = model.project_pseudo_instances(samples, [_sample(), _sample()])
-    assert all(len(s.gt_instances) > 0 for s in student)
+    student = model.pseudo_labeler.project(boxes, [_sample(), _sample()])
+    assert all(n > 0 for n in student.counts)
 
 
 def test_sup_only_batch_during_burn_in_and_named_branches_after(mmdet_scope):
@@ -108,16 +106,14 @@ def test_sup_only_batch_during_burn_in_and_named_branches_after(mmdet_scope):
     model = MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
                               semi_train_cfg=dict(burn_in_iters=5)))
     model.train()
-    hub = MessageHub.get_current_instance()
     x = torch.rand(1, 3, 64, 64) * 255
-    hub.update_info('iter', 2)
+    model.set_train_iter(2)
     losses = model.loss(dict(sup=x), dict(sup=[_sample()]))
     assert losses['unsup_weight'].item() == 0.0 and 'unsup_loss_cls' in losses
-    hub.update_info('iter', 5)
+    model.set_train_iter(5)
     with pytest.raises(ConfigKeyError, match=r"lacks branch\(es\) \['unsup_teacher', "
                                              r"'unsup_student'\]"):
         model.loss(dict(sup=x), dict(sup=[_sample()]))
-    hub.update_info('iter', 0)
 
 
 def test_semi_iteration_benchmark_cpu_mode(tmp_path):
@@ -251,12 +247,11 @@ def test_joint_student_forward_auto_and_errors(mmdet_scope):
     with pytest.raises(ConfigKeyError, match="joint_student_forward must be one of"):
         MODELS.build(dict(type='MeanTeacherDetector', detector=DET_CFG.detector,
                           semi_train_cfg=dict(joint_student_forward='yes')))
-    from mtkit.models.det.mean_teacher_detector import given_features
+    from mtkit.models.det.student_pass import detector_loss
     x = torch.zeros(2, 3, 32, 32)
-    with given_features(yolox.student, (torch.zeros(3, 8, 4, 4), )):
-        with pytest.raises(RuntimeError, match='features of 3 images for a batch of 2'):
-            yolox.student.extract_feat(x)
-    assert 'extract_feat' not in vars(yolox.student)  # the method is back
+    with pytest.raises(RuntimeError, match='features of 3 images for a batch of 2'):
+        detector_loss(yolox.student, x, [], (torch.zeros(3, 8, 4, 4), ))
+    assert 'extract_feat' not in vars(yolox.student)  # nothing is patched
 
 
 def test_cuda_sync_warnings_are_charged_to_the_calling_file():

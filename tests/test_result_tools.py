@@ -2,10 +2,14 @@
 over-seed table of the model-zoo experiments."""
 import json
 import math
+import os.path as osp
+import sys
 
 import pytest
 
-from tools import collect_results, seed_table
+from tools import collect_results, experiment, seed_table
+
+from conftest import REPO
 
 
 def write_scalars(work_dir, records):
@@ -69,11 +73,18 @@ def test_seed_table_errors_name_the_run():
             summary(mt_s0=[(1, {'m': 1.0})])), ['m']), ['m'], ['smt'])
 
 
+def experiment_rows(name, work_dir):
+    """The arm rows of ``experiments/{name}.py``'s table over the runs in ``work_dir``."""
+    exp = experiment.load_experiment(osp.join(REPO, 'experiments', f'{name}.py'))
+    return seed_table.arm_rows(seed_table.read_experiment_runs(str(work_dir)), exp['arms'],
+                               exp['table'])
+
+
 def test_det_converged_table_gain_and_gap_closed(tmp_path):
-    """model_zoo/det_converged_table.py: each run's last validation, mean +- std per arm, the
-    teacher's gain over sup_ema and the share of the headroom (sup_ema_full - sup_ema) closed;
-    arms whose seeds stopped at different iterations are an error."""
-    from model_zoo import det_converged_table as table
+    """The experiment table of experiments/det_converged.py: each run's last validation, mean
+    +- std per arm, the teacher's gain over sup_ema and the share of the headroom (sup_ema_full
+    - sup_ema) closed; arms whose seeds stopped at different iterations are an error."""
+    T, S = 'teacher/coco/bbox_mAP', 'student/coco/bbox_mAP'
 
     def run(name, teachers, students=None, steps=(500, 1000)):
         for i, (t, s) in enumerate(zip(teachers, students or teachers)):
@@ -86,26 +97,26 @@ def test_det_converged_table_gain_and_gap_closed(tmp_path):
     run('mt', [0.65, 0.67])
     run('sup_ema_full', [0.71])
     write_scalars(tmp_path / 'sup10_s0', [{'coco/bbox_mAP': 0.5, 'step': 1000}])
-    rows = table.arm_rows(table.collect(str(tmp_path)))
+    rows = experiment_rows('det_converged', tmp_path)
     assert 'sup10' not in rows
-    assert rows['mt']['teacher'] == pytest.approx((0.66, math.sqrt(2 * 0.01 ** 2)))
+    assert rows['mt'][T] == pytest.approx((0.66, math.sqrt(2 * 0.01 ** 2)))
     assert rows['mt']['gain'] == pytest.approx(0.05)
     assert rows['mt']['gap_closed'] == pytest.approx(0.05 / 0.10)
     assert rows['mt']['gain_over_2std'] is True  # 0.05 > 2 x 0.0141
-    assert rows['sup_ema']['student'][0] == pytest.approx(0.51)
+    assert rows['sup_ema'][S][0] == pytest.approx(0.51)
     # a variant arm is compared with its own supervised + EMA run (and the full-label
-    # reference of its variant where that ran)
+    # reference of its variant where the experiment file names one)
     run('sup_ema_1pct', [0.30])
     run('mt_1pct', [0.36])
     run('sup_ema_long', [0.64])
     run('mt_long', [0.70])
     run('sup_ema_full_long', [0.76])
-    rows = table.arm_rows(table.collect(str(tmp_path)))
+    rows = experiment_rows('det_converged', tmp_path)
     assert rows['mt_1pct']['baseline'] == 'sup_ema_1pct'
     assert rows['mt_1pct']['gain'] == pytest.approx(0.06)
     assert rows['mt_1pct']['gap_closed'] == pytest.approx(0.06 / (0.71 - 0.30))
     assert rows['mt_1pct']['gain_over_2std'] is None  # one seed each: no spread to compare
-    assert (rows['mt_long']['baseline'], rows['mt_long']['full_ref']) == (
+    assert (rows['mt_long']['baseline'], rows['mt_long']['full']) == (
         'sup_ema_long', 'sup_ema_full_long')
     assert rows['mt_long']['gap_closed'] == pytest.approx(0.06 / 0.12)
     assert rows['mt']['gap_closed'] == pytest.approx(0.05 / 0.10)
@@ -113,14 +124,14 @@ def test_det_converged_table_gain_and_gap_closed(tmp_path):
     write_scalars(tmp_path / 'late_s1', [{'teacher/coco/bbox_mAP': 0.6,
                                           'student/coco/bbox_mAP': 0.6, 'step': 750}])
     with pytest.raises(ValueError, match="arm 'late': seeds stopped at different iterations"):
-        table.arm_rows(table.collect(str(tmp_path)))
+        experiment_rows('det_converged', tmp_path)
 
 
 def test_seg_converged_table_reported_model_gain_and_pseudo(tmp_path):
-    """model_zoo/seg_converged_table.py: digit-only mIoU of the reported model (the teacher;
-    the student for Dual Teacher arms) against the supervised + EMA teacher, the gap closed
-    towards the full-label reference, and the pseudo-label diagnostics of the second half."""
-    from model_zoo import seg_converged_table as table
+    """The experiment table of experiments/seg_converged.py: digit-only mIoU of the reported
+    model (the teacher; the student for Dual Teacher arms) against the supervised + EMA
+    teacher, the gap closed towards the full-label reference, and the pseudo-label diagnostics
+    of the second half (older logs' loss-dict names read as today's pseudo/ names)."""
 
     def run(name, seed, fg, models=('teacher', 'student'), conf=None):
         recs = []
@@ -138,27 +149,119 @@ def test_seg_converged_table_reported_model_gain_and_pseudo(tmp_path):
     run('dt', 0, 45.0, models=('student', 'teacher', 'teacher2'), conf=0.9)
     run('sup_ema_full', 0, 57.0)
     write_scalars(tmp_path / 'sup1_8_s0', [{'mIoU': 50.0, 'fg_mIoU': 45.0, 'step': 8000}])
-    rows = table.arm_rows(table.collect(str(tmp_path)))
+    rows = experiment_rows('seg_converged', tmp_path)
     assert 'sup1_8' not in rows
     assert rows['mt']['teacher/fg_mIoU'] == pytest.approx((49.0, math.sqrt(0.5)))
     assert rows['mt']['gain'] == pytest.approx(49.0 - 47.0)
     assert rows['mt']['gap_closed'] == pytest.approx(2.0 / (57.0 - 47.0))
     assert rows['mt']['gain_over_2std'] is False  # 2.0 < 2 x 1.41, the larger std (sup_ema)
-    assert rows['mt']['unsup_conf_ratio'] == pytest.approx(0.85)  # second half only
-    assert rows['sup_ema']['unsup_conf_ratio'] is None  # its teacher never labels
+    assert rows['mt']['pseudo/kept_share'] == pytest.approx(0.85)  # second half only
+    assert rows['mt']['pseudo/accuracy'] == pytest.approx(0.99)
+    assert rows['sup_ema']['pseudo/kept_share'] is None  # its teacher never labels
     assert rows['dt']['reported'] == 'student'
     assert rows['dt']['gain'] == pytest.approx(45.0 - 47.0)
 
 
 def test_seg_pseudo_label_quality_by_hand():
-    """model_zoo/seg_pseudo_label_quality.py: kept share and precision of pixel pseudo labels,
+    """tools/seg_pseudo_label_quality.py: kept share and precision of pixel pseudo labels,
     background and digits apart, ignore pixels left out."""
     import torch
 
-    from model_zoo.seg_pseudo_label_quality import pixel_quality
+    from tools.seg_pseudo_label_quality import pixel_quality
     gt = torch.tensor([[0, 0, 0, 3, 3, 255]])
     pred = torch.tensor([[0, 0, 1, 3, 5, 0]])
     conf = torch.tensor([[0.99, 0.5, 0.97, 0.96, 0.99, 0.99]])
     q = pixel_quality(conf, pred, gt, thr=0.95)
     assert q['background'] == dict(pixels=3, kept=2 / 3, precision=1 / 2)
     assert q['digits'] == dict(pixels=2, kept=1.0, precision=1 / 2)
+
+
+def _experiment_file(tmp_path, arms, **extra):
+    path = tmp_path / 'exp.py'
+    body = dict(work_dir=str(tmp_path / 'wd'), seeds=[0, 1], options={'a.b': 1}, arms=arms,
+                table=dict(metric='coco/bbox_mAP'), **extra)
+    path.write_text('\n'.join(f'{k} = {v!r}' for k, v in body.items()) + '\n')
+    return str(path)
+
+
+SUP = 'configs/supervised/yolox-tiny_digitscenes-10pct.py'
+MT = 'configs/mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py'
+
+
+def test_experiment_plan_commands_and_start_checkpoints(tmp_path):
+    """tools/experiment.py: one run per arm and seed ({arm}_s{seed}), the experiment's and the
+    arm's options with the seed and load_from, a finished run (done.json) skipped, the start
+    arm's last checkpoint as load_from."""
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'sup': dict(stage='sup', config=SUP, seeds=[0]),
+        'mt': dict(config=MT, start='sup', options={
+            'model.semi_train_cfg.unsup_loss_terms': ['loss_cls', 'loss_obj'],
+            'x.y': None, 'lst': '{work_dir}/all.txt'})}))
+    jobs = experiment.plan(exp)
+    assert [(j['arm'], j['seed']) for j in jobs] == [('sup', 0), ('mt', 0), ('mt', 1)]
+    assert [(j['arm'], j['seed']) for j in experiment.plan(exp, ['mt'], [2])] == [('mt', 2)]
+    assert experiment.start_checkpoint(exp, 'mt') is None  # sup has not run
+    sup_dir = tmp_path / 'wd' / 'sup_s0'
+    sup_dir.mkdir(parents=True)
+    (sup_dir / 'last_checkpoint').write_text(str(sup_dir / 'iter_5.pth'))
+    assert experiment.start_checkpoint(exp, 'mt') == str(sup_dir / 'iter_5.pth')
+    cmd = experiment.command(exp, jobs[1], str(sup_dir / 'iter_5.pth'))
+    assert cmd[:2] == [sys.executable, osp.join(REPO, 'tools', 'train.py')]
+    assert cmd[cmd.index('--work-dir') + 1] == str(tmp_path / 'wd' / 'mt_s0')
+    opts = cmd[cmd.index('--cfg-options') + 1:]
+    assert opts == ['a.b=1', 'model.semi_train_cfg.unsup_loss_terms=[loss_cls,loss_obj]',
+                    'x.y=None', f'lst={tmp_path / "wd"}/all.txt', 'randomness.seed=0',
+                    f'load_from={sup_dir / "iter_5.pth"}']
+    (sup_dir / 'done.json').write_text('{}')
+    assert [(j['arm'], j['seed']) for j in experiment.plan(exp)] == [('mt', 0), ('mt', 1)]
+
+
+def test_experiment_runs_in_order_marks_done_and_names_failures(tmp_path, monkeypatch):
+    """Runs wait for the arm they start from, a run that exits 0 gets done.json (so a rerun
+    skips it), a failing one is reported with its log and stops nothing else."""
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'sup': dict(stage='sup', config=SUP, seeds=[0]),
+        'mt': dict(config=MT, start='sup'),
+        'bad': dict(config=MT)}))
+    order = []
+
+    def fake_command(exp_, job, load_from):
+        order.append((job['arm'], job['seed'], load_from))
+        if job['arm'] == 'sup':  # what tools/train.py leaves behind
+            code = (f'open({job["work_dir"] + "/last_checkpoint"!r}, "w")'
+                    f'.write({job["work_dir"] + "/iter_9.pth"!r}); '
+                    f'open({job["work_dir"] + "/iter_9.pth"!r}, "w")')
+        else:
+            code = 'import sys; sys.exit(3)' if job['arm'] == 'bad' else 'pass'
+        return [sys.executable, '-c', code]
+
+    monkeypatch.setattr(experiment, 'command', fake_command)
+    failed = experiment.run_jobs(exp, experiment.plan(exp), parallel=2, threads=1)
+    assert [j['arm'] for j in failed] == ['bad', 'bad']
+    assert failed[0]['returncode'] == 3 and failed[0]['log'].endswith('bad_s0.log')
+    sup_ckpt = str(tmp_path / 'wd' / 'sup_s0' / 'iter_9.pth')
+    assert [o for o in order if o[0] == 'mt'] == [('mt', 0, sup_ckpt), ('mt', 1, sup_ckpt)]
+    assert order.index(('mt', 0, sup_ckpt)) > order.index(('sup', 0, None))
+    assert [(j['arm'], j['seed']) for j in experiment.plan(exp)] == [('bad', 0), ('bad', 1)]
+
+
+def test_experiment_file_mistakes_are_named(tmp_path):
+    from mtkit.utils.errors import ConfigKeyError
+    cases = [({'a': dict(config='configs/nope.py')}, r"arms.a.config 'configs/nope.py' does "),
+             ({'a': dict(config=SUP, sed=[1])}, r"arms.a has unknown key\(s\) \['sed'\]"),
+             ({'a': dict(config=SUP, start='b')}, r"arms.a.start 'b' is neither an arm"),
+             ({'a': dict(config=SUP, stage='pre')}, r"arms.a.stage must be 'sup' or 'semi'")]
+    for arms, msg in cases:
+        with pytest.raises(ConfigKeyError, match=msg):
+            experiment.load_experiment(_experiment_file(tmp_path, arms))
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {'a': dict(config=SUP)}))
+    with pytest.raises(ConfigKeyError, match=r"unknown arm\(s\) \['b'\]"):
+        experiment.plan(exp, ['b'])
+
+
+@pytest.mark.parametrize('name', ['det_converged', 'seg_converged', 'video_converged', 'demo'])
+def test_model_zoo_experiment_files_load(name):
+    """Every arm of the model zoo's experiments is a config file that exists, plus options."""
+    exp = experiment.load_experiment(osp.join(REPO, 'experiments', f'{name}.py'))
+    assert all(osp.isfile(osp.join(REPO, a['config'])) for a in exp['arms'].values())
+    assert {a.get('start') for a in exp['arms'].values()} - {None} <= set(exp['arms'])

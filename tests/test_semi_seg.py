@@ -6,7 +6,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
@@ -56,9 +55,13 @@ def build_model(cfg, **train_cfg):
 
 
 def losses_of(model, data, it=10):
-    MessageHub.get_current_instance().update_info('iter', it)
+    """The losses of one step, with the step's pseudo-label summary (the diagnostics channel:
+    ``pseudo/kept_share``, ``pseudo/accuracy``) added under ``pseudo/...``."""
+    model.set_train_iter(it)
     batch = model.data_preprocessor(copy.deepcopy(data), True)
-    return model.loss(batch['inputs'], batch['data_samples'])
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    losses.update({k: torch.tensor(v) for k, v in model.pseudo_label_scalars().items()})
+    return losses
 
 
 def test_dataset_pairs_labeled_and_aligned_weak_strong_views(seg_batch):
@@ -118,10 +121,10 @@ def test_segmentor_losses_train_the_student_only(seg_batch):
     model = build_model(cfg, pseudo_thr=0.0, mix='classmix')
     model.teacher.load_state_dict(model.student.state_dict())
     losses = losses_of(model, data)
-    assert {'sup_decode.loss_ce', 'unsup_loss_seg', 'unsup_conf_ratio', 'unsup_weight',
-            'unsup_pseudo_acc'} <= set(losses)
-    assert losses['unsup_conf_ratio'].item() == pytest.approx(1.0)  # threshold 0: all valid
-    assert 0.0 <= losses['unsup_pseudo_acc'].item() <= 1.0
+    assert {'sup_decode.loss_ce', 'unsup_loss_seg', 'pseudo/kept_share', 'unsup_weight',
+            'pseudo/accuracy'} <= set(losses)
+    assert losses['pseudo/kept_share'].item() == pytest.approx(1.0)  # threshold 0: all valid
+    assert 0.0 <= losses['pseudo/accuracy'].item() <= 1.0
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total) and losses['unsup_loss_seg'].item() > 0
     total.backward()
@@ -134,7 +137,7 @@ def test_no_confident_pixel_gives_zero_unsupervised_loss(seg_batch):
     model = build_model(cfg, pseudo_thr=1.0)  # softmax never reaches 1 on a random model
     losses = losses_of(model, data)
     assert losses['unsup_loss_seg'].item() == 0.0
-    assert losses['unsup_conf_ratio'].item() == 0.0
+    assert losses['pseudo/kept_share'].item() == 0.0
     losses['unsup_loss_seg'].backward()  # still connected to the student's graph
 
 
@@ -164,7 +167,7 @@ def test_consensus_filter_builds_a_second_teacher_and_intersects(seg_batch):
                                              dict(type='ConsensusFilter', dense_thr=0.0)])
     assert model.ema_teachers == ('teacher', 'teacher2')
     model.teacher2.load_state_dict(model.teacher.state_dict())
-    assert losses_of(model, data)['unsup_conf_ratio'].item() == 1.0  # identical: all agree
+    assert losses_of(model, data)['pseudo/kept_share'].item() == 1.0  # identical: all agree
     batch = model.data_preprocessor(copy.deepcopy(data), True)
     _, label = model.teacher_maps('teacher', batch['inputs']['weak'])
     other = (int(label.flatten().mode().values) + 1) % model.num_classes
@@ -172,7 +175,7 @@ def test_consensus_filter_builds_a_second_teacher_and_intersects(seg_batch):
         model.teacher2.decode_head.conv_seg.bias[other] = 1e4
     valid = model.valid_mask(batch['inputs']['weak'], batch['data_samples']['weak'])
     want = ((label == other) & valid).sum() / valid.sum()
-    assert losses_of(model, data)['unsup_conf_ratio'].item() == pytest.approx(want.item())
+    assert losses_of(model, data)['pseudo/kept_share'].item() == pytest.approx(want.item())
     assert want < 1.0
 
 
@@ -361,7 +364,7 @@ def test_gmm_thresholds_on_pixel_confidences(seg_batch):
     filled = (gmm.queue > 0).sum(1)
     # the classes the random teacher predicts got at most 50 pixel samples each
     assert int(filled.sum()) > 0 and int(filled.max()) <= 50
-    assert 0.0 <= losses['unsup_conf_ratio'].item() <= 1.0
+    assert 0.0 <= losses['pseudo/kept_share'].item() <= 1.0
     assert 'pseudo_filter.filters.0.queue' in model.state_dict()  # travels in checkpoints
 
 
@@ -388,7 +391,7 @@ def test_class_quantile_thresholds_and_class_balanced_loss(seg_batch):
         else:
             assert f.thr[c].item() == pytest.approx(0.95)
     # about half of each predicted class's pixels are kept (ties and padding aside)
-    assert 0.3 <= losses['unsup_conf_ratio'].item() <= 0.7
+    assert 0.3 <= losses['pseudo/kept_share'].item() <= 0.7
     assert torch.isfinite(losses['unsup_loss_seg']) and losses['unsup_loss_seg'].item() > 0
     losses['unsup_loss_seg'].backward()
     assert 'pseudo_filter.filters.0.thr' in model.state_dict()
@@ -408,8 +411,8 @@ def test_oracle_uses_the_held_out_labels_and_never_runs_the_teacher(seg_batch):
     model.teacher.encode_decode = None  # would raise if called
     model.student.eval()  # no dropout: the loss is compared with a recomputation below
     losses = losses_of(model, data)
-    assert losses['unsup_pseudo_acc'].item() == 1.0
-    assert losses['unsup_conf_ratio'].item() == 1.0  # kept / valid, valid = labeled pixels
+    assert losses['pseudo/accuracy'].item() == 1.0
+    assert losses['pseudo/kept_share'].item() == 1.0  # kept / valid, valid = labeled pixels
     assert torch.isfinite(losses['unsup_loss_seg']) and losses['unsup_loss_seg'].item() > 0
     # the loss is the student's CE against the held-out labels on the strong view
     batch = model.data_preprocessor(copy.deepcopy(data), True)

@@ -15,9 +15,9 @@ from helpers import replace_strings, small_run_cfg
 SMT = osp.join(REPO, 'configs/stable_teacher/smt_fcn-r18_moving-digits-10pct.py')
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'stable_teacher', '*.py')))
 #: loss terms each variant must log
-TERMS = {'sup': {'loss_sup', 'loss_cons'}, 'mt': {'loss_sup', 'loss_cons'},
-         'smt-dop': {'loss_sup', 'loss_cons'}, 'smt-eor': {'loss_sup', 'loss_cons', 'loss_eor'},
-         'smt': {'loss_sup', 'loss_cons', 'loss_eor'}}
+_BASE = {'sup_loss_seg', 'unsup_loss_cons'}
+TERMS = {'sup': _BASE, 'mt': _BASE, 'smt-dop': _BASE, 'smt-eor': _BASE | {'sup_loss_eor'},
+         'smt': _BASE | {'sup_loss_eor'}}
 
 
 @pytest.fixture(scope='module')
@@ -97,13 +97,13 @@ def test_config_trains_and_validates(path, tiny_moving_digits, tmp_path):
 
     runner.register_hook(Keep(), priority='LOWEST')
     runner.train()
-    keys = {k for k in logged[-1] if k.startswith('loss_')}
+    keys = {k for k in logged[-1] if '_loss_' in k}  # sup_* and unsup_* terms
     assert keys == TERMS[variant]
     assert all(torch.isfinite(v) for v in logged[-1].values())
     if variant == 'sup':
-        assert float(logged[-1]['loss_cons']) == 0.0
+        assert float(logged[-1]['unsup_loss_cons']) == 0.0
     else:
-        assert float(logged[-1]['loss_cons']) > 0.0
+        assert float(logged[-1]['unsup_loss_cons']) > 0.0
     metrics = runner.val_loop.run()
     for who in ('teacher', 'student'):
         assert 0.0 <= metrics[f'{who}/clip/mIoU'] <= 100.0
@@ -180,12 +180,12 @@ def test_loss_terms_wire_the_right_gradients(tiny_moving_digits):
     losses = model.loss(batch['inputs'], batch['data_samples'])
     assert float(losses['unsup_weight']) == pytest.approx(0.1)
     # the EoR starts as the identity: its logged cross-entropy gain is 0
-    assert abs(float(losses['eor_ce_gain'])) < 1e-4
-    losses['loss_eor'].backward(retain_graph=True)
+    assert abs(float(losses['sup_eor_ce_gain'])) < 1e-4
+    losses['sup_loss_eor'].backward(retain_graph=True)
     assert all(p.grad is None for p in model.student.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.eor.parameters())
     model.zero_grad(set_to_none=True)
-    losses['loss_cons'].backward()
+    losses['unsup_loss_cons'].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.student.parameters())
     assert all(p.grad is None for p in model.eor.parameters())
     assert all(p.grad is None for p in model.teacher.parameters())
@@ -197,7 +197,7 @@ def test_loss_terms_wire_the_right_gradients(tiny_moving_digits):
     mt.eval()  # no dropout: the student's output is a function of its input
     x = torch.cat([batch['inputs']['sup'], batch['inputs']['unsup']])
     torch.manual_seed(1)
-    got = mt.loss(batch['inputs'], batch['data_samples'])['loss_cons']
+    got = mt.loss(batch['inputs'], batch['data_samples'])['unsup_loss_cons']
     torch.manual_seed(1)
     noisy = x + 0.1 * torch.randn_like(x)
     with torch.no_grad():

@@ -9,7 +9,6 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
-from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.structures import InstanceData
 
@@ -113,8 +112,8 @@ def sample(boxes=(), labels=(), scores=None, size=64):
     return s
 
 
-def set_iter(it):
-    MessageHub.get_current_instance().update_info('iter', it)
+def set_iter(model, it):
+    model.set_train_iter(it)  # what the teacher hooks do before every iteration
 
 
 def total_loss(losses):
@@ -230,7 +229,7 @@ def test_oracle_unsup_loss_equals_supervised_loss_on_the_strong_view():
     """The identity the issue pins: held-out ground truth as pseudo labels gives exactly the
     supervised loss of the same strong images (weight 1, whole batch)."""
     model = build(oracle=dict(), unsup_weight=1.0)
-    set_iter(10)
+    set_iter(model, 10)
     x, gt = _batch()
     inputs = dict(sup=x.clone(), unsup_teacher=x.clone(), unsup_student=x.clone())
     samples = dict(sup=copy.deepcopy(gt), unsup_teacher=copy.deepcopy(gt),
@@ -243,7 +242,7 @@ def test_oracle_unsup_loss_equals_supervised_loss_on_the_strong_view():
         assert losses['sup_' + k] == pytest.approx(v, rel=1e-5)  # and the supervised branch
     # with diagnostics, the undegraded oracle is perfect
     model = build(oracle=dict(), diagnose_pseudo_labels=True)
-    model.oracle_pseudo_instances(copy.deepcopy(gt))
+    model.pseudo_labeler.oracle(copy.deepcopy(gt))
     s = model.pseudo_stats.pop()
     assert s['pseudo'] == 3 and s['pseudo_correct'] == 3
     assert s['gt_found'] == s['gt'] == 3
@@ -254,36 +253,36 @@ def test_oracle_without_ground_truth_names_the_image():
     s = sample()
     del s.gt_instances
     with pytest.raises(KeyError, match=r'oracle needs the held-out ground truth.*img0.png'):
-        model.oracle_pseudo_instances([s])
+        model.pseudo_labeler.oracle([s])
 
 
 def test_oracle_degradation_reaches_the_pseudo_labels():
     model = build(oracle=dict(recall=0.0, false_positives=2))
     _, gt = _batch()
-    out = model.oracle_pseudo_instances(copy.deepcopy(gt))
-    assert [len(s.gt_instances) for s in out] == [2, 2]
-    assert all(bool((s.gt_instances.labels < 10).all()) for s in out)
+    out = model.pseudo_labeler.oracle(copy.deepcopy(gt))
+    assert out.counts == [2, 2]
+    assert all(bool((k.labels < 10).all()) for k in out.kept)
 
 
 def test_whole_batch_and_pseudo_density_by_hand():
     x, gt = _batch()
     samples = [gt[1], sample()]  # one pseudo box in two images
     model = build(unsup_images='all', unsup_norm='pseudo_density', unsup_weight=2.0)
-    set_iter(10)
-    losses = loss_values(model.loss_by_pseudo_instances(x, copy.deepcopy(samples),
+    set_iter(model, 10)
+    losses = loss_values(model.unsup_loss(x, copy.deepcopy(samples),
                                                         sup_density=3.0))
     ref = loss_values(model.student.loss(x, copy.deepcopy(samples)))
     factor = 2.0 * (1 / 2) / 3.0  # weight x min(1, 0.5 pseudo boxes per image / 3)
     for k, v in ref.items():
         assert losses['unsup_' + k] == pytest.approx(factor * v, rel=1e-5)
     # the default cuts the image without pseudo boxes
-    cut = loss_values(build(unsup_weight=2.0).loss_by_pseudo_instances(
+    cut = loss_values(build(unsup_weight=2.0).unsup_loss(
         x, copy.deepcopy(samples)))
     alone = loss_values(model.student.loss(x[:1], copy.deepcopy(samples[:1])))
     for k, v in alone.items():
         assert cut['unsup_' + k] == pytest.approx(2.0 * v, rel=1e-5)
     # many pseudo boxes: the factor saturates at 1 (the head's own normalisation)
-    dense = loss_values(model.loss_by_pseudo_instances(x, copy.deepcopy(gt), sup_density=0.5))
+    dense = loss_values(model.unsup_loss(x, copy.deepcopy(gt), sup_density=0.5))
     ref = loss_values(model.student.loss(x, copy.deepcopy(gt)))
     for k, v in ref.items():
         assert dense['unsup_' + k] == pytest.approx(2.0 * v, rel=1e-5)
@@ -291,13 +290,13 @@ def test_whole_batch_and_pseudo_density_by_hand():
 
 def test_whole_batch_without_any_pseudo_box_still_runs_the_student():
     model = build(unsup_images='all', unsup_norm='pseudo_density')
-    set_iter(10)
+    set_iter(model, 10)
     x, _ = _batch()
     calls = []
     model.student.register_forward_pre_hook(lambda *a: calls.append(1))
     orig = model.student.loss
     model.student.loss = lambda *a, **k: (calls.append('loss'), orig(*a, **k))[1]
-    losses = model.loss_by_pseudo_instances(x, [sample(), sample()], sup_density=3.0)
+    losses = model.unsup_loss(x, [sample(), sample()], sup_density=3.0)
     assert 'loss' in calls  # the same collectives on every rank, weight 0
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert float(total) == 0.0
@@ -306,9 +305,9 @@ def test_whole_batch_without_any_pseudo_box_still_runs_the_student():
 
 def test_classification_only_terms():
     model = build(unsup_loss_terms=['loss_cls', 'loss_obj'])
-    set_iter(10)
+    set_iter(model, 10)
     x, gt = _batch()
-    losses = model.loss_by_pseudo_instances(x, copy.deepcopy(gt))
+    losses = model.unsup_loss(x, copy.deepcopy(gt))
     ref = loss_values(model.student.loss(x, copy.deepcopy(gt)))
     assert float(losses['unsup_loss_bbox']) == 0.0
     assert losses['unsup_loss_bbox'].requires_grad  # still in the graph
@@ -320,9 +319,9 @@ def test_uncertain_teacher_boxes_become_regions():
     model = build(uncertain_thr=0.2, pseudo_filters=[dict(type='ScoreThreshold', thr=0.5)])
     pseudo = sample([[8, 8, 30, 30], [34, 30, 60, 58], [0, 0, 5, 5]], [3, 5, 1],
                     scores=[0.9, 0.3, 0.1])
-    out = model.project_pseudo_instances([pseudo], [sample()])[0]
-    assert out.gt_instances.labels.tolist() == [3]
-    assert out.uncertain_instances.scores.tolist() == pytest.approx([0.9, 0.3])
+    out = model.pseudo_labeler.project([pseudo.gt_instances], [sample()])
+    assert out.kept[0].labels.tolist() == [3]
+    assert out.uncertain[0].scores.tolist() == pytest.approx([0.9, 0.3])
 
 
 @pytest.mark.parametrize('name', sorted(DETECTORS))
@@ -331,17 +330,16 @@ def test_regions_on_every_dense_head(name):
     loss; a weight-0 region over the whole image and no pseudo box stops every gradient;
     a weight-0 region on part of the image changes the gradient but not the loss value."""
     model = build(DETECTORS[name], uncertain_thr=0.1, unsup_images='all')
-    set_iter(10)
+    set_iter(model, 10)
     x, gt = _batch()
 
     def run(weight, boxes):
         model.semi_train_cfg['uncertain_weight'] = weight
         model.student.zero_grad()
         samples = copy.deepcopy(gt)
-        for s in samples:
-            s.uncertain_instances = InstanceData(bboxes=torch.tensor(boxes).reshape(-1, 4),
-                                                 scores=torch.full((len(boxes), ), 0.3))
-        losses = model.loss_by_pseudo_instances(x, samples)
+        regions = [InstanceData(bboxes=torch.tensor(boxes).reshape(-1, 4),
+                                scores=torch.full((len(boxes), ), 0.3)) for _ in samples]
+        losses = model.unsup_loss(x, samples, uncertain=regions)
         total_loss(losses).backward()
         grads = torch.cat([p.grad.flatten() for p in model.student.parameters()
                            if p.grad is not None])
@@ -362,10 +360,9 @@ def test_regions_on_every_dense_head(name):
     model.semi_train_cfg['uncertain_weight'] = 0.0
     model.student.zero_grad()
     empty = [sample(), sample()]
-    for s in empty:
-        s.uncertain_instances = InstanceData(bboxes=torch.tensor([[0., 0., 64., 64.]]),
-                                             scores=torch.tensor([0.3]))
-    total_loss(model.loss_by_pseudo_instances(x, empty)).backward()
+    regions = [InstanceData(bboxes=torch.tensor([[0., 0., 64., 64.]]),
+                            scores=torch.tensor([0.3])) for _ in empty]
+    total_loss(model.unsup_loss(x, empty, uncertain=regions)).backward()
     assert all(p.grad is None or float(p.grad.abs().max()) == 0.0
                for p in model.student.parameters())
 
@@ -381,4 +378,55 @@ def test_regions_need_a_dense_head(tmp_path):
     model = build(frcnn, uncertain_thr=0.1)
     x, gt = _batch()
     with pytest.raises(KeyError, match='uncertain_thr needs a single-stage detector.*FasterRCNN'):
-        model.loss_by_pseudo_instances(x, copy.deepcopy(gt))
+        model.unsup_loss(x, copy.deepcopy(gt))
+
+
+def test_source_free_batch_without_a_labeled_branch():
+    """labeled_branch='none' (source-free adaptation): a batch of the unlabeled branches only
+    trains the student on pseudo labels alone; the same batch is refused by the default
+    config, and the settings that need labeled data are configuration errors."""
+    model = build(labeled_branch='none', oracle=dict())
+    set_iter(model, 10)
+    x, gt = _batch()
+    inputs = dict(unsup_teacher=x.clone(), unsup_student=x.clone())
+    samples = dict(unsup_teacher=copy.deepcopy(gt), unsup_student=copy.deepcopy(gt))
+    losses = model.loss(inputs, samples)
+    assert not any(k.startswith('sup_') for k in losses)
+    ref = loss_values(model.student.loss(x, copy.deepcopy(gt)))
+    for k, v in ref.items():  # the oracle's pseudo labels: the supervised loss of the view
+        assert loss_values(losses)['unsup_' + k] == pytest.approx(v, rel=1e-5)
+    total_loss(losses).backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0
+               for p in model.student.parameters())
+    # nothing kept (recall 0): zero losses, still connected, without a labeled loss to copy
+    empty = build(labeled_branch='none', oracle=dict(recall=0.0))
+    losses = empty.loss(inputs, copy.deepcopy(samples))
+    assert float(total_loss(losses)) == 0.0 and losses['unsup_loss_cls'].requires_grad
+    with pytest.raises(KeyError, match=r"lacks branch\(es\) \['sup'\].*labeled_branch='none'"):
+        build(oracle=dict()).loss(inputs, copy.deepcopy(samples))
+    for bad in (dict(burn_in_iters=5), dict(unsup_norm='pseudo_density'),
+                dict(unsup_weight=0.0)):
+        with pytest.raises(KeyError, match=r"labeled_branch='none' \(source-free\)"):
+            build(labeled_branch='none', **bad)
+
+
+def test_labeled_branch_from_another_domain_runs_in_its_own_pass():
+    """labeled_branch='other_domain': labeled images of another size (another dataset) and the
+    unlabeled batch train together, in two backbone passes even where a joint pass is asked
+    for (no normalisation statistic mixes the domains)."""
+    model = build(labeled_branch='other_domain', oracle=dict(), joint_student_forward=True)
+    set_iter(model, 10)
+    assert not model.joint_student_forward()
+    x, gt = _batch()
+    src = torch.rand(1, 3, 96, 96) * 255
+    src_gt = [sample([[10, 10, 60, 70]], [4], size=96)]
+    passes = []
+    model.student.backbone.register_forward_hook(lambda m, a, o: passes.append(a[0].shape))
+    losses = model.loss(dict(sup=src, unsup_teacher=x.clone(), unsup_student=x.clone()),
+                        dict(sup=src_gt, unsup_teacher=copy.deepcopy(gt),
+                             unsup_student=copy.deepcopy(gt)))
+    assert [tuple(s) for s in passes] == [(1, 3, 96, 96), (2, 3, 64, 64)]
+    assert losses['sup_loss_cls'] > 0 and losses['unsup_loss_cls'] > 0
+    total_loss(losses).backward()
+    with pytest.raises(KeyError, match='labeled_branch must be one of'):
+        build(labeled_branch='source')

@@ -20,9 +20,11 @@ import sys
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+if __package__:
+    from .collect_results import iter_scalar_records
+else:  # python tools/plot_pseudo_labels.py
+    from collect_results import iter_scalar_records
 
-from tools.collect_results import iter_scalar_records  # noqa: E402
 
 Series = Dict[str, List[Tuple[int, float]]]
 

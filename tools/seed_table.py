@@ -1,19 +1,32 @@
-"""Mean and spread over seeds of the last validation of runs, as a Markdown table.
+"""Mean and spread over seeds of the last validation of runs: mtkit's one seed table.
 
     python tools/seed_table.py summary.json [--metrics KEY ...] [--order NAME ...] [--at ITER]
 
-``summary.json`` is written by ``tools/collect_results.py``. Runs named ``NAME_s{seed}`` (the
-work-dir names of the ``scripts/device_*.sh`` runs) are grouped by ``NAME``; each run counts
-with its **last** validation (or the one at ``--at ITER``), so no run is picked by its
-validation score. A group whose runs stopped at different iterations is an error: their means
-would not compare.
+``summary.json`` is written by ``tools/collect_results.py``. Runs named ``NAME_s{seed}`` are
+grouped by ``NAME``; each run counts with its **last** validation (or the one at ``--at
+ITER``), so no run is picked by its validation score. A group whose runs stopped at different
+iterations is an error: their means would not compare.
+
+The experiment tables (``tools/experiment.py``, :func:`experiment_tables`) build on the same
+grouping: the headroom runs at every validation, then per arm the mean +- sample std over seeds
+of the teacher and the student, the gain of the arm's reported model over its supervised + EMA
+baseline, the share of the headroom it closes, ``(arm - baseline) / (full - baseline)``, and
+the pseudo-label diagnostics (``pseudo/...``, PseudoLabelDiagnosticsHook) averaged over the
+second half of training.
 """
 import argparse
+import glob
 import json
+import os.path as osp
 import re
 import statistics
 import sys
 from typing import Dict, List, Optional, Sequence
+
+if __package__:
+    from .collect_results import iter_scalar_records, read_run
+else:  # python tools/seed_table.py
+    from collect_results import iter_scalar_records, read_run
 
 SEED_SUFFIX = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
 
@@ -85,6 +98,169 @@ def markdown(stats: Dict[str, dict], metrics: Sequence[str],
         lines.append(f"| {n} | {len(row['seeds'])} | {row['iteration']} | "
                      + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------------------- experiments
+#: names under which older logs carry today's pseudo-label diagnostics
+PSEUDO_ALIASES = {'unsup_conf_ratio': 'pseudo/kept_share', 'unsup_pseudo_acc': 'pseudo/accuracy'}
+
+
+def mean_std(vals: Sequence[float]) -> tuple:
+    return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
+
+
+def fmt(ms: tuple, digits: int = 3) -> str:
+    m, s = ms
+    return f'{m:.{digits}f}' + (f' +- {s:.{digits}f}' if s is not None else '')
+
+
+def pseudo_means(work_dir: str) -> Dict[str, float]:
+    """Every ``pseudo/...`` training scalar of a run (older names mapped by
+    :data:`PSEUDO_ALIASES`) averaged over the second half of its training; NaN values (an
+    interval without pseudo labels) are left out."""
+    series: Dict[str, Dict[int, float]] = {}
+    for rec in iter_scalar_records(work_dir):
+        step = rec.get('iter', rec.get('step'))
+        if step is None:
+            continue
+        for key, value in rec.items():
+            key = PSEUDO_ALIASES.get(key, key)
+            if key.startswith('pseudo/') and isinstance(value, (int, float)):
+                series.setdefault(key, {})[int(step)] = float(value)  # a resume overwrites
+    out = {}
+    for key, pts in series.items():
+        last = max(pts)
+        vals = [v for s, v in pts.items() if s > last / 2 and v == v]
+        if vals:
+            out[key] = statistics.mean(vals)
+    return out
+
+
+def read_experiment_runs(work_dir: str, arms: Optional[Sequence[str]] = None) -> dict:
+    """``{arm: {seed: dict(iteration, metrics, all_val, pseudo)}}`` of the runs
+    ``{arm}_s{seed}`` in ``work_dir`` that validated at least once (only ``arms`` if given);
+    each with its last validation."""
+    groups: dict = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*_s*'))):
+        m = SEED_SUFFIX.match(osp.basename(path))
+        if not m or not osp.isdir(path) or (arms is not None and m['name'] not in arms):
+            continue
+        try:
+            run = read_run(path)
+        except FileNotFoundError:  # not started yet
+            continue
+        if not run['val']:
+            continue
+        last = max(run['val'], key=int)
+        groups.setdefault(m['name'], {})[int(m['seed'])] = dict(
+            iteration=int(last), metrics=run['val'][last], all_val=run['val'],
+            pseudo=pseudo_means(path))
+    return groups
+
+
+def arm_rows(groups: dict, arms: dict, table: dict) -> dict:
+    """Per semi-supervised arm (``arms[name]['stage'] != 'sup'``): seeds, iteration, mean +-
+    std of ``{model}/{metric}`` for every model of ``table['models']`` and every metric of
+    ``table['metric']`` + ``table['extra']``, pseudo-label means, and, against the arm's
+    ``baseline`` and ``full`` references (arm names), ``gain`` of its ``reported`` model over
+    the baseline's teacher, whether it exceeds 2 std, and ``gap_closed``."""
+    rows = {}
+    metrics = [table['metric']] + list(table.get('extra', ()))
+    for name, by_seed in groups.items():
+        spec = arms.get(name, {})
+        if spec.get('stage') == 'sup':
+            continue
+        iters = {r['iteration'] for r in by_seed.values()}
+        if len(iters) != 1:
+            raise ValueError(f'arm {name!r}: seeds stopped at different iterations '
+                             f'{ {s: r["iteration"] for s, r in by_seed.items()} }; rerun them '
+                             f'to the same length')
+        row = dict(seeds=sorted(by_seed), iteration=iters.pop(),
+                   reported=spec.get('reported', 'teacher'),
+                   baseline=spec.get('baseline', table.get('baseline')),
+                   full=spec.get('full', table.get('full')))
+        for model in table.get('models', ('teacher', 'student')):
+            for metric in metrics:
+                vals = [r['metrics'].get(f'{model}/{metric}') for r in by_seed.values()]
+                if all(v is not None for v in vals):
+                    row[f'{model}/{metric}'] = mean_std(vals)
+        no_pseudo = spec.get('pseudo', True) is False
+        for key in table.get('pseudo', ()):
+            vals = [r['pseudo'][key] for r in by_seed.values() if key in r['pseudo']]
+            row[key] = statistics.mean(vals) if vals and not no_pseudo else None
+        rows[name] = row
+    key = table['metric']
+    for name, row in rows.items():
+        base, full = rows.get(row['baseline']), rows.get(row['full'])
+        mine = row.get(f'{row["reported"]}/{key}')
+        if base is None or mine is None or f'teacher/{key}' not in base:
+            continue
+        ref = base[f'teacher/{key}']
+        row['gain'] = mine[0] - ref[0]
+        spread = [s for s in (mine[1], ref[1]) if s is not None]
+        row['gain_over_2std'] = (row['gain'] > 2 * max(spread)) if spread else None
+        if full is not None and f'teacher/{key}' in full and full[f'teacher/{key}'][0] != ref[0]:
+            row['gap_closed'] = row['gain'] / (full[f'teacher/{key}'][0] - ref[0])
+    return rows
+
+
+def experiment_tables(groups: dict, arms: dict, table: dict) -> tuple:
+    """(Markdown text, rows): the headroom table of the ``stage='sup'`` arms (seed 0, every
+    validation) and the arm table (:func:`arm_rows`), arms in the experiment file's order."""
+    digits = int(table.get('digits', 3))
+    key, metric = table['metric'], table.get('headroom_metric', table['metric'])
+    lines = []
+    sup = [n for n, spec in arms.items() if spec.get('stage') == 'sup' and n in groups]
+    if sup:
+        steps = sorted({int(s) for n in sup for r in groups[n].values() for s in r['all_val']})
+        lines += [f'Headroom: supervised, {metric} at each validation (seed '
+                  f'{min(groups[sup[0]])})', '',
+                  '| run | ' + ' | '.join(str(s) for s in steps) + ' |',
+                  '| --- | ' + ' | '.join('---' for _ in steps) + ' |']
+        for n in sup:
+            run = groups[n][min(groups[n])]['all_val']
+            lines.append(f'| {n} | ' + ' | '.join(
+                f'{run[str(s)][metric]:.{digits}f}' if str(s) in run and metric in run[str(s)]
+                else '-' for s in steps) + ' |')
+        lines.append('')
+    rows = arm_rows(groups, arms, table)
+    models = list(table.get('models', ('teacher', 'student')))
+    extra = list(table.get('extra', ()))
+    pseudo = list(table.get('pseudo', ()))
+    cols = [f'{m}' for m in models] + [f'{m} {e}' for e in extra for m in models[:2]]
+    lines += [f'Semi-supervised phase ({key}), last validation, mean +- std over seeds', '',
+              '| arm | seeds | iters | ' + ' | '.join(cols) + ' | reported - baseline teacher '
+              '| gap closed | ' + ' | '.join(pseudo) + ' | compared with |',
+              '| --- ' * (3 + len(cols) + 2 + len(pseudo) + 1) + '|']
+    order = [n for n in arms if n in rows] + sorted(set(rows) - set(arms))
+    for n in order:
+        r = rows[n]
+
+        def cell(k):
+            return fmt(r[k], digits) if k in r else '-'
+
+        def opt(k, f):
+            return f.format(r[k]) if r.get(k) is not None else '-'
+
+        cells = [cell(f'{m}/{key}') for m in models]
+        cells += [cell(f'{m}/{e}') for e in extra for m in models[:2]]
+        gain = f'{r["gain"]:+.{digits}f} ({r["reported"]})' if 'gain' in r else '-'
+        lines.append(f'| {n} | {",".join(map(str, r["seeds"]))} | {r["iteration"]} | '
+                     + ' | '.join(cells) + f' | {gain} | {opt("gap_closed", "{:.0%}")} | '
+                     + ' | '.join(opt(k, '{:.3f}') for k in pseudo)
+                     + f' | {r["baseline"]}, {r["full"]} |')
+    return '\n'.join(lines), rows
+
+
+def write_experiment_json(path: str, groups: dict, arms: dict, rows: dict) -> None:
+    """The tables as JSON: headroom runs at every validation, the arm rows, every run."""
+    sup = [n for n, spec in arms.items() if spec.get('stage') == 'sup' and n in groups]
+    with open(path, 'w') as f:
+        json.dump(dict(headroom={n: {str(s): r['all_val'] for s, r in groups[n].items()}
+                                 for n in sup},
+                       arms=rows,
+                       runs={n: {str(s): r for s, r in g.items()} for n, g in groups.items()}),
+                  f, indent=1)
 
 
 def main(argv=None) -> int:

@@ -69,6 +69,6 @@ default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=10000, max_keep_ckpts=2,
                     save_best='teacher/coco/bbox_mAP', rule='greater'))
 custom_hooks = [
-    dict(type='mtkit.EMATeacherHook', momentum=0.0004, begin_iter=2000),
+    dict(type='mtkit.EMATeacherHook', momentum=0.0004),
     dict(type='CheckInvalidLossHook', interval=50),
 ]

@@ -14,5 +14,5 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('teacher', 'stu
 default_hooks = dict(checkpoint=dict(interval=1000, save_best='teacher/clip/mIoU', rule='greater'),
                      visualization=dict(type='SegVisualizationHook', draw=False))
 custom_hooks = [dict(type='mtkit.StableTeacherHook',
-                     schedule=dict(type='mean_teacher', momentum_min=0.01),
-                     pairs=dict(teacher='student', eor_teacher='eor'))]
+                     schedule=dict(type='mean_teacher', momentum_min=0.01)),
+                dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50)]

@@ -12,7 +12,7 @@ model = dict(
         dict(type='MinBoxSize', min_size=(1e-2, 1e-2)),
     ]))
 custom_hooks = [
-    dict(type='mtkit.EMATeacherHook', momentum=0.0004, begin_iter=2000),
+    dict(type='mtkit.EMATeacherHook', momentum=0.0004),
     dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=500),
     dict(type='CheckInvalidLossHook', interval=50),
 ]

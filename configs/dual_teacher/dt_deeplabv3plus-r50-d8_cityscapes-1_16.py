@@ -17,6 +17,7 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop',
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=8000,
                                      save_best='student/mIoU', rule='greater'))
 custom_hooks = [
-    dict(type='mtkit.DualTeacherHook', teacher_names=('teacher', 'teacher2'), interval=None,
+    dict(type='mtkit.DualTeacherHook', interval=None,
          momentum_min=0.01, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
+    dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
 ]

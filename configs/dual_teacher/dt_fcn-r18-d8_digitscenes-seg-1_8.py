@@ -18,6 +18,7 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('student', 'tea
                 empty_result_metrics=('mIoU', ))
 default_hooks = dict(checkpoint=dict(save_best='student/mIoU', rule='greater'))
 custom_hooks = [
-    dict(type='mtkit.DualTeacherHook', teacher_names=('teacher', 'teacher2'), interval=None,
+    dict(type='mtkit.DualTeacherHook', interval=None,
          momentum_min=0.01, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
+    dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
 ]

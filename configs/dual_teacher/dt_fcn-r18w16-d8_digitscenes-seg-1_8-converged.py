@@ -14,6 +14,7 @@ test_dataloader = dict(num_workers=1)
 train_cfg = dict(max_iters=1000, val_interval=250)
 default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=1, save_best=None))
 custom_hooks = [
-    dict(type='mtkit.DualTeacherHook', teacher_names=('teacher', 'teacher2'), turns=200,
+    dict(type='mtkit.DualTeacherHook', turns=200,
          momentum_min=0.01, teacher_train_cfgs=[dict(mix='cutmix'), dict(mix='classmix')]),
+    dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
 ]

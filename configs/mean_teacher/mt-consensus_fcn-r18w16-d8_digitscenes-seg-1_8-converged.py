@@ -8,4 +8,5 @@ model = dict(semi_train_cfg=dict(
 custom_hooks = [
     dict(type='mtkit.EMATeacherHook', momentum=0.01),
     dict(type='mtkit.EMATeacherHook', momentum=0.005, teacher_name='teacher2'),
+    dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
 ]

@@ -9,8 +9,8 @@ model = dict(
         dict(type='MinBoxSize', min_size=2),
     ]))
 custom_hooks = [
-    dict(type='mtkit.EMATeacherHook', momentum=0.004, begin_iter=0, buffer_policy='copy'),
-    dict(type='mtkit.EMATeacherHook', momentum=0.002, begin_iter=0, buffer_policy='copy',
+    dict(type='mtkit.EMATeacherHook', momentum=0.004, buffer_policy='copy'),
+    dict(type='mtkit.EMATeacherHook', momentum=0.002, buffer_policy='copy',
          teacher_name='teacher2'),
     dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
     dict(type='CheckInvalidLossHook', interval=50),

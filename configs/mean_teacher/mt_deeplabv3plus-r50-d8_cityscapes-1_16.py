@@ -14,4 +14,5 @@ test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('teacher', 'stu
                 empty_result_metrics=('mIoU', ))
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=8000,
                                      save_best='teacher/mIoU', rule='greater'))
-custom_hooks = [dict(type='mtkit.EMATeacherHook', momentum=0.01)]
+custom_hooks = [dict(type='mtkit.EMATeacherHook', momentum=0.01),
+                dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50)]

@@ -16,4 +16,5 @@ val_cfg = dict(type='mtkit.TeacherStudentEvalLoop', predict_on=('teacher', 'stud
 test_cfg = dict(type='mtkit.TeacherStudentTestLoop', predict_on=('teacher', 'student'),
                 empty_result_metrics=('mIoU', ))
 default_hooks = dict(checkpoint=dict(save_best='teacher/mIoU', rule='greater'))
-custom_hooks = [dict(type='mtkit.EMATeacherHook', momentum=0.01)]
+custom_hooks = [dict(type='mtkit.EMATeacherHook', momentum=0.01),
+                dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50)]

@@ -20,7 +20,7 @@ model = dict(
         uncertain_thr=0.1,
         uncertain_weight=0.0))
 custom_hooks = [
-    dict(type='mtkit.EMATeacherHook', momentum=0.004, begin_iter=0, buffer_policy='copy'),
+    dict(type='mtkit.EMATeacherHook', momentum=0.004, buffer_policy='copy'),
     dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
     dict(type='CheckInvalidLossHook', interval=50),
 ]

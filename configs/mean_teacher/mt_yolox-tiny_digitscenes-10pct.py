@@ -34,7 +34,7 @@ val_cfg = dict(type='mtkit.TeacherStudentEvalLoop')
 test_cfg = dict(type='mtkit.TeacherStudentTestLoop')
 default_hooks = dict(checkpoint=dict(save_best='teacher/coco/bbox_mAP', rule='greater'))
 custom_hooks = [
-    dict(type='mtkit.EMATeacherHook', momentum=0.004, begin_iter=500, buffer_policy='copy'),
+    dict(type='mtkit.EMATeacherHook', momentum=0.004, buffer_policy='copy'),
     dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=50),
     dict(type='CheckInvalidLossHook', interval=50),
 ]

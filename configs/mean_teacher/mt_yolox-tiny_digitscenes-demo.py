@@ -9,7 +9,7 @@ load_from = None
 train_cfg = dict(max_iters=300, val_interval=300)
 model = dict(semi_train_cfg=dict(ramp_iters=50))
 custom_hooks = [
-    dict(type='mtkit.EMATeacherHook', momentum=0.01, begin_iter=0),
+    dict(type='mtkit.EMATeacherHook', momentum=0.01),
     dict(type='mtkit.PseudoLabelDiagnosticsHook', interval=25),
     dict(type='CheckInvalidLossHook', interval=50),
 ]

@@ -19,7 +19,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from ..utils.errors import check_choice
+from ..utils.errors import ConfigKeyError, check_choice
 
 MIX_MODES = (None, 'cutmix', 'classmix')
 
@@ -42,9 +42,9 @@ def cutmix_masks(batch: int, height: int, width: int, device=None,
     """
     lo, hi = area
     if not 0 < lo <= hi <= 1:
-        raise ValueError(f'cutmix area must satisfy 0 < low <= high <= 1, got {area}')
+        raise ConfigKeyError(f'cutmix area must satisfy 0 < low <= high <= 1, got {area}')
     if not 0 < ratio[0] <= ratio[1]:
-        raise ValueError(f'cutmix ratio must satisfy 0 < low <= high, got {ratio}')
+        raise ConfigKeyError(f'cutmix ratio must satisfy 0 < low <= high, got {ratio}')
     u = _rand((4, batch), device, generator)
     a = lo + (hi - lo) * u[0]
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])

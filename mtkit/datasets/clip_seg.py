@@ -16,6 +16,7 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 
+from ..utils.errors import ConfigKeyError
 from ..registry import DATASETS, TRANSFORMS, register
 from ..generate.common import SEG_CLASSES
 from .paired import LabeledUnlabeledPairs
@@ -122,10 +123,11 @@ class ClipRandomFlipCrop(BaseTransform):
     def __init__(self, crop_size: Tuple[int, int], scale_range: Tuple[float, float] = (1.0, 1.0),
                  flip_prob: float = 0.5) -> None:
         if not 0.0 <= flip_prob <= 1.0:
-            raise ValueError(f'ClipRandomFlipCrop: flip_prob must be in [0, 1], got {flip_prob}')
+            raise ConfigKeyError(f'ClipRandomFlipCrop: flip_prob must be in [0, 1], got '
+                                 f'{flip_prob}')
         if not 0 < scale_range[0] <= scale_range[1]:
-            raise ValueError(f'ClipRandomFlipCrop: scale_range must be 0 < lo <= hi, got '
-                             f'{scale_range}')
+            raise ConfigKeyError(f'ClipRandomFlipCrop: scale_range must be 0 < lo <= hi, got '
+                                 f'{scale_range}')
         self.crop_size, self.scale_range, self.flip_prob = tuple(crop_size), scale_range, flip_prob
 
     @staticmethod

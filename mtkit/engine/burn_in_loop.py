@@ -7,6 +7,7 @@ from mmengine.dataset import ConcatDataset
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
+from ..models.teacher_student import TeacherStudentModel
 from ..registry import LOOPS, register
 from ..utils.errors import ConfigKeyError
 
@@ -94,13 +95,12 @@ class BurnInIterBasedTrainLoop(IterBasedTrainLoop):
         super().__init__(runner, dataloader, max_iters, val_begin, val_interval,
                          dynamic_intervals)
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        semi_cfg = getattr(model, 'semi_train_cfg', None)
-        if semi_cfg is None or 'burn_in_iters' not in semi_cfg:
+        if not isinstance(model, TeacherStudentModel):
             raise ConfigKeyError(
                 f'train_cfg.type=BurnInIterBasedTrainLoop needs a teacher-student model with '
-                f'semi_train_cfg.burn_in_iters; {type(model).__name__} has none. Use '
+                f'semi_train_cfg.burn_in_iters; {type(model).__name__} is none. Use '
                 f"train_cfg.type='IterBasedTrainLoop'.")
-        model_burn_in = int(semi_cfg['burn_in_iters'])
+        model_burn_in = model.burn_in_iters
         if burn_in_iters is not None and int(burn_in_iters) != model_burn_in:
             raise ConfigKeyError(
                 f'train_cfg.burn_in_iters={burn_in_iters} differs from the model\'s '

@@ -7,6 +7,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 
 from ..registry import LOOPS, register
+from ..utils.errors import ConfigKeyError
 
 Metrics = Dict[str, Union[float, int]]
 
@@ -19,7 +20,8 @@ class _EachModelMixin:
                  empty_result_metrics: Sequence[str] = ('coco/bbox_mAP', )) -> None:
         super().__init__(runner, dataloader, evaluator, fp16)
         if not predict_on:
-            raise ValueError(f'{type(self).__name__}: predict_on must name at least one model')
+            raise ConfigKeyError(f'{type(self).__name__}: predict_on must name at least one '
+                                 f'model')
         self.predict_on: List[str] = list(predict_on)
         self._metric_names: List[str] = list(empty_result_metrics)
 
@@ -31,12 +33,12 @@ class _EachModelMixin:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         cfg = getattr(model, 'semi_test_cfg', None)
         if cfg is None:
-            raise AttributeError(
+            raise ConfigKeyError(
                 f'{type(self).__name__} needs a model with `semi_test_cfg` (a teacher-student '
                 f'wrapper); {type(model).__name__} has none. Use the plain {stage} loop.')
         missing = [n for n in self.predict_on if not hasattr(model, n)]
         if missing:
-            raise AttributeError(f'{type(self).__name__}: predict_on names {missing}, which '
+            raise ConfigKeyError(f'{type(self).__name__}: predict_on names {missing}, which '
                                  f'{type(model).__name__} does not have')
         previous = cfg.get('predict_on', None)
         per_model = {}

@@ -194,7 +194,7 @@ def as_threshold_tensor(thr: Union[float, Sequence[float]], name: str) -> Tensor
     """A scalar or per-class threshold vector, checked to lie in [0, 1]."""
     t = torch.as_tensor(thr, dtype=torch.float32)
     if t.ndim > 1 or t.numel() == 0:
-        raise ValueError(f'{name}: expected a float or a list of per-class floats, got {thr!r}')
+        raise ConfigKeyError(f'{name}: expected a float or a list of per-class floats, got {thr!r}')
     if bool(((t < 0) | (t > 1) | torch.isnan(t)).any()):
-        raise ValueError(f'{name}: thresholds must lie in [0, 1], got {thr!r}')
+        raise ConfigKeyError(f'{name}: thresholds must lie in [0, 1], got {thr!r}')
     return t

@@ -11,6 +11,7 @@ from typing import Any, List, Tuple
 import torch
 from torch import Tensor
 
+from ..utils.errors import ConfigKeyError
 from ..registry import PSEUDO_FILTERS, register
 from ..utils.device import take
 from .base import Context, PseudoLabelFilter
@@ -80,19 +81,19 @@ class ClassQuantileThreshold(PseudoLabelFilter):
                  init: float = 0.95, floor: float = 0.5, ceiling: float = 0.95) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f'ClassQuantileThreshold.num_classes: expected an int >= 1, got '
-                             f'{num_classes!r}')
+            raise ConfigKeyError(f'ClassQuantileThreshold.num_classes: expected an int >= 1, got '
+                                 f'{num_classes!r}')
         for name, v in (('quantile', quantile), ('init', init), ('floor', floor),
                         ('ceiling', ceiling)):
             if not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f'ClassQuantileThreshold.{name}: expected a value in [0, 1], '
-                                 f'got {v!r}')
+                raise ConfigKeyError(f'ClassQuantileThreshold.{name}: expected a value in [0, 1], '
+                                     f'got {v!r}')
         if not 0.0 < float(momentum) <= 1.0:
-            raise ValueError(f'ClassQuantileThreshold.momentum: expected a value in (0, 1], '
-                             f'got {momentum!r}')
+            raise ConfigKeyError(f'ClassQuantileThreshold.momentum: expected a value in (0, 1], '
+                                 f'got {momentum!r}')
         if floor > ceiling:
-            raise ValueError(f'ClassQuantileThreshold: floor {floor} is above ceiling '
-                             f'{ceiling}')
+            raise ConfigKeyError(f'ClassQuantileThreshold: floor {floor} is above ceiling '
+                                 f'{ceiling}')
         self.num_classes, self.quantile, self.momentum = num_classes, float(quantile), \
             float(momentum)
         self.floor, self.ceiling = float(floor), float(ceiling)

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
 from ..utils.device import take
-from ..utils.errors import check_choice
+from ..utils.errors import ConfigKeyError, check_choice
 from .base import Context, PseudoLabelFilter
 
 SCORE_RULES = ('mean', 'min', 'max', 'geometric')
@@ -93,8 +93,8 @@ class ConsensusFilter(PseudoLabelFilter):
                  dense_thr: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= iou_thr <= 1.0:
-            raise ValueError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
-                             f'{iou_thr!r}')
+            raise ConfigKeyError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
+                                 f'{iou_thr!r}')
         check_choice('ConsensusFilter.score_rule', score_rule, SCORE_RULES)
         self.iou_thr = float(iou_thr)
         self.score_rule = score_rule

@@ -31,24 +31,37 @@ def pseudo_label_matches(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tens
                         device_scalar(n_g, device), hit.any(0).sum().float()])
 
 
-STAT_KEYS = ('images', 'raw', 'pseudo', 'pseudo_correct', 'gt', 'gt_found', 'gt_images')
+#: the statistics of box pseudo labels (:class:`PseudoLabelStats` keys)
+BOX_STAT_KEYS = ('images', 'raw', 'pseudo', 'pseudo_correct', 'gt', 'gt_found', 'gt_images')
+#: the statistics of pixel pseudo labels: valid pixels, kept pixels, kept pixels with a
+#: held-out label and how many of those are right
+PIXEL_STAT_KEYS = ('images', 'raw', 'pseudo', 'checked', 'pseudo_correct')
 
 
 class PseudoLabelStats:
-    """Running sums of pseudo-label counts, kept on the device (no host sync per step).
+    """Running sums of named pseudo-label counts, kept on the device (no host sync per step).
 
-    ``images``: unlabeled images seen; ``raw``: teacher boxes before filtering; ``pseudo``:
-    boxes kept; ``pseudo_correct``/``gt``/``gt_found``: as in :func:`pseudo_label_matches`,
-    over the images whose ground truth reached the model (``gt_images``).
+    Box pseudo labels (:data:`BOX_STAT_KEYS`): ``images``: unlabeled images seen; ``raw``:
+    teacher boxes before filtering; ``pseudo``: boxes kept; ``pseudo_correct``/``gt``/
+    ``gt_found``: as in :func:`pseudo_label_matches`, over the images whose ground truth
+    reached the model (``gt_images``). Pixel pseudo labels: :data:`PIXEL_STAT_KEYS`.
+
+    Args:
+        keys: The names summed; :meth:`add` takes any subset (missing ones count 0).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keys=BOX_STAT_KEYS) -> None:
+        self.keys = tuple(keys)
         self._sums: Optional[Tensor] = None
 
     def add(self, values: Dict[str, Tensor]) -> None:
+        unknown = sorted(set(values) - set(self.keys))
+        if unknown:
+            raise KeyError(f'PseudoLabelStats: unknown statistic(s) {unknown}; it sums '
+                           f'{list(self.keys)}')
         device = self._device(values)
         vec = torch.stack([values[k].to(device, torch.float32) if isinstance(values.get(k), Tensor)
-                           else device_scalar(values.get(k, 0.0), device) for k in STAT_KEYS])
+                           else device_scalar(values.get(k, 0.0), device) for k in self.keys])
         self._sums = vec if self._sums is None else self._sums + vec
 
     @staticmethod
@@ -62,6 +75,22 @@ class PseudoLabelStats:
         """The sums since the last pop (one host read), then reset."""
         if self._sums is None:
             return {}
-        out = dict(zip(STAT_KEYS, self._sums.tolist()))
+        out = dict(zip(self.keys, self._sums.tolist()))
         self._sums = None
         return out
+
+
+def ratio(num: float, den: float) -> Optional[float]:
+    return num / den if den > 0 else None
+
+
+def pixel_scalars(sums: Dict[str, float]) -> Dict[str, float]:
+    """``pseudo/kept_share`` (kept / valid pixels) and ``pseudo/accuracy`` (right / checked
+    kept pixels) of :data:`PIXEL_STAT_KEYS` sums; a ratio without denominator is left out."""
+    out = {}
+    for key, num, den in (('kept_share', 'pseudo', 'raw'), ('accuracy', 'pseudo_correct',
+                                                            'checked')):
+        value = ratio(sums.get(num, 0), sums.get(den, 0))
+        if value is not None:
+            out[f'pseudo/{key}'] = value
+    return out

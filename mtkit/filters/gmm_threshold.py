@@ -3,12 +3,11 @@ from typing import Any, List, Optional, Tuple
 
 import torch
 from mmengine.dist import all_gather, get_world_size
-from mmengine.logging import MessageHub
 from torch import Tensor
 
 from ..registry import PSEUDO_FILTERS, register
 from ..utils.device import take
-from ..utils.errors import check_choice
+from ..utils.errors import ConfigKeyError, check_choice
 from .base import Context, PseudoLabelFilter
 from .gmm import gmm_thresholds, push_scores
 from .score_threshold import score_threshold_mask
@@ -33,10 +32,6 @@ def gather_across_ranks(*tensors: Tensor) -> Tuple[Tensor, ...]:
         joined = torch.cat([g[:k] for g, k in zip(all_gather(padded), sizes)])
         out.append(joined.bool() if flag else joined)
     return tuple(out)
-
-
-def _current_iter() -> int:
-    return int(MessageHub.get_current_instance().get_info('iter', -1))
 
 
 @register(PSEUDO_FILTERS)
@@ -75,17 +70,17 @@ class GMMThreshold(PseudoLabelFilter):
                  gather: bool = False) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f'GMMThreshold.num_classes: expected an int >= 1, got '
-                             f'{num_classes!r}')
+            raise ConfigKeyError(f'GMMThreshold.num_classes: expected an int >= 1, got '
+                                 f'{num_classes!r}')
         if not isinstance(queue_size, int) or queue_size < 4:
-            raise ValueError(f'GMMThreshold.queue_size: expected an int >= 4, got '
-                             f'{queue_size!r}')
+            raise ConfigKeyError(f'GMMThreshold.queue_size: expected an int >= 4, got '
+                                 f'{queue_size!r}')
         if policy not in ('high', 'middle'):
-            raise ValueError(f"GMMThreshold.policy: expected 'high' or 'middle', got "
-                             f'{policy!r}')
+            raise ConfigKeyError(f"GMMThreshold.policy: expected 'high' or 'middle', got "
+                                 f'{policy!r}')
         for name, v in (('fallback', fallback), ('min_thr', min_thr)):
             if not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f'GMMThreshold.{name}: expected a value in [0, 1], got {v!r}')
+                raise ConfigKeyError(f'GMMThreshold.{name}: expected a value in [0, 1], got {v!r}')
         check_choice('GMMThreshold.nonfinite', nonfinite, NONFINITE_POLICIES)
         self.num_classes = num_classes
         self.queue_size = queue_size
@@ -102,9 +97,11 @@ class GMMThreshold(PseudoLabelFilter):
         self.register_buffer('nonfinite_count', torch.zeros(num_classes, dtype=torch.long))
 
     # ------------------------------------------------------------------ core steps
-    def _check(self, scores: Tensor, labels: Tensor) -> Tensor:
-        """Finite mask; raises on bad labels, and on non-finite scores in ``'error'`` mode;
-        counts the non-finite scores per class (``'skip'`` mode keeps going)."""
+    def _check(self, scores: Tensor, labels: Tensor, context: Context = None) -> Tensor:
+        """Finite mask; raises on bad labels, and on non-finite scores in ``'error'`` mode
+        (naming the model's iteration, ``context['iter']``); counts the non-finite scores per
+        class (``'skip'`` mode keeps going)."""
+        it = (context or {}).get('iter', '?')
         finite = torch.isfinite(scores)
         on_cpu = scores.device.type == 'cpu'
         if on_cpu or self.nonfinite == 'error':  # one host read per step at most
@@ -112,13 +109,13 @@ class GMMThreshold(PseudoLabelFilter):
             flags = torch.stack((bad_label.any(), (~finite).any())).tolist()
             if flags[0]:
                 found = sorted(set(labels[bad_label].tolist()))
-                raise ValueError(f'GMMThreshold: num_classes={self.num_classes}, but the teacher '
-                                 f'predicted label(s) {found} at iteration {_current_iter()}')
+                raise ConfigKeyError(f'GMMThreshold: num_classes={self.num_classes}, but the '
+                                     f'teacher predicted label(s) {found} at iteration {it}')
             if flags[1] and self.nonfinite == 'error':
                 classes = sorted(set(labels[~finite].tolist()))
                 raise FloatingPointError(
                     f'GMMThreshold: {int((~finite).sum())} non-finite teacher score(s) at '
-                    f'iteration {_current_iter()} in class(es) {classes}: the teacher diverged. '
+                    f'iteration {it} in class(es) {classes}: the teacher diverged. '
                     f"Set nonfinite='skip' to drop them with a warning instead.")
         self.nonfinite_count.index_add_(0, labels.long().clamp(0, self.num_classes - 1),
                                         (~finite).long())
@@ -157,7 +154,7 @@ class GMMThreshold(PseudoLabelFilter):
         sizes = [len(inst) for inst in batch]
         scores = torch.cat([inst.scores for inst in batch])
         labels = torch.cat([inst.labels for inst in batch])
-        finite = self._check(scores, labels)
+        finite = self._check(scores, labels, context)
         thr = self.update(scores, labels, finite)
         keep = self._keep(scores, labels, finite, thr)
         return [take(inst, k) for inst, k in zip(batch, keep.split(sizes))]
@@ -165,7 +162,7 @@ class GMMThreshold(PseudoLabelFilter):
     def keep_dense(self, scores: Tensor, labels: Tensor, mask: Tensor,
                    context: Context = None) -> Tensor:
         flat_s, flat_l = scores.reshape(-1), labels.reshape(-1)
-        finite = self._check(flat_s, flat_l)
+        finite = self._check(flat_s, flat_l, context)
         # A random sample of the surviving pixels enters the queue: shuffle, then the FIFO
         # takes the first `dense_samples` of each class.
         perm = torch.randperm(flat_s.numel(), device=flat_s.device)

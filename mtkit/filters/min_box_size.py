@@ -3,6 +3,7 @@ from typing import Any, Sequence, Union
 
 from torch import Tensor
 
+from ..utils.errors import ConfigKeyError
 from ..registry import PSEUDO_FILTERS, register
 from .base import PseudoLabelFilter
 
@@ -28,8 +29,8 @@ class MinBoxSize(PseudoLabelFilter):
         super().__init__()
         wh = (min_size, min_size) if isinstance(min_size, (int, float)) else tuple(min_size)
         if len(wh) != 2 or any(v < 0 for v in wh):
-            raise ValueError(f'MinBoxSize.min_size: expected a number >= 0 or (w, h), '
-                             f'got {min_size!r}')
+            raise ConfigKeyError(f'MinBoxSize.min_size: expected a number >= 0 or (w, h), '
+                                 f'got {min_size!r}')
         self.min_size = min_size
         self._wh = tuple(float(v) for v in wh)
 

@@ -4,6 +4,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..utils.errors import ConfigKeyError
 from ..registry import PSEUDO_FILTERS, register
 from .base import PseudoLabelFilter
 
@@ -33,7 +34,7 @@ class NMSFilter(PseudoLabelFilter):
     def __init__(self, iou_thr: float = 0.5, class_agnostic: bool = False) -> None:
         super().__init__()
         if not 0.0 < iou_thr <= 1.0:
-            raise ValueError(f'NMSFilter.iou_thr: expected a value in (0, 1], got {iou_thr!r}')
+            raise ConfigKeyError(f'NMSFilter.iou_thr: expected a value in (0, 1], got {iou_thr!r}')
         self.iou_thr = float(iou_thr)
         self.class_agnostic = bool(class_agnostic)
 

@@ -9,6 +9,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ..utils.errors import ConfigKeyError
+
 ORACLE_DEFAULTS = dict(recall=1.0, false_positives=0.0, jitter=0.0)
 
 
@@ -18,13 +20,14 @@ def check_oracle(cfg: dict) -> dict:
     from ..utils.errors import check_cfg
     cfg = check_cfg('semi_train_cfg.oracle', cfg, ORACLE_DEFAULTS)
     if not 0.0 <= float(cfg['recall']) <= 1.0:
-        raise ValueError(f'semi_train_cfg.oracle.recall must lie in [0, 1], got {cfg["recall"]!r}')
+        raise ConfigKeyError(f'semi_train_cfg.oracle.recall must lie in [0, 1], got '
+                             f'{cfg["recall"]!r}')
     if float(cfg['false_positives']) < 0:
-        raise ValueError(f'semi_train_cfg.oracle.false_positives must be >= 0 (boxes per '
-                         f'image), got {cfg["false_positives"]!r}')
+        raise ConfigKeyError(f'semi_train_cfg.oracle.false_positives must be >= 0 (boxes per '
+                             f'image), got {cfg["false_positives"]!r}')
     if float(cfg['jitter']) < 0:
-        raise ValueError(f'semi_train_cfg.oracle.jitter must be >= 0 (fraction of the box '
-                         f'size), got {cfg["jitter"]!r}')
+        raise ConfigKeyError(f'semi_train_cfg.oracle.jitter must be >= 0 (fraction of the box '
+                             f'size), got {cfg["jitter"]!r}')
     return cfg
 
 

@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..utils.errors import ConfigKeyError
 from ..registry import PSEUDO_FILTERS, register
 from .base import PseudoLabelFilter
 
@@ -46,7 +47,7 @@ class ScoreSumTopK(PseudoLabelFilter):
     def __init__(self, ratio: float = 1.0) -> None:
         super().__init__()
         if not (isinstance(ratio, (int, float)) and ratio > 0 and math.isfinite(ratio)):
-            raise ValueError(f'ScoreSumTopK.ratio: expected a number > 0, got {ratio!r}')
+            raise ConfigKeyError(f'ScoreSumTopK.ratio: expected a number > 0, got {ratio!r}')
         self.ratio = float(ratio)
 
     def keep(self, instances: Any) -> Tensor:

@@ -3,6 +3,7 @@ from typing import Any, Sequence, Union
 
 from torch import Tensor
 
+from ..utils.errors import ConfigKeyError
 from ..registry import PSEUDO_FILTERS, register
 from .base import PseudoLabelFilter, as_threshold_tensor
 
@@ -25,8 +26,8 @@ def score_threshold_mask(scores: Tensor, labels: Tensor, thr: Tensor) -> Tensor:
     # A clear error for a mis-sized per-class list; checked on CPU only, where reading the
     # max costs no device sync (on CUDA an out-of-range label trips the indexing assert).
     if labels.device.type == 'cpu' and labels.numel() and int(labels.max()) >= thr.numel():
-        raise ValueError(f'ScoreThreshold: {thr.numel()} per-class thresholds given, but a '
-                         f'prediction has label {int(labels.max())}')
+        raise ConfigKeyError(f'ScoreThreshold: {thr.numel()} per-class thresholds given, but a '
+                             f'prediction has label {int(labels.max())}')
     return scores >= thr[labels]
 
 

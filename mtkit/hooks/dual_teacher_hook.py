@@ -9,7 +9,7 @@ from ..teachers.ema import copy_student_to_teacher_
 from ..teachers.momentum import build_momentum_schedule
 from ..teachers.switching import switching_state
 from ..utils.errors import ConfigKeyError
-from .teacher_student import TeacherStudentHook
+from .teacher_student import TeacherStudentHook, check_interval, contract_of
 
 
 @register(HOOKS)
@@ -24,8 +24,8 @@ class DualTeacherHook(TeacherStudentHook):
     momentum ``max(1 / (i + 1), momentum_min)`` (``i`` = updates since activation; the paper
     writes the weight of the old value, ``alpha_i = min(1 - 1 / (i + 1), alpha_max)``; the
     ``mean_teacher`` schedule of :mod:`mtkit.teachers.momentum`); the others
-    keep their weights. The model reads ``model.active_teacher`` (mtkit's
-    wrappers do), so the hook works for detection and segmentation alike. Optionally each
+    keep their weights. The hook sets the model's active teacher (the teacher-student contract),
+    so it works for detection and segmentation alike. Optionally each
     teacher brings its own ``semi_train_cfg`` keys, e.g. CutMix for one and ClassMix for the
     other, as in the paper.
 
@@ -36,7 +36,9 @@ class DualTeacherHook(TeacherStudentHook):
     the model.
 
     Args:
-        teacher_names: The model's teacher submodules, in turn order.
+        teacher_names: The model's teacher submodules, in turn order; None (default): every
+            teacher the model declares. A name the model does not declare is a
+            ``ConfigKeyError``.
         interval: Iterations per turn; None means one epoch, i.e.
             ``ceil(len(train dataset) / (batch_size * world_size))`` iterations.
         turns: Number of turns over ``train_cfg.max_iters`` instead of ``interval`` (give at
@@ -46,34 +48,34 @@ class DualTeacherHook(TeacherStudentHook):
         teacher_train_cfgs: One dict of ``semi_train_cfg`` keys per teacher, applied when it
             becomes active (e.g. ``[dict(mix='cutmix'), dict(mix='classmix')]``).
         buffer_policy: As :class:`~mtkit.hooks.EMATeacherHook`.
-        student_name: The student submodule.
+        student_name: The student submodule (None: the model's).
     """
 
     state_key = 'mtkit_dual_teacher'
 
     def __init__(self,
-                 teacher_names: Sequence[str] = ('teacher', 'teacher2'),
+                 teacher_names: Optional[Sequence[str]] = None,
                  interval: Optional[int] = None,
                  turns: Optional[int] = None,
                  momentum_min: float = 0.01,
                  teacher_train_cfgs: Optional[Sequence[Dict[str, Any]]] = None,
                  buffer_policy: str = 'copy',
-                 student_name: str = 'student') -> None:
-        self.teacher_names = tuple(teacher_names)
-        if len(self.teacher_names) < 1 or len(set(self.teacher_names)) != len(self.teacher_names):
+                 student_name: Optional[str] = None) -> None:
+        names = None if teacher_names is None else tuple(teacher_names)
+        if names is not None and (len(names) < 1 or len(set(names)) != len(names)):
             raise ConfigKeyError(f'DualTeacherHook: teacher_names must be distinct names, got '
                                  f'{teacher_names!r}')
-        super().__init__({t: student_name for t in self.teacher_names}, buffer_policy)
-        if interval is not None and interval < 1:
-            raise ConfigKeyError(f'DualTeacherHook: interval must be >= 1 or None (one epoch), '
-                                 f'got {interval}')
+        super().__init__(None, buffer_policy)
+        self.given_names, self.student_name = names, student_name
+        self.teacher_names = names or ()
+        check_interval('DualTeacherHook', interval, allow_none=True)
         if turns is not None and (interval is not None or turns < 1):
             raise ConfigKeyError(f'DualTeacherHook: turns must be >= 1 and given without '
                                  f'interval, got turns={turns}, interval={interval}')
-        if teacher_train_cfgs is not None and len(teacher_train_cfgs) != len(self.teacher_names):
+        if teacher_train_cfgs is not None and names is not None \
+                and len(teacher_train_cfgs) != len(names):
             raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs one dict per '
-                                 f'teacher ({len(self.teacher_names)}), got '
-                                 f'{len(teacher_train_cfgs)}')
+                                 f'teacher ({len(names)}), got {len(teacher_train_cfgs)}')
         # each turn restarts the mean-teacher ramp (validates momentum_min)
         self.schedule = build_momentum_schedule(dict(type='mean_teacher',
                                                      momentum_min=momentum_min))
@@ -86,19 +88,37 @@ class DualTeacherHook(TeacherStudentHook):
         self._interval = interval
 
     # ------------------------------------------------------------------ setup
+    def pairs_for(self, model) -> Dict[str, str]:
+        contract = contract_of(model)
+        if contract is None:
+            names = self.given_names or ('teacher', 'teacher2')
+            pairs = {t: self.student_name or 'student' for t in names}
+        else:
+            names = self.given_names or contract.ema_teachers
+            unknown = [t for t in names if t not in contract.teacher_pairs]
+            if unknown:
+                raise ConfigKeyError(f'DualTeacherHook.teacher_names names {unknown}, but '
+                                     f'{contract.owner} declares the teachers '
+                                     f'{contract.ema_teachers} (num_teachers)')
+            pairs = {t: self.student_name or contract.teacher_pairs[t] for t in names}
+            self.check_declared(contract, pairs, 'student_name')
+        if self.teacher_train_cfgs and len(self.teacher_train_cfgs) != len(names):
+            raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs one dict per '
+                                 f'teacher ({len(names)}: {list(names)}), got '
+                                 f'{len(self.teacher_train_cfgs)}')
+        self.teacher_names = tuple(names)
+        return pairs
+
     def _epoch_length(self, runner) -> int:
         loader = runner.train_dataloader
         return max(1, math.ceil(len(loader.dataset) / (loader.batch_size * get_world_size())))
 
     def check_model(self, runner, model) -> None:
-        if not hasattr(model, 'active_teacher'):
+        if contract_of(model) is None:
             raise ConfigKeyError(
-                f'DualTeacherHook needs a model that makes pseudo labels with '
-                f'`model.active_teacher` (mtkit.MeanTeacherDetector / MeanTeacherSegmentor with '
-                f'num_teachers={len(self.teacher_names)}); {type(model).__name__} has none')
-        if self.teacher_train_cfgs and not hasattr(model, 'update_train_cfg'):
-            raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs a model with '
-                                 f'update_train_cfg(); {type(model).__name__} has none')
+                f'DualTeacherHook needs a teacher-student model that makes pseudo labels with '
+                f'its active teacher (mtkit.MeanTeacherDetector / MeanTeacherSegmentor with '
+                f'num_teachers={len(self.teacher_names)}); {type(model).__name__} is none')
 
     def setup(self, runner) -> None:
         if self.turns is not None:
@@ -130,12 +150,13 @@ class DualTeacherHook(TeacherStudentHook):
         self._apply_active()
 
     def _apply_active(self) -> None:
-        self.model.active_teacher = self.teacher_names[self.active]
+        self.model.set_active_teacher(self.teacher_names[self.active])
         if self.teacher_train_cfgs:
             self.model.update_train_cfg(**self.teacher_train_cfgs[self.active])
 
     # ------------------------------------------------------------------ training
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        super().before_train_iter(runner, batch_idx, data_batch)
         if self.step >= self._interval:  # the turn is over: the next teacher restarts
             self.active = (self.active + 1) % len(self.teacher_names)
             self.period += 1

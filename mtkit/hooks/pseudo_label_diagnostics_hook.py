@@ -1,37 +1,36 @@
 """MMEngine hook that makes pseudo-label quality visible during semi-supervised training."""
-import math
 from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.hooks import Hook
 
 from ..registry import HOOKS, register
-from .teacher_student import unwrap_model
+from ..utils.errors import ConfigKeyError
+from .teacher_student import check_interval, contract_of, unwrap_model
 
 DATA_BATCH = Optional[Any]
 
 
-def _ratio(num: float, den: float) -> Optional[float]:
-    return num / den if den > 0 else None
-
-
 @register(HOOKS)
 class PseudoLabelDiagnosticsHook(Hook):
-    """Every ``interval`` iterations, log what the pseudo labels look like.
+    """Every ``interval`` iterations, log what the pseudo labels look like, for detection,
+    segmentation and video alike.
 
-    Reads the model's running counts (``model.pseudo_stats``, kept on the device and read
-    once per interval) and filter thresholds (``model.pseudo_filter.thresholds()``), and the
-    loss values of each step, then writes to MMEngine's message hub (so the text log and
-    every visualizer backend, tensorboard included, get them) under ``pseudo/``:
+    Reads the model's pseudo-label summary (``model.pseudo_label_scalars()``, the
+    teacher-student contract: running counts kept on the device and read once per interval),
+    its filter thresholds (``model.pseudo_filter.thresholds()``, where it has a filter chain),
+    and the loss values of each step, then writes to MMEngine's message hub (so the text log
+    and every visualizer backend, tensorboard included, get them) under ``pseudo/``:
 
-    * ``boxes_per_img`` (kept), ``raw_per_img`` (teacher boxes before filtering);
-    * ``precision`` and ``recall`` at the model's ``diagnose_iou_thr`` when the unlabeled
-      images' ground truth reaches the model (``diagnose_pseudo_labels=True``); precision is
-      NaN for an interval in which no pseudo box was kept (undefined, and never stale);
+    * boxes: ``boxes_per_img`` (kept), ``raw_per_img`` (teacher boxes before filtering),
+      ``kept_share``; with held-out ground truth (``diagnose_pseudo_labels=True``)
+      ``precision`` and ``recall`` at the model's ``diagnose_iou_thr`` (precision is NaN for an
+      interval in which no pseudo box was kept: undefined, and never stale);
+    * pixels: ``kept_share`` (kept / valid pixels) and, with held-out label maps, ``accuracy``
+      of the kept pixels;
     * ``unsup_share``: unsupervised loss terms / all loss terms, averaged over steps;
-    * ``thr_mean`` and, per class, ``thr/<class name>`` for every filter with thresholds
-      of the last filter with thresholds in the chain (the per-class values go to the
-      visualizer backends only, not the text log).
+    * ``thr_mean`` and, per class, ``thr/<class name>`` of the last filter with thresholds in
+      the chain (the per-class values go to the visualizer backends only, not the text log).
 
     A growing ``nonfinite_count`` of a GMM filter (``nonfinite='skip'``) is logged as a
     warning with the classes concerned.
@@ -44,9 +43,7 @@ class PseudoLabelDiagnosticsHook(Hook):
     priority = 'BELOW_NORMAL'
 
     def __init__(self, interval: int = 50, per_class: bool = True) -> None:
-        if interval < 1:
-            raise ValueError(f'PseudoLabelDiagnosticsHook: interval must be >= 1, got '
-                             f'{interval}')
+        check_interval('PseudoLabelDiagnosticsHook', interval)
         self.interval = interval
         self.per_class = per_class
         self._share: List[torch.Tensor] = []
@@ -55,12 +52,13 @@ class PseudoLabelDiagnosticsHook(Hook):
 
     @staticmethod
     def _model(runner):
-        model = unwrap_model(runner.model)
-        if not hasattr(model, 'pseudo_stats') or not hasattr(model, 'pseudo_filter'):
-            raise AttributeError(
-                f'PseudoLabelDiagnosticsHook needs a model with pseudo_stats and pseudo_filter '
-                f'(e.g. mtkit.MeanTeacherDetector); {type(model).__name__} has neither. Remove '
-                f'the hook from custom_hooks or wrap the model.')
+        model = contract_of(unwrap_model(runner.model))
+        if model is None:
+            raise ConfigKeyError(
+                f'PseudoLabelDiagnosticsHook needs a teacher-student model (mtkit\'s '
+                f'MeanTeacherDetector, MeanTeacherSegmentor, StableMeanTeacherSegmentor); '
+                f'{type(unwrap_model(runner.model)).__name__} is none. Remove the hook from '
+                f'custom_hooks or wrap the model.')
         return model
 
     def before_train(self, runner) -> None:
@@ -85,30 +83,20 @@ class PseudoLabelDiagnosticsHook(Hook):
 
     def _log(self, runner) -> None:
         model = self._model(runner)
-        stats = model.pseudo_stats.pop()
-        scalars = {}
-        if stats.get('images', 0) > 0:
-            scalars['pseudo/boxes_per_img'] = stats['pseudo'] / stats['images']
-            scalars['pseudo/raw_per_img'] = stats['raw'] / stats['images']
-        if stats.get('gt_images', 0) > 0:
-            precision = _ratio(stats['pseudo_correct'], stats['pseudo'])
-            recall = _ratio(stats['gt_found'], stats['gt'])
-            # Undefined (no pseudo box kept in the interval) is logged as NaN, not skipped: the
-            # log shows the current value of each key, which would otherwise be a stale one.
-            scalars['pseudo/precision'] = math.nan if precision is None else precision
-            if recall is not None:
-                scalars['pseudo/recall'] = recall
-            elif not self._warned_no_gt:
-                self._warned_no_gt = True
-                runner.logger.warning(
-                    'PseudoLabelDiagnosticsHook: diagnose_pseudo_labels is on but the unlabeled '
-                    'images arrived without ground-truth boxes; load the held-out annotations '
-                    '(e.g. *-unlabeled.gt.json with LoadAnnotations) to get recall.')
+        scalars = dict(model.pseudo_label_scalars())
+        if 'pseudo/precision' in scalars and 'pseudo/recall' not in scalars \
+                and not self._warned_no_gt:
+            self._warned_no_gt = True
+            runner.logger.warning(
+                'PseudoLabelDiagnosticsHook: diagnose_pseudo_labels is on but the unlabeled '
+                'images arrived without ground-truth boxes; load the held-out annotations '
+                '(e.g. *-unlabeled.gt.json with LoadAnnotations) to get recall.')
         if self._share:
             scalars['pseudo/unsup_share'] = float(torch.stack(self._share).mean())
             self._share = []
         per_class = {}
-        thresholds = list(model.pseudo_filter.thresholds().values())
+        chain = getattr(model, 'pseudo_filter', None)
+        thresholds = list(chain.thresholds().values()) if chain is not None else []
         if thresholds:  # the last thresholding filter of the chain decides
             thr = thresholds[-1].detach().float().cpu()
             scalars['pseudo/thr_mean'] = float(thr.mean())
@@ -123,7 +111,8 @@ class PseudoLabelDiagnosticsHook(Hook):
         self._warn_nonfinite(runner, model)
 
     def _warn_nonfinite(self, runner, model) -> None:
-        for i, f in enumerate(model.pseudo_filter.filters):
+        chain = getattr(model, 'pseudo_filter', None)
+        for i, f in enumerate(chain.filters if chain is not None else ()):
             count = getattr(f, 'nonfinite_count', None)
             if count is None:
                 continue

@@ -11,10 +11,10 @@ from .teacher_student import TeacherStudentHook
 class StableTeacherHook(TeacherStudentHook):
     """EMA updates of ``pairs`` (teacher name -> student name) after every training iteration.
 
-    By default the model's ``teacher`` follows its ``student`` and its ``eor_teacher`` follows
-    its ``eor``, both with the published ``alpha = min(1 - 1 / (step + 1), 0.99)`` (the weight
-    of the old value; in mtkit's convention ``schedule=dict(type='mean_teacher',
-    momentum_min=0.01)``). Any schedule of
+    By default the hook updates the pairs the model declares (``teacher`` follows ``student``
+    and, with ``use_eor``, ``eor_teacher`` follows ``eor``), all with the published
+    ``alpha = min(1 - 1 / (step + 1), 0.99)`` (the weight of the old value; in mtkit's
+    convention ``schedule=dict(type='mean_teacher', momentum_min=0.01)``). Any schedule of
     :mod:`mtkit.teachers.momentum` can replace it. On a fresh start every teacher starts as a
     copy of its student.
 
@@ -25,7 +25,8 @@ class StableTeacherHook(TeacherStudentHook):
     Args:
         schedule: Momentum schedule config (MMEngine's momentum convention: weight of the new
             value).
-        pairs: ``{teacher attribute: student attribute}`` of the model.
+        pairs: ``{teacher attribute: student attribute}``; None (default): the model's. Pairs
+            the model does not declare are a ``ConfigKeyError``.
         buffer_policy: As :class:`~mtkit.hooks.EMATeacherHook`.
     """
 
@@ -35,8 +36,7 @@ class StableTeacherHook(TeacherStudentHook):
                  schedule: Optional[Dict[str, Any]] = None,
                  pairs: Optional[Dict[str, str]] = None,
                  buffer_policy: str = 'copy') -> None:
-        super().__init__(dict(teacher='student', eor_teacher='eor') if pairs is None else pairs,
-                         buffer_policy)
+        super().__init__(pairs, buffer_policy)
         self.schedule_cfg = dict(schedule or dict(type='mean_teacher', momentum_min=0.01))
         self.schedule = build_momentum_schedule(self.schedule_cfg)
 

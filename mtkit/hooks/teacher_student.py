@@ -5,8 +5,13 @@
 :class:`~mtkit.hooks.StableTeacherHook`) are presets that only say *when* which teacher moves
 and by how much:
 
-* unwrap a (DDP-wrapped) model and find its ``(teacher, student)`` submodule pairs;
-* check that every teacher the model lists in ``ema_teachers`` is updated by exactly one hook;
+* unwrap a (DDP-wrapped) model and find its ``(teacher, student)`` submodule pairs: by default
+  those of the model's contract (``teacher_pairs`` of a
+  :class:`~mtkit.models.teacher_student.TeacherStudentModel`); pairs a hook is given that the
+  model does not declare are a :class:`ConfigKeyError` naming both;
+* tell the model the current iteration before every training iteration
+  (``model.set_train_iter(runner.iter)``, the contract's one channel);
+* check that every teacher the model declares is updated by exactly one hook;
 * validate the buffer policy once and build one fused EMA plan per pair
   (:mod:`mtkit.teachers.ema`);
 * **one resume rule**: on a fresh start (``runner.iter == 0``) the hook's state is reset and
@@ -25,6 +30,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from ..models.teacher_student import TeacherStudentModel
 from ..teachers.ema import BUFFER_POLICIES, build_ema_plan, copy_student_to_teacher_, ema_update_
 from ..utils.errors import ConfigKeyError, check_choice
 
@@ -34,13 +40,28 @@ def unwrap_model(runner_model: nn.Module) -> nn.Module:
     return runner_model.module if is_model_wrapper(runner_model) else runner_model
 
 
+def contract_of(model: nn.Module) -> Optional[TeacherStudentModel]:
+    """``model`` when it is a :class:`TeacherStudentModel` (mtkit's wrappers), else None (e.g.
+    mmdet's ``SemiBaseDetector``: the hooks then use their own arguments)."""
+    return model if isinstance(model, TeacherStudentModel) else None
+
+
+def check_interval(owner: str, interval, allow_none: bool = False) -> None:
+    """``interval`` must be an int >= 1 (or None when ``allow_none``)."""
+    if interval is None and allow_none:
+        return
+    if not isinstance(interval, int) or interval < 1:
+        raise ConfigKeyError(f'{owner}: interval must be an int >= 1'
+                             f'{" or None" if allow_none else ""}, got {interval!r}')
+
+
 def check_pair(model: nn.Module, teacher: str, student: str, hook_name: str) -> None:
-    """Raise ``AttributeError`` when ``teacher`` or ``student`` is not a submodule of
+    """Raise :class:`ConfigKeyError` when ``teacher`` or ``student`` is not a submodule of
     ``model``, naming the missing one(s)."""
-    missing = [n for n in (teacher, student) if not isinstance(getattr(model, n, None),
-                                                                nn.Module)]
+    missing = [n for n in (teacher, student)
+               if not isinstance(getattr(model, n, None), nn.Module)]
     if missing:
-        raise AttributeError(
+        raise ConfigKeyError(
             f'{hook_name} needs a model with `{teacher}` and `{student}` submodules '
             f'(e.g. mtkit.MeanTeacherDetector or mmdet SemiBaseDetector); '
             f'{type(model).__name__} has no {missing}. Wrap the detector/segmentor in a '
@@ -52,6 +73,8 @@ def check_every_teacher_is_updated(runner, model) -> None:
     (hooks name theirs in ``updated_teachers``); otherwise a :class:`ConfigKeyError`."""
     owners: Dict[str, List[str]] = {}
     for h in runner.hooks:
+        if isinstance(h, TeacherStudentHook):
+            h.resolve_pairs(model)
         for name in getattr(h, 'updated_teachers', ()):
             owners.setdefault(name, []).append(type(h).__name__)
     twice = {n: hooks for n, hooks in owners.items() if len(hooks) > 1}
@@ -76,8 +99,12 @@ class TeacherStudentHook(Hook):
     :meth:`reset_state`, :meth:`derive_state`, :meth:`state_dict` and :meth:`load_state`
     (call ``super()`` for the update count ``step``).
 
+    Subclasses resolve their pairs against the model in :meth:`pairs_for` (called once, before
+    training, by :meth:`resolve_pairs`).
+
     Args:
-        pairs: ``{teacher attribute: student attribute}`` of the model, in order.
+        pairs: ``{teacher attribute: student attribute}`` of the model, in order; None: from
+            the model (:meth:`pairs_for`).
         buffer_policy: ``'copy'``, ``'average'`` or ``'keep'`` (:func:`build_ema_plan`).
         init_teachers: On a fresh start copy every student into its teacher.
     """
@@ -86,13 +113,15 @@ class TeacherStudentHook(Hook):
     #: checkpoint key of the hook's state
     state_key: str = ''
 
-    def __init__(self, pairs: Dict[str, str], buffer_policy: str = 'copy',
+    def __init__(self, pairs: Optional[Dict[str, str]] = None, buffer_policy: str = 'copy',
                  init_teachers: bool = True) -> None:
         name = type(self).__name__
-        if not pairs:
+        if pairs is not None and not pairs:
             raise ConfigKeyError(f'{name}: pairs is empty; give {{teacher: student}} names')
         check_choice(f'{name}.buffer_policy', buffer_policy, BUFFER_POLICIES)
-        self.pairs = dict(pairs)
+        self.given_pairs = None if pairs is None else dict(pairs)
+        self.pairs: Dict[str, str] = {} if pairs is None else dict(pairs)
+        self._resolved_for: Optional[int] = None
         self.buffer_policy = buffer_policy
         self.init_teachers = init_teachers
         self.step = 0
@@ -103,6 +132,42 @@ class TeacherStudentHook(Hook):
     @property
     def updated_teachers(self) -> tuple:
         return tuple(self.pairs)
+
+    # ------------------------------------------------------------------ pairs
+    def pairs_for(self, model: nn.Module) -> Dict[str, str]:
+        """The pairs this hook updates on ``model``: the given ones, which a
+        :class:`TeacherStudentModel` must declare, or else all the model's pairs. Subclasses
+        narrow it (one teacher, the active one, ...)."""
+        contract = contract_of(model)
+        if self.given_pairs is None:
+            if contract is None:
+                raise ConfigKeyError(f'{type(self).__name__}: give pairs for a model without the '
+                                     f'teacher-student contract ({type(model).__name__})')
+            return dict(contract.teacher_pairs)
+        if contract is not None:
+            self.check_declared(contract, self.given_pairs, 'pairs')
+        return dict(self.given_pairs)
+
+    def check_declared(self, model: TeacherStudentModel, pairs: Dict[str, str],
+                       key: str) -> None:
+        """Every pair in ``pairs`` (the hook's config key ``key``) is one the model declares;
+        else a :class:`ConfigKeyError` naming both."""
+        wrong = {t: s for t, s in pairs.items() if model.teacher_pairs.get(t) != s}
+        if wrong:
+            raise ConfigKeyError(
+                f'{type(self).__name__}.{key} gives {wrong}, but {model.owner} declares the pairs '
+                f'{model.teacher_pairs} (teacher: student; from its config, e.g. num_teachers, '
+                f'the pseudo filters or use_eor); leave {key} unset to take them from the model')
+
+    def resolve_pairs(self, model: nn.Module) -> None:
+        """Fix :attr:`pairs` for ``model`` (once per model)."""
+        if self._resolved_for == id(model):
+            return
+        self.pairs = self.pairs_for(model)
+        if not self.pairs:
+            raise ConfigKeyError(f'{type(self).__name__}: no (teacher, student) pair to update '
+                                 f'on {type(model).__name__}')
+        self._resolved_for = id(model)
 
     # ------------------------------------------------------------------ state
     def reset_state(self) -> None:
@@ -132,6 +197,7 @@ class TeacherStudentHook(Hook):
 
     def before_train(self, runner) -> None:
         model = unwrap_model(runner.model)
+        self.resolve_pairs(model)
         for teacher, student in self.pairs.items():
             check_pair(model, teacher, student, type(self).__name__)
         self.check_model(runner, model)
@@ -155,6 +221,12 @@ class TeacherStudentHook(Hook):
         self._loaded = None
 
     # ------------------------------------------------------------------ training
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        """The contract's iteration channel: the model learns the current iteration."""
+        contract = contract_of(self.model) if self.model is not None else None
+        if contract is not None:
+            contract.set_train_iter(runner.iter)
+
     def update(self, runner, teachers, momentum: float) -> None:
         """One EMA step of the named teachers towards their students; logs the momentum."""
         for name in teachers:

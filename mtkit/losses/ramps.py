@@ -1,7 +1,7 @@
 """Weight ramps for unsupervised losses (pure functions of the iteration)."""
 import math
 
-from ..utils.errors import check_choice
+from ..utils.errors import ConfigKeyError, check_choice
 
 RAMPS = ('linear', 'sigmoid', 'step')
 
@@ -15,7 +15,7 @@ def ramp_weight(it: int, burn_in: int = 0, ramp_iters: int = 0, kind: str = 'lin
     """
     check_choice('ramp kind', kind, RAMPS)
     if burn_in < 0 or ramp_iters < 0:
-        raise ValueError(f'burn_in and ramp_iters must be >= 0, got {burn_in}, {ramp_iters}')
+        raise ConfigKeyError(f'burn_in and ramp_iters must be >= 0, got {burn_in}, {ramp_iters}')
     if it < burn_in:
         return 0.0
     if ramp_iters == 0 or kind == 'step':

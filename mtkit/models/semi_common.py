@@ -1,34 +1,24 @@
-"""Helpers the task wrappers share: teacher names, the consensus partner, the scheduled
-unsupervised weight, plain checkpoints filling every model, finite checkpoints."""
+"""Pure helpers of the teacher-student models (:mod:`mtkit.models.teacher_student`): teacher
+names, the consensus partner, plain checkpoints filling every model, finiteness checks."""
 from typing import Iterable, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
-from mmengine.logging import MessageHub
-
-from ..losses.ramps import ramp_weight
+from ..utils.errors import ConfigKeyError
 
 
 def teacher_names(num_teachers: int) -> Tuple[str, ...]:
     """``('teacher', 'teacher2', 'teacher3', ...)``: the attribute names of ``num_teachers``
     teachers (mmdet's SemiBaseDetector already calls the first one ``teacher``)."""
     if num_teachers < 1:
-        raise ValueError(f'num_teachers must be >= 1, got {num_teachers}')
+        raise ConfigKeyError(f'num_teachers must be >= 1, got {num_teachers}')
     return ('teacher', ) + tuple(f'teacher{i}' for i in range(2, num_teachers + 1))
 
 
 def consensus_partner(active: str) -> str:
     """The teacher whose predictions a consensus filter compares with the active one's."""
     return 'teacher2' if active == 'teacher' else 'teacher'
-
-
-def scheduled_unsup_weight(cfg: dict) -> float:
-    """``cfg['unsup_weight']`` times the burn-in / ramp factor at the current iteration (read
-    from MMEngine's MessageHub)."""
-    it = MessageHub.get_current_instance().get_info('iter', 0)
-    return cfg['unsup_weight'] * ramp_weight(it, cfg['burn_in_iters'], cfg['ramp_iters'],
-                                             cfg['ramp'])
 
 
 def spread_plain_state_dict(state_dict: dict, prefix: str, names: Sequence[str]) -> None:
@@ -62,9 +52,9 @@ def check_finite_state_dict(state_dict: dict, prefix: str, owner: str) -> None:
                 f'(resume or load_from an earlier checkpoint)')
 
 
-def check_finite(t: Union[Tensor, Iterable[Tensor]], what: str) -> None:
+def check_finite(t: Union[Tensor, Iterable[Tensor]], what: str, it: int) -> None:
     """Stop on NaN / inf in ``t`` (a tensor, or several: one check for all) with a message
-    naming ``what`` and the iteration.
+    naming ``what`` and the iteration ``it``.
 
     On CPU this raises :class:`FloatingPointError` at once. On an accelerator it queues a
     device-side assertion (``torch._assert_async``), so the check never waits for the device;
@@ -73,7 +63,6 @@ def check_finite(t: Union[Tensor, Iterable[Tensor]], what: str) -> None:
     tensors = [t] if torch.is_tensor(t) else [x for x in t if x.is_floating_point()]
     if not tensors:
         return
-    it = MessageHub.get_current_instance().get_info('iter', 0)
     msg = (f'{what} at iteration {it} has NaN/inf values; the model diverged (lower the '
            f'learning rate, check the data) -- nothing is trained on non-finite values')
     ok = torch.stack([torch.isfinite(x).all() for x in tensors]).all()
@@ -82,16 +71,3 @@ def check_finite(t: Union[Tensor, Iterable[Tensor]], what: str) -> None:
             raise FloatingPointError(msg)
     else:
         torch._assert_async(ok, msg)
-
-
-def forward_by_mode(model, inputs, data_samples, mode: str, tensor_fn):
-    """MMEngine's ``BaseModel.forward`` contract for the teacher-student wrappers: ``'loss'``
-    and ``'predict'`` go to ``model.loss`` / ``model.predict``, ``'tensor'`` to
-    ``tensor_fn()`` (the student's raw outputs)."""
-    if mode == 'loss':
-        return model.loss(inputs, data_samples)
-    if mode == 'predict':
-        return model.predict(inputs, data_samples)
-    if mode == 'tensor':
-        return tensor_fn()
-    raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')

@@ -6,14 +6,14 @@ iteration that just finished).
 """
 from typing import Any, Callable, Dict
 
-from ..utils.errors import check_choice, check_kwargs
+from ..utils.errors import ConfigKeyError, check_choice, check_kwargs
 
 MomentumSchedule = Callable[[int], float]
 
 
 def _check_unit(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f'momentum schedule: {name} must be in [0, 1], got {value}')
+        raise ConfigKeyError(f'momentum schedule: {name} must be in [0, 1], got {value}')
     return float(value)
 
 
@@ -27,7 +27,7 @@ def warmup(momentum: float, gamma: float) -> MomentumSchedule:
     """``max(m, gamma / (gamma + step))``: a copy of the student at step 0, decaying to ``m``."""
     m = _check_unit('momentum', momentum)
     if gamma <= 0:
-        raise ValueError(f'momentum schedule warmup: gamma must be > 0, got {gamma}')
+        raise ConfigKeyError(f'momentum schedule warmup: gamma must be > 0, got {gamma}')
     return lambda step: max(m, gamma / (gamma + step))
 
 
@@ -39,8 +39,8 @@ def consistent_teacher(decay: float, warmup_steps: float) -> MomentumSchedule:
     """
     d = _check_unit('decay', decay)
     if warmup_steps < 0:
-        raise ValueError(f'momentum schedule consistent_teacher: warmup_steps must be >= 0, '
-                         f'got {warmup_steps}')
+        raise ConfigKeyError(f'momentum schedule consistent_teacher: warmup_steps must be >= 0, '
+                             f'got {warmup_steps}')
     w = float(warmup_steps)
     return lambda step: 1.0 - min(d, 1.0 - (1.0 + w) / (step + 1.0 + w))
 
@@ -59,7 +59,7 @@ def with_burn_in(schedule: MomentumSchedule, begin_iter: int) -> MomentumSchedul
     """Burn-in: the teacher copies the student (momentum 1) for ``step < begin_iter``; from
     then on ``schedule`` runs with its step counted from ``begin_iter``."""
     if begin_iter < 0:
-        raise ValueError(f'burn-in begin_iter must be >= 0, got {begin_iter}')
+        raise ConfigKeyError(f'burn-in begin_iter must be >= 0, got {begin_iter}')
     if begin_iter == 0:
         return schedule
     return lambda step: 1.0 if step < begin_iter else schedule(step - begin_iter)

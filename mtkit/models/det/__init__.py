@@ -1,3 +1,4 @@
 from .mean_teacher_detector import MeanTeacherDetector
+from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
 
-__all__ = ['MeanTeacherDetector']
+__all__ = ['BoxPseudoLabeler', 'MeanTeacherDetector', 'PseudoLabels']

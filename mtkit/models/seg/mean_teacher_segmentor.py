@@ -1,22 +1,18 @@
 """Mean-teacher wrapper for any mmseg 1.x segmentor (``EncoderDecoder`` and friends)."""
-import copy
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
 from torch import Tensor
 
 from ...augment import MIX_MODES, apply_mix, mix_masks
 from ...filters import FilterChain
+from ...filters.diagnostics import PIXEL_STAT_KEYS, pixel_scalars
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
-from ...losses.ramps import ramp_weight
 from ...registry import MODELS, register
 from ...utils.device import device_scalar, host_to_device
-from ...utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
-from ..semi_common import (check_finite, check_finite_state_dict, consensus_partner,
-                           forward_by_mode, scheduled_unsup_weight, spread_plain_state_dict,
-                           teacher_names)
+from ...utils.errors import ConfigKeyError, check_choice, check_shorthands
+from ..semi_common import consensus_partner, teacher_names
+from ..teacher_student import TeacherStudentModel, default_preprocessor, without_preprocessor
 
 BRANCHES = ('sup', 'weak', 'strong')
 
@@ -67,16 +63,18 @@ def decode_head_of(segmentor, owner: str):
 
 
 @register(MODELS)
-class MeanTeacherSegmentor(BaseModel):
+class MeanTeacherSegmentor(TeacherStudentModel):
     """Teacher/student pair of one mmseg segmentor, trained with dense pseudo labels.
 
-    Per iteration: the student's supervised loss on the ``sup`` branch (the segmentor's own
-    losses, auxiliary heads included); the active teacher predicts the ``weak`` view; its
-    per-pixel confidence and class go through the :class:`~mtkit.filters.FilterChain` (dense
-    mode); the ``strong`` view, the pseudo labels and the masks are mixed (CutMix / ClassMix,
-    one mask for all of them); the student's cross-entropy on the mixed strong view is weighted
-    by ``weighting`` and ``unsup_weight`` (with burn-in and ramp). Padding and
-    ``ignore_index`` pixels never count.
+    A :class:`~mtkit.models.teacher_student.TeacherStudentModel`. Per iteration: the student's
+    supervised loss on the ``sup`` branch (the segmentor's own losses, auxiliary heads
+    included; ``sup_*``); the active teacher predicts the ``weak`` view; its per-pixel
+    confidence and class go through the :class:`~mtkit.filters.FilterChain` (dense mode); the
+    ``strong`` view, the pseudo labels and the masks are mixed (CutMix / ClassMix, one mask for
+    all of them); the student's cross-entropy on the mixed strong view is weighted by
+    ``weighting`` and ``unsup_weight`` (with burn-in and ramp; ``unsup_loss_seg``). Padding and
+    ``ignore_index`` pixels never count. The share of valid pixels kept (and, with held-out
+    labels, their accuracy) goes to :meth:`pseudo_label_scalars`.
 
     Teachers are updated by hooks: :class:`~mtkit.hooks.EMATeacherHook` (one EMA teacher) or
     :class:`~mtkit.hooks.DualTeacherHook` (``num_teachers`` temporary teachers, of which
@@ -94,89 +92,41 @@ class MeanTeacherSegmentor(BaseModel):
         init_cfg: As MMEngine.
     """
 
+    TRAIN_DEFAULTS = TRAIN_DEFAULTS
+    TEST_DEFAULTS = TEST_DEFAULTS
+    STAT_KEYS = PIXEL_STAT_KEYS
+
     def __init__(self, segmentor: dict, semi_train_cfg: Optional[dict] = None,
                  semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
-        check_shorthands('MeanTeacherSegmentor.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
+        owner = type(self).__name__
+        check_shorthands(f'{owner}.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
                          ('pseudo_thr', ))
-        train_cfg = check_cfg('MeanTeacherSegmentor.semi_train_cfg', semi_train_cfg,
-                              TRAIN_DEFAULTS)
-        test_cfg = check_cfg('MeanTeacherSegmentor.semi_test_cfg', semi_test_cfg, TEST_DEFAULTS)
-        self._check_train_cfg(train_cfg)
-        if data_preprocessor is None:
-            data_preprocessor = segmentor.get('data_preprocessor')
-            if data_preprocessor is None:
-                raise ConfigKeyError('MeanTeacherSegmentor: give data_preprocessor, or a '
-                                     'segmentor config with its own data_preprocessor')
-        if str(data_preprocessor.get('type', '')).split('.')[-1] != \
-                'MultiBranchSegDataPreProcessor':
-            # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
-            # `data_preprocessor`) is applied to each branch
-            data_preprocessor = dict(type='mtkit.MultiBranchSegDataPreProcessor',
-                                     data_preprocessor=data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        segmentor = copy.deepcopy(dict(segmentor))
-        segmentor.pop('data_preprocessor', None)  # the wrapper's preprocessor does the work
-        self.semi_train_cfg = train_cfg
-        self.semi_test_cfg = test_cfg
+        # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
+        # `data_preprocessor`) is applied to each branch
+        super().__init__(semi_train_cfg, semi_test_cfg, default_preprocessor(
+            owner, data_preprocessor, segmentor.get('data_preprocessor'),
+            'mtkit.MultiBranchSegDataPreProcessor'), init_cfg)
+        cfg = self.semi_train_cfg
+        segmentor = without_preprocessor(segmentor)
         self.pseudo_filter, num_teachers = FilterChain.for_model(
-            'MeanTeacherSegmentor', train_cfg['pseudo_filters'],
-            [dict(type='ScoreThreshold', thr=train_cfg['pseudo_thr'])], num_teachers)
+            owner, cfg['pseudo_filters'], [dict(type='ScoreThreshold', thr=cfg['pseudo_thr'])],
+            num_teachers)
         self.student = MODELS.build(segmentor)
-        self.ema_teachers = teacher_names(num_teachers)
-        for name in self.ema_teachers:
-            teacher = MODELS.build(segmentor)
-            if train_cfg['freeze_teacher']:
-                teacher.requires_grad_(False)
-            setattr(self, name, teacher)
-        #: Name of the teacher that makes the pseudo labels (set by DualTeacherHook).
-        self.active_teacher = 'teacher'
-        valid_predictors = ('student', ) + self.ema_teachers
-        check_choice('MeanTeacherSegmentor.semi_test_cfg.predict_on', test_cfg['predict_on'],
-                     valid_predictors)
-        self.num_classes = decode_head_of(self.student, 'MeanTeacherSegmentor').num_classes
+        for name in teacher_names(num_teachers):
+            self.add_pair(name, 'student', MODELS.build(segmentor), freeze=cfg['freeze_teacher'])
+        self.finish_pairs()
+        self.num_classes = decode_head_of(self.student, owner).num_classes
         self.pseudo_filter.check_num_classes(
-            self.num_classes, 'MeanTeacherSegmentor.semi_train_cfg.' +
-            ('pseudo_filters' if train_cfg['pseudo_filters'] is not None else
+            self.num_classes, f'{owner}.semi_train_cfg.' +
+            ('pseudo_filters' if cfg['pseudo_filters'] is not None else
              'pseudo_thr -> pseudo_filters'))
 
-    @staticmethod
-    def _check_train_cfg(cfg: dict) -> None:
-        check_choice('MeanTeacherSegmentor.semi_train_cfg.weighting', cfg['weighting'],
-                     WEIGHTINGS)
-        check_choice('MeanTeacherSegmentor.semi_train_cfg.mix', cfg['mix'], MIX_MODES)
-        ramp_weight(0, cfg['burn_in_iters'], cfg['ramp_iters'], cfg['ramp'])
-
-    def update_train_cfg(self, **kwargs) -> None:
-        """Change ``semi_train_cfg`` keys (used by DualTeacherHook's per-teacher settings)."""
-        new = check_cfg('MeanTeacherSegmentor.semi_train_cfg', dict(self.semi_train_cfg,
-                                                                    **kwargs), TRAIN_DEFAULTS)
-        self._check_train_cfg(new)
-        self.semi_train_cfg.update(new)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs) -> None:
-        """A plain segmentor checkpoint (no ``student.`` / ``teacher`` keys) fills the student
-        and every teacher (``load_from`` a supervised model)."""
-        check_finite_state_dict(state_dict, prefix, 'MeanTeacherSegmentor')
-        spread_plain_state_dict(state_dict, prefix, ('student', ) + self.ema_teachers)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
-
-    # ------------------------------------------------------------------ forward
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        return forward_by_mode(self, inputs, data_samples, mode,
-                               lambda: self.student._forward(inputs, data_samples))
-
-    def predict(self, inputs: Tensor, data_samples=None):
-        model = getattr(self, self.semi_test_cfg['predict_on'])
-        return model.predict(inputs, data_samples)
+    def check_train_cfg(self, cfg: dict) -> None:
+        check_choice(f'{self.owner}.semi_train_cfg.weighting', cfg['weighting'], WEIGHTINGS)
+        check_choice(f'{self.owner}.semi_train_cfg.mix', cfg['mix'], MIX_MODES)
 
     # ------------------------------------------------------------------ training
-    def unsup_weight(self) -> float:
-        """Unsupervised loss weight at the current iteration (from MMEngine's MessageHub)."""
-        return scheduled_unsup_weight(self.semi_train_cfg)
-
     def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
         if not isinstance(inputs, dict) or any(b not in inputs for b in BRANCHES):
             have = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
@@ -186,23 +136,16 @@ class MeanTeacherSegmentor(BaseModel):
                 f'with an unlabeled pipeline ending in mtkit.WeakStrongViews '
                 f'(see configs/_base_/datasets/semi_digitscenes_seg.py).')
         c = self.semi_train_cfg
-        sup = self.student.loss(inputs['sup'], data_samples['sup'])
-        losses = {}
-        for k, v in sup.items():
-            if 'loss' in k and c['sup_weight'] != 1.0:
-                v = v * c['sup_weight']
-            losses['sup_' + k] = v
+        losses = self.prefixed(self.student.loss(inputs['sup'], data_samples['sup']), 'sup_',
+                               c['sup_weight'])
         weight = self.unsup_weight()
-        device = inputs['weak'].device
         if weight == 0.0:  # burn-in: the teacher is not run
-            zero = sum(p.view(-1)[0] for p in self.student.parameters() if p.requires_grad) * 0.
-            losses['unsup_loss_seg'] = zero
-            losses['unsup_conf_ratio'] = torch.zeros((), device=device)
+            losses['unsup_loss_seg'] = self.zero_loss()
         else:
-            losses.update(self._unsup_loss(inputs['weak'], inputs['strong'],
-                                           data_samples['weak'], data_samples['strong'],
-                                           weight))
-        losses['unsup_weight'] = device_scalar(weight, device)
+            losses['unsup_loss_seg'] = self._unsup_loss(
+                inputs['weak'], inputs['strong'], data_samples['weak'], data_samples['strong'],
+                weight)
+        losses['unsup_weight'] = device_scalar(weight, inputs['weak'].device)
         return losses
 
     def valid_mask(self, x: Tensor, samples: list) -> Tensor:
@@ -223,12 +166,12 @@ class MeanTeacherSegmentor(BaseModel):
         teacher.eval()
         with torch.inference_mode():
             logits = teacher.encode_decode(x, full_image_metas(x)).float()
-            check_finite(logits, f'MeanTeacherSegmentor: the logits of {name} on the weak view')
+            self.check_finite(logits, f'the logits of {name} on the weak view')
             conf, label = logits.softmax(1).max(1)
         return conf.clone(), label.clone()
 
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
-                    strong_samples: list, weight: float) -> dict:
+                    strong_samples: list, weight: float) -> Tensor:
         c = self.semi_train_cfg
         valid = self.valid_mask(weak, weak_samples)
         gt = self._held_out_labels(strong_samples, valid) \
@@ -239,14 +182,14 @@ class MeanTeacherSegmentor(BaseModel):
             keep = valid
         else:
             conf, plabel = self.teacher_maps(self.active_teacher, weak)
-            context = {}
+            context = {'iter': self.train_iter}
             if 'second' in self.pseudo_filter.requires:
                 second = consensus_partner(self.active_teacher)
                 context['second'] = self.teacher_maps(second, weak)
             keep = self.pseudo_filter.dense(conf, plabel, context) & valid
         plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
         masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
-                          generator=self._mix_generator(), cutmix_area=c['cutmix_area'])
+                          generator=self.iter_generator(), cutmix_area=c['cutmix_area'])
         if masks is not None:
             perm = torch.roll(torch.arange(weak.shape[0], device=weak.device), 1)
             mixed = apply_mix(masks, perm, strong, plabel, keep, valid,
@@ -255,22 +198,19 @@ class MeanTeacherSegmentor(BaseModel):
             gt = mixed[4] if gt is not None else None
         logits = self.student.encode_decode(strong, full_image_metas(strong))
         loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting']) * weight
-        check_finite(loss, 'MeanTeacherSegmentor: the unsupervised loss')
-        out = dict(unsup_loss_seg=loss,
-                   unsup_conf_ratio=keep.sum() / valid.sum().clamp_min(1))
+        self.check_finite(loss, 'the unsupervised loss')
+        stats = dict(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
+                     pseudo=keep.sum())
         if gt is not None:
             counted = keep & (gt != c['ignore_index'])
-            out['unsup_pseudo_acc'] = ((plabel == gt) & counted).sum() / counted.sum().clamp_min(1)
-        return out
+            stats.update(checked=counted.sum(), pseudo_correct=((plabel == gt) & counted).sum())
+        self.pseudo_stats.add(stats)
+        return loss
 
-    @staticmethod
-    def _mix_generator() -> torch.Generator:
-        """A CPU generator seeded by the run's seed and the iteration: mixing masks do not
-        depend on how much of torch's RNG stream was used before, so a resumed run draws the
-        same masks as a straight one (MMEngine does not checkpoint RNG states)."""
-        it = MessageHub.get_current_instance().get_info('iter', 0)
-        return torch.Generator().manual_seed((torch.initial_seed() + 1_000_003 * (it + 1))
-                                             % (2**63 - 1))
+    def pseudo_label_scalars(self) -> Dict[str, float]:
+        """``pseudo/kept_share`` (kept / valid pixels, after mixing) and, with held-out label
+        maps, ``pseudo/accuracy`` of the kept pixels that have a label."""
+        return pixel_scalars(self.pseudo_stats.pop())
 
     def _held_out_labels(self, samples: list, like: Tensor) -> Tensor:
         if not all('gt_sem_seg' in s for s in samples):

@@ -1,23 +1,20 @@
 """Stable Mean Teacher (Kumar et al., AAAI 2025) for dense per-frame video segmentation: an
 mmseg segmentor applied to every frame of a clip, an EMA teacher, the Error Recovery module and
 the Difference-of-Pixels consistency."""
-import copy
 from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor
 
-from ...losses.ramps import ramp_weight
+from ...filters.diagnostics import PIXEL_STAT_KEYS, pixel_scalars
 from ...losses.temporal import dop_loss
 from ...registry import MODELS, register
 from ...utils.device import device_scalar
-from ...utils.errors import ConfigKeyError, check_cfg
+from ...utils.errors import ConfigKeyError
 from ..seg.mean_teacher_segmentor import decode_head_of, full_image_metas
-from ..semi_common import (check_finite, check_finite_state_dict, forward_by_mode,
-                           scheduled_unsup_weight, spread_plain_state_dict)
+from ..teacher_student import TeacherStudentModel, without_preprocessor
 from .clip_preprocessor import clip_labels
 from .eor import eor_ce_gain, eor_loss, refine
 
@@ -44,26 +41,31 @@ TEST_DEFAULTS = dict(predict_on='teacher')
 
 
 @register(MODELS)
-class StableMeanTeacherSegmentor(BaseModel):
+class StableMeanTeacherSegmentor(TeacherStudentModel):
     """Semi-supervised clip segmentation with a mean teacher, DoP and EoR.
 
-    Per training iteration, on a batch of labeled (``sup``) and unlabeled (``unsup``) clips of
-    ``T`` frames:
+    A :class:`~mtkit.models.teacher_student.TeacherStudentModel` with the pairs
+    ``teacher <- student`` and, with ``use_eor``, ``eor_teacher <- eor``. Per training
+    iteration, on a batch of labeled (``sup``) and unlabeled (``unsup``) clips of ``T`` frames:
 
-    * supervised: cross-entropy of the student's per-frame logits on labeled frames;
-    * consistency (``unsup_weight`` w, ramped): the teacher's (eval mode, EMA) per-frame
-      probabilities T on every clip, the student's S on a noisy view of the same frames, and
-      ``dop_loss(S, T, T~, w)`` = ``w [MSE(S,T) + MSE(DS,DT)] + w [MSE(S,T~) + MSE(DS,DT~)]``
-      over (B, T, C, H, W); without ``use_dop`` the difference terms go, without ``use_eor`` the
-      second bracket (then it is the plain mean-teacher MSE);
-    * EoR (``use_eor``): the EoR module learns, from the student's *detached* probabilities on
-      labeled clips, to predict the ground truth (CE + Dice, ``eor_weight``); its EMA copy
-      ``eor_teacher`` refines the teacher's probabilities into T~. Logged with it:
-      ``eor_ce_gain``, the cross-entropy of the student's probabilities minus that of the
-      EoR's refinement, on the labeled frames (positive: the EoR corrects the student).
+    * ``sup_loss_seg``: cross-entropy of the student's per-frame logits on labeled frames;
+    * ``unsup_loss_cons`` (``unsup_weight`` w, ramped): the teacher's (eval mode, EMA)
+      per-frame probabilities T on every clip, the student's S on a noisy view of the same
+      frames, and ``dop_loss(S, T, T~, w)`` = ``w [MSE(S,T) + MSE(DS,DT)] + w [MSE(S,T~) +
+      MSE(DS,DT~)]`` over (B, T, C, H, W); without ``use_dop`` the difference terms go, without
+      ``use_eor`` the second bracket (then it is the plain mean-teacher MSE);
+    * ``sup_loss_eor`` (``use_eor``): the EoR module learns, from the student's *detached*
+      probabilities on labeled clips, to predict the ground truth (CE + Dice, ``eor_weight``);
+      its EMA copy ``eor_teacher`` refines the teacher's probabilities into T~. Logged with
+      it: ``sup_eor_ce_gain``, the cross-entropy of the student's probabilities minus that of
+      the EoR's refinement, on the labeled frames (positive: the EoR corrects the student).
 
-    The EMA updates belong to :class:`~mtkit.hooks.StableTeacherHook` (teacher <- student,
-    eor_teacher <- eor). Prediction uses ``semi_test_cfg.predict_on`` (teacher or student) and
+    The consistency trains every pixel of every frame on the teacher's soft targets: the
+    pseudo-label statistics (:meth:`pseudo_label_scalars`) count them all as kept, and, on
+    labeled clips, the accuracy of the teacher's argmax against the labels.
+
+    The EMA updates belong to :class:`~mtkit.hooks.StableTeacherHook` (which takes the pairs
+    from the model). Prediction uses ``semi_test_cfg.predict_on`` (teacher or student) and
     returns one sample per clip with ``pred_sem_seg`` (T, H, W).
 
     Args:
@@ -74,29 +76,25 @@ class StableMeanTeacherSegmentor(BaseModel):
         data_preprocessor: Defaults to :class:`~mtkit.models.video.ClipSegDataPreProcessor`.
     """
 
+    TRAIN_DEFAULTS = TRAIN_DEFAULTS
+    TEST_DEFAULTS = TEST_DEFAULTS
+    STAT_KEYS = PIXEL_STAT_KEYS
+
     def __init__(self, segmentor: dict, eor: Optional[dict] = None,
                  semi_train_cfg: Optional[dict] = None, semi_test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
-        train_cfg = check_cfg('StableMeanTeacherSegmentor.semi_train_cfg', semi_train_cfg,
-                              TRAIN_DEFAULTS)
-        test_cfg = check_cfg('StableMeanTeacherSegmentor.semi_test_cfg', semi_test_cfg,
-                             TEST_DEFAULTS)
-        ramp_weight(0, train_cfg['burn_in_iters'], train_cfg['ramp_iters'], train_cfg['ramp'])
         if data_preprocessor is None or str(data_preprocessor.get('type', '')).split('.')[-1] \
                 == 'SegDataPreProcessor':
             # (MMEngine injects a config's top-level SegDataPreProcessor; frames need ours)
             keep = {k: data_preprocessor[k] for k in ('mean', 'std', 'bgr_to_rgb')
                     if data_preprocessor and k in data_preprocessor}
             data_preprocessor = dict(type='mtkit.ClipSegDataPreProcessor', **keep)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        segmentor = copy.deepcopy(dict(segmentor))
-        segmentor.pop('data_preprocessor', None)
-        self.semi_train_cfg, self.semi_test_cfg = train_cfg, test_cfg
+        super().__init__(semi_train_cfg, semi_test_cfg, data_preprocessor, init_cfg)
+        train_cfg = self.semi_train_cfg
+        segmentor = without_preprocessor(segmentor)
         self.student = MODELS.build(segmentor)
-        self.num_classes = decode_head_of(self.student, 'StableMeanTeacherSegmentor').num_classes
-        self.teacher = MODELS.build(segmentor)
-        self.teacher.requires_grad_(False)
-        names = ['teacher']
+        self.num_classes = decode_head_of(self.student, self.owner).num_classes
+        self.add_pair('teacher', 'student', MODELS.build(segmentor))
         if train_cfg['use_eor']:
             if eor is None:
                 raise ConfigKeyError('StableMeanTeacherSegmentor: semi_train_cfg.use_eor needs '
@@ -104,22 +102,8 @@ class StableMeanTeacherSegmentor(BaseModel):
                                      "eor=dict(type='mtkit.ErrorRecoveryUNet')")
             eor = dict(eor, num_classes=self.num_classes)
             self.eor = MODELS.build(eor)
-            self.eor_teacher = MODELS.build(eor)
-            self.eor_teacher.requires_grad_(False)
-            names.append('eor_teacher')
-        self.ema_teachers = tuple(names)
-        if test_cfg['predict_on'] not in ('teacher', 'student'):
-            raise ConfigKeyError(f'StableMeanTeacherSegmentor.semi_test_cfg.predict_on must be '
-                                 f"'teacher' or 'student', got {test_cfg['predict_on']!r}")
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs) -> None:
-        """A plain per-frame segmentor checkpoint (``load_from`` a supervised mmseg model)
-        fills the student and the teacher; the EoR modules keep their initialisation."""
-        check_finite_state_dict(state_dict, prefix, 'StableMeanTeacherSegmentor')
-        spread_plain_state_dict(state_dict, prefix, ('student', 'teacher'))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
+            self.add_pair('eor_teacher', 'eor', MODELS.build(eor))
+        self.finish_pairs()
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -131,14 +115,9 @@ class StableMeanTeacherSegmentor(BaseModel):
         """(B * T, C, H, W) -> (B, T, C, H, W)."""
         return x.view(num_clips, x.shape[0] // num_clips, *x.shape[1:])
 
-    def unsup_weight(self) -> float:
-        """``unsup_weight`` times its burn-in / ramp factor at the current iteration."""
-        return scheduled_unsup_weight(self.semi_train_cfg)
-
     # ------------------------------------------------------------------ forward
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        return forward_by_mode(self, inputs, data_samples, mode,
-                               lambda: self._logits(self.student, inputs))
+    def tensor_forward(self, inputs, data_samples=None):
+        return self._logits(self.student, inputs)
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
         if not isinstance(inputs, dict) or 'sup' not in inputs:
@@ -155,9 +134,9 @@ class StableMeanTeacherSegmentor(BaseModel):
         n_clips = n_sup + (len(data_samples['unsup']) if use_unsup else 0)
         view = x + c['noise_std'] * torch.randn_like(x) if weight > 0 else x
         logits = self._logits(self.student, view)
-        check_finite(logits, 'StableMeanTeacherSegmentor: the student logits')
+        self.check_finite(logits, 'the student logits')
         n_sup_frames = sup_x.shape[0]
-        losses = dict(loss_sup=c['sup_weight'] * F.cross_entropy(
+        losses = dict(sup_loss_seg=c['sup_weight'] * F.cross_entropy(
             logits[:n_sup_frames], labels, ignore_index=c['ignore_index']))
         probs = self._clips(logits.softmax(1), n_clips)
         if c['use_eor']:
@@ -165,28 +144,47 @@ class StableMeanTeacherSegmentor(BaseModel):
             # the student); labels as (B, T, H, W)
             eor_logits = self.eor(probs[:n_sup].detach())
             clip_lab = labels.view(n_sup, -1, *labels.shape[1:])
-            losses['loss_eor'] = c['eor_weight'] * eor_loss(eor_logits, clip_lab,
-                                                            c['ignore_index'])
+            losses['sup_loss_eor'] = c['eor_weight'] * eor_loss(eor_logits, clip_lab,
+                                                                c['ignore_index'])
             # diagnostic (not a loss): how much the EoR lowers the cross-entropy of the
             # student's probabilities on the labeled frames; 0 while it is the identity
-            losses['eor_ce_gain'] = eor_ce_gain(probs[:n_sup].detach(), eor_logits.detach(),
-                                                clip_lab, c['ignore_index'])
+            losses['sup_eor_ce_gain'] = eor_ce_gain(probs[:n_sup].detach(),
+                                                    eor_logits.detach(), clip_lab,
+                                                    c['ignore_index'])
         if weight > 0:
             with torch.no_grad():
                 self.teacher.eval()
                 t_probs = self._clips(self._logits(self.teacher, x).softmax(1), n_clips)
-                check_finite(t_probs, 'StableMeanTeacherSegmentor: the teacher probabilities')
+                self.check_finite(t_probs, 'the teacher probabilities')
                 refined = refine(self.eor_teacher, t_probs) if c['use_eor'] else None
-            losses['loss_cons'] = dop_loss(probs, t_probs, refined, weight=weight,
-                                           temporal=c['use_dop'])
+            losses['unsup_loss_cons'] = dop_loss(probs, t_probs, refined, weight=weight,
+                                                 temporal=c['use_dop'])
+            self._record(t_probs, n_sup, labels)
         else:
-            losses['loss_cons'] = logits.sum() * 0.0
+            losses['unsup_loss_cons'] = self.zero_loss(['student'])
         losses['unsup_weight'] = device_scalar(weight, x.device)
         return losses
 
+    def _record(self, t_probs: Tensor, n_sup: int, labels: Tensor) -> None:
+        """Statistics of the teacher's targets: every pixel of every frame is trained on
+        (kept); on the labeled frames, how often the teacher's argmax is the label."""
+        c = self.semi_train_cfg
+        b, t, _, h, w = t_probs.shape
+        pixels = device_scalar(b * t * h * w, t_probs.device)
+        pred = t_probs[:n_sup].argmax(2).flatten(0, 1)
+        counted = labels != c['ignore_index']
+        self.pseudo_stats.add(dict(images=device_scalar(b * t, t_probs.device), raw=pixels,
+                                   pseudo=pixels, checked=counted.sum(),
+                                   pseudo_correct=((pred == labels) & counted).sum()))
+
+    def pseudo_label_scalars(self) -> Dict[str, float]:
+        """``pseudo/kept_share`` (1: the consistency uses every pixel) and
+        ``pseudo/accuracy``: the teacher's argmax against the labels of the labeled frames."""
+        return pixel_scalars(self.pseudo_stats.pop())
+
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[list] = None) -> list:
-        model = getattr(self, self.semi_test_cfg['predict_on'])
+        model = self.predicting_model()
         model.eval()
         if data_samples is None:
             raise ConfigKeyError('StableMeanTeacherSegmentor.predict needs the clip samples')

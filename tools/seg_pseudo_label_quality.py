@@ -1,7 +1,7 @@
 """Quality of a segmentation teacher's pixel pseudo labels on unlabeled images, background and
 digits apart (model_zoo/README.md, "DigitScenes-seg from a converged start").
 
-    python model_zoo/seg_pseudo_label_quality.py CONFIG CHECKPOINT [--model teacher] \
+    python tools/seg_pseudo_label_quality.py CONFIG CHECKPOINT [--model teacher] \
         [--thr 0.95] [--num 200] [--json OUT]
 
 Runs ``--model`` of a checkpoint of CONFIG (a ``MeanTeacherSegmentor`` config; ``student`` or
@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # mtkit
 
 
 def pixel_quality(conf, pred, gt, thr: float, ignore_index: int = 255) -> dict:

@@ -1,6 +1,6 @@
-"""Build the pseudo-label comparison table of model_zoo/README.md from finished work dirs.
+"""Build the pseudo-label comparison table of tools/README.md from finished work dirs.
 
-    python model_zoo/pseudo_label_table.py NAME=WORK_DIR [NAME=WORK_DIR ...] [--json OUT]
+    python tools/pseudo_label_table.py NAME=WORK_DIR [NAME=WORK_DIR ...] [--json OUT]
 
 For every run: bbox mAP at each validation (teacher and student for semi-supervised runs), and
 the pseudo-label diagnostics averaged over the second half of training (boxes per image,
@@ -8,14 +8,15 @@ precision, recall, mean threshold) as logged by PseudoLabelDiagnosticsHook.
 """
 import argparse
 import json
-import os.path as osp
 import statistics
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+if __package__:
+    from .collect_results import read_run
+    from .plot_pseudo_labels import read_pseudo_scalars
+else:  # python tools/pseudo_label_table.py
+    from collect_results import read_run
+    from plot_pseudo_labels import read_pseudo_scalars
 
-from tools.collect_results import read_run  # noqa: E402
-from tools.plot_pseudo_labels import read_pseudo_scalars  # noqa: E402
 
 PSEUDO = ('boxes_per_img', 'precision', 'recall', 'thr_mean')
 

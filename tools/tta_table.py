@@ -1,7 +1,7 @@
 """Table of tools/tta.py results: per-domain error or mIoU (mean over seeds) and the mean
 +- std over seeds.
 
-    python model_zoo/tta_table.py work_dirs/tta/results [--json model_zoo/digitsc_tta.json]
+    python tools/tta_table.py work_dirs/tta/results [--json model_zoo/digitsc_tta.json]
 
 Reads every ``{method}_{setting}_s{seed}.json`` in the folder (classification: ``errors``;
 segmentation: ``miou``).

@@ -1,19 +1,18 @@
-"""Build the DigitScenes-det 10% table of model_zoo/README.md from finished work dirs.
+"""Build the DigitScenes-det 10% table of tools/README.md from finished work dirs.
 
-    python model_zoo/digitscenes_table.py SUP_DIR:SEED ... --mt MT_DIR:SEED ... [--json OUT]
+    python tools/digitscenes_table.py SUP_DIR:SEED ... --mt MT_DIR:SEED ... [--json OUT]
 
 Prints a Markdown table (mAP at every validation step, per seed, and the mean) and writes the
 raw metrics as JSON.
 """
 import argparse
 import json
-import os.path as osp
 import statistics
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from tools.collect_results import read_run  # noqa: E402
+if __package__:
+    from .collect_results import read_run
+else:  # python tools/digitscenes_table.py
+    from collect_results import read_run
 
 
 def _runs(items):

@@ -1,0 +1,85 @@
+# DigitScenes-det from a converged start (model_zoo/README.md): YOLOX-tiny, 10% labels.
+#
+#   python tools/experiment.py experiments/det_converged.py --arms sup10 sup100   # headroom
+#   python tools/experiment.py experiments/det_converged.py --arms sup_ema mt      # 3 seeds
+#
+# Every arm is a config file plus the options listed here; `start` is the arm whose last
+# checkpoint it loads (`load_from`). The headroom arms (stage='sup') train 5,000 iterations from
+# scratch; the semi-supervised arms 1,000 iterations from the 10% checkpoint (the `_long` arms
+# 3,000, the `_1pct` arms from the 1% checkpoint). mt_extra needs the data made with
+# `python tools/make_digitscenes.py --out data/digitscenes --extra-unlabeled 4000`.
+work_dir = 'work_dirs/det_converged'
+seeds = [0, 1, 2]
+options = {'train_dataloader.num_workers': 1, 'val_dataloader.num_workers': 1}
+
+_SUP = 'configs/supervised/yolox-tiny_digitscenes-{}pct-plateau.py'
+_MT = 'configs/mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py'
+_MT_EXTRA = 'configs/mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged-extra.py'
+_MT_1PCT = 'configs/mean_teacher/mt_yolox-tiny_digitscenes-1pct-converged.py'
+_SUP_EMA = 'configs/mean_teacher/sup-ema_yolox-tiny_digitscenes-10pct-converged.py'
+_SUP_EMA_1PCT = 'configs/mean_teacher/sup-ema_yolox-tiny_digitscenes-1pct-converged.py'
+_ORACLE = 'configs/mean_teacher/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py'
+_GMM = 'configs/consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py'
+_CONSENSUS = 'configs/mean_teacher/mt-consensus_yolox-tiny_digitscenes-10pct-converged.py'
+_SUP_ITERS = {'train_cfg.max_iters': 5000}
+_SEMI = {'train_cfg.max_iters': 1000}
+_LONG = {'train_cfg.max_iters': 3000}
+_ALL_LABELED = {'train_dataloader.dataset.datasets.0.ann_file':
+                'annotations/instances_train.json'}
+
+arms = {
+    # headroom: supervised towards the plateau, seed 0
+    'sup1': dict(stage='sup', config=_SUP.format(1), seeds=[0], options=_SUP_ITERS),
+    'sup10': dict(stage='sup', config=_SUP.format(10), seeds=[0], options=_SUP_ITERS),
+    'sup100': dict(stage='sup', config=_SUP.format(100), seeds=[0], options=_SUP_ITERS),
+    # the semi-supervised phase from the 10% checkpoint
+    'sup_ema': dict(config=_SUP_EMA, start='sup10', options=_SEMI, pseudo=False),
+    'mt': dict(config=_MT, start='sup10', options=_SEMI),
+    # one backbone + neck pass over both branches on this BN detector
+    'mt_joint': dict(config=_MT, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.joint_student_forward': True})),
+    # the previous release's unsupervised loss: only images with a pseudo box, the head's own
+    # normalisation, no ignore regions
+    'mt_legacy': dict(config=_MT, start='sup10', options=dict(_SEMI, **{
+        'model.semi_train_cfg.unsup_images': 'with_pseudo',
+        'model.semi_train_cfg.unsup_norm': 'head',
+        'model.semi_train_cfg.uncertain_thr': None})),
+    # levers: a stronger unsupervised loss; stricter pseudo labels; soft regions; Unbiased
+    # Teacher's classification-only unsupervised loss; more unlabeled images
+    'mt_w2': dict(config=_MT, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.unsup_weight': 2.0})),
+    'mt_thr0.7': dict(config=_MT, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.pseudo_filters.0.thr': 0.7})),
+    'mt_soft': dict(config=_MT, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.uncertain_weight': 'soft'})),
+    'mt_cls': dict(config=_MT, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.unsup_loss_terms': ['loss_cls', 'loss_obj']})),
+    'mt_extra': dict(config=_MT_EXTRA, start='sup10', options=_SEMI),
+    'gmm': dict(config=_GMM, start='sup10', options=_SEMI),
+    'consensus': dict(config=_CONSENSUS, start='sup10', options=_SEMI),
+    # held-out ground truth as pseudo labels, each box kept with probability `recall`
+    'oracle1.0': dict(config=_ORACLE, start='sup10', options=_SEMI),
+    'oracle0.6': dict(config=_ORACLE, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.oracle.recall': 0.6})),
+    'oracle0.3': dict(config=_ORACLE, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.oracle.recall': 0.3})),
+    # the full-label reference of the same protocol: the 100% checkpoint, then supervised
+    # continued + EMA on all 2,000 labeled images
+    'sup_ema_full': dict(config=_SUP_EMA, start='sup100', options=dict(_SEMI, **_ALL_LABELED),
+                         pseudo=False),
+    # a 3x longer semi-supervised phase, with its own references
+    'sup_ema_long': dict(config=_SUP_EMA, start='sup10', options=_LONG, pseudo=False,
+                         baseline='sup_ema_long', full='sup_ema_full_long'),
+    'mt_long': dict(config=_MT, start='sup10', options=_LONG, baseline='sup_ema_long',
+                    full='sup_ema_full_long'),
+    'sup_ema_full_long': dict(config=_SUP_EMA, start='sup100', pseudo=False,
+                              options=dict(_LONG, **_ALL_LABELED), baseline='sup_ema_long',
+                              full='sup_ema_full_long'),
+    # the same pair from the 1% checkpoint (20 labeled images)
+    'sup_ema_1pct': dict(config=_SUP_EMA_1PCT, start='sup1', options=_SEMI, pseudo=False,
+                         baseline='sup_ema_1pct'),
+    'mt_1pct': dict(config=_MT_1PCT, start='sup1', options=_SEMI, baseline='sup_ema_1pct'),
+}
+table = dict(metric='coco/bbox_mAP', headroom_metric='coco/bbox_mAP', digits=3,
+             models=['teacher', 'student'], baseline='sup_ema', full='sup_ema_full',
+             pseudo=['pseudo/boxes_per_img', 'pseudo/precision', 'pseudo/recall'])

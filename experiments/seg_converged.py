@@ -1,0 +1,57 @@
+# DigitScenes-seg from a converged start (model_zoo/README.md): FCN-R18w16-D8, 1/8 labels.
+#
+#   python tools/experiment.py experiments/seg_converged.py --arms sup1_8 supfull sup1_16
+#   python tools/experiment.py experiments/seg_converged.py --arms sup_ema mt mt_thr0.8 dt
+#
+# The headroom arms (stage='sup') train 8,000 iterations from scratch; the semi-supervised arms
+# 1,000 iterations from the 1/8 checkpoint. Every arm is a config file (plus the options here).
+work_dir = 'work_dirs/seg_converged'
+seeds = [0, 1, 2]
+options = {}
+
+_SUP = 'configs/supervised/fcn-r18w16-d8_digitscenes-seg-{}-plateau.py'
+_NAME = 'fcn-r18w16-d8_digitscenes-seg-1_8-converged.py'
+_MT = 'configs/mean_teacher/'
+_DT = 'configs/dual_teacher/dt_' + _NAME
+_SUP_ITERS = {'train_cfg.max_iters': 8000}
+_SEMI = {'train_cfg.max_iters': 1000}
+_SPLITS = 'data/digitscenes/cityscapes/splits/'
+# every training image, the labeled list of sup_ema_full
+concat_files = {'train_all.txt': [_SPLITS + 'train.1@1_2.txt',
+                                  _SPLITS + 'train.1@1_2-unlabeled.txt']}
+
+arms = {
+    # headroom: supervised towards the plateau, seed 0
+    'sup1_16': dict(stage='sup', config=_SUP.format('1_16'), seeds=[0], options=_SUP_ITERS),
+    'sup1_8': dict(stage='sup', config=_SUP.format('1_8'), seeds=[0], options=_SUP_ITERS),
+    'supfull': dict(stage='sup', config=_SUP.format('full'), seeds=[0], options=_SUP_ITERS),
+    # the semi-supervised phase from the 1/8 checkpoint
+    'sup_ema': dict(config=_MT + 'sup-ema_' + _NAME, start='sup1_8', options=_SEMI,
+                    pseudo=False),
+    'mt': dict(config=_MT + 'mt_' + _NAME, start='sup1_8', options=_SEMI),
+    # lever: threshold 0.8 instead of 0.95
+    'mt_thr0.8': dict(config=_MT + 'mt-thr0.8_' + _NAME, start='sup1_8', options=_SEMI),
+    # lever: per-class thresholds (ClassQuantileThreshold) and the class-balanced loss, and the
+    # same thresholds with the plain 'mask' loss
+    'mt_classaware': dict(config=_MT + 'mt-classaware_' + _NAME, start='sup1_8', options=_SEMI),
+    'mt_classaware_mask': dict(config=_MT + 'mt-classaware_' + _NAME, start='sup1_8',
+                               options=dict(_SEMI,
+                                            **{'model.semi_train_cfg.weighting': 'mask'})),
+    'consensus': dict(config=_MT + 'mt-consensus_' + _NAME, start='sup1_8', options=_SEMI),
+    # Dual Teacher (its paper reports the student), at the reference code's turn length, and
+    # with one epoch of the unlabeled set per turn (219 iterations at 1/8)
+    'dt': dict(config=_DT, start='sup1_8', options=_SEMI, reported='student'),
+    'dt_epoch': dict(config=_DT, start='sup1_8', reported='student',
+                     options=dict(_SEMI, **{'custom_hooks.0.turns': None})),
+    'oracle': dict(config=_MT + 'mt-oracle_' + _NAME, start='sup1_8', options=_SEMI),
+    # the full-label reference of the same protocol: the all-label checkpoint, then supervised
+    # continued + EMA on all 2,000 labeled images
+    'sup_ema_full': dict(config=_MT + 'sup-ema_' + _NAME, start='supfull', pseudo=False,
+                         options=dict(_SEMI, **{
+                             'train_dataloader.dataset.labeled.ann_file':
+                             '{work_dir}/train_all.txt',
+                             'train_dataloader.dataset.allow_overlap': True})),
+}
+table = dict(metric='fg_mIoU', extra=['mIoU'], headroom_metric='fg_mIoU', digits=1,
+             models=['teacher', 'student', 'teacher2'], baseline='sup_ema', full='sup_ema_full',
+             pseudo=['pseudo/kept_share', 'pseudo/accuracy'])
