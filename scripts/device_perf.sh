@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 17 on the lent GPU machine (docs/gpu.md, "Iteration cost"): the semi-supervised
+# The iteration-cost benchmark on the lent GPU machine (docs/gpu.md, "Iteration cost"): the semi-supervised
 # iteration table (benchmarks/semi_iteration.py: supervised vs mtkit vs mmdet, fp32 and AMP),
 # the GMM-threshold line (torch EM vs the one-kernel Triton path) and the EMA update.
 # Rows are written as they are measured, so a run cut by LIMIT keeps what it measured.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4's experiment on the lent GPU machine (see docs/gpu.md), as one prepared run:
+# The segmentation experiment on the lent GPU machine (see docs/gpu.md), as one prepared run:
 #  1. GPU benchmark of the batched GMM fit (never measured before);
 #  2. wall-clock per iteration of supervised-only, EMA mean teacher and dual teacher, each run
 #     alone for TIME_ITERS iterations (DigitScenes-seg 1/8, FCN-R18-D8);

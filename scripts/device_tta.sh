@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's GPU experiments as one prepared run (see docs/gpu.md):
+# The test-time adaptation GPU experiments as one prepared run (see docs/gpu.md):
 #  1. data: DigitScenes, DigitScenes-C (severity 5) and DigitsC at severities 1-5 (gradual);
 #  2. the DigitScenes-C source segmentor: configs/tta/source_fcn-r18-d8_digitscenes-seg.py,
 #     SRC_ITERS iterations, seed 0, validated on the clean val split;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's experiment on the lent GPU machine, as one prepared run (see docs/video.md):
+# The MovingDigits experiment on the lent GPU machine, as one prepared run (see docs/video.md):
 # MovingDigits with 10% labeled clips; supervised-only, EMA mean teacher, +DoP, +EoR, +both
 # (configs/stable_teacher/*), SEEDS each, all at once on the one GPU. Validation every VAL
 # iterations; a run still going at DEADLINE seconds is stopped. Outputs in $OUT: summary.json

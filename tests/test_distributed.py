@@ -97,8 +97,22 @@ def _seg_cfg_file(digitscenes, tmp_path, max_iters):
     return cfg_file
 
 
+def readme_shell() -> dict:
+    """The environment of a new user's shell after `make demo`: `python` on the PATH is not the
+    virtual environment's (no PY, no VIRTUAL_ENV); MTKIT_VENV only where the suite's
+    environment is not this repository's .venv (as `make setup` would have been told)."""
+    venv_bin = osp.dirname(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k not in ('PY', 'VIRTUAL_ENV')}
+    env['PATH'] = os.pathsep.join(p for p in env.get('PATH', '').split(os.pathsep)
+                                  if osp.abspath(p) != osp.abspath(venv_bin))
+    if osp.abspath(sys.prefix) != osp.join(REPO, '.venv'):
+        env['MTKIT_VENV'] = sys.prefix
+    return env
+
+
 def _dist_train(cfg_file, work_dir, *extra):
-    env = dict(os.environ, PY=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
+    """``bash tools/dist_train.sh CONFIG 2 ...`` as the README prints it."""
+    env = dict(readme_shell(), PORT=str(_free_port()), OMP_NUM_THREADS='1')
     r = subprocess.run(['bash', 'tools/dist_train.sh', cfg_file, '2', '--work-dir', work_dir,
                         *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     out = r.stdout + r.stderr

@@ -5,7 +5,7 @@
 #   2. this config: student and teacher both start from that checkpoint (a plain segmentor
 #      checkpoint fills both), the teacher labels from the first iteration.
 # FCN-R18w16-D8 (quarter width, CPU-sized); confidence threshold 0.95, CutMix, EMA momentum 0.01
-# (alpha 0.99). Every arm of the experiment (scripts/seg_converged_experiment.sh) is this
+# (alpha 0.99). Every arm of the experiment (experiments/seg_converged.py) is this
 # config plus one change.
 _base_ = ['./mt_fcn-r18-d8_digitscenes-seg-1_8.py']
 load_from = 'work_dirs/seg_converged/sup1_8_s0/iter_8000.pth'

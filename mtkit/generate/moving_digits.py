@@ -1,6 +1,6 @@
 """MovingDigits: generated video clips of digits moving over photo / texture backgrounds, with
 per-frame semantic and instance masks and boxes, for semi-supervised video segmentation
-(Stable Mean Teacher, issue 6).
+(Stable Mean Teacher).
 
 Each clip has ``frames`` frames. Its background is fixed (a dimmed scikit-image photo crop or a
 procedural texture, as in DigitScenes); 1 to ``max_objects`` digits (sklearn scans, disjoint

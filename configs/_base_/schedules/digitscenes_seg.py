@@ -1,4 +1,4 @@
-# Schedule of the DigitScenes segmentation experiments (issue 4): 2000 iterations, AdamW.
+# Schedule of the DigitScenes segmentation experiments: 2000 iterations, AdamW.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=500)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -1,4 +1,4 @@
-# Schedule of the MovingDigits experiments (issue 6, model_zoo/README.md): 6000 iterations,
+# Schedule of the MovingDigits experiments (model_zoo/README.md): 6000 iterations,
 # AdamW. (At 2000 the from-scratch FCN has only just left all-background predictions.)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=6000, val_interval=1000)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3,
