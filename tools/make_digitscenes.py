@@ -7,7 +7,6 @@
 import argparse
 import os.path as osp
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -27,7 +26,7 @@ def main(argv=None):
     p.add_argument('--force', action='store_true', help='regenerate even if meta.json matches')
     args = p.parse_args(argv)
     from mtkit.generate.digitscenes import DigitScenesConfig, generate
-    from mtkit.generate.common import holds_settings
+    from mtkit.generate.common import holds_settings, report_generation
     from dataclasses import asdict
     cfg = DigitScenesConfig(
         seed=args.seed, img_size=args.img_size,
@@ -39,11 +38,8 @@ def main(argv=None):
         write_seg_splits(args.out, cfg)  # cheap; older outputs lacked these lists
         print(f'{args.out} already holds DigitScenes with these settings (use --force)')
         return
-    t0 = time.time()
-    meta = generate(args.out, cfg)
-    print(f'DigitScenes written to {args.out} in {time.time() - t0:.1f}s: '
-          + ', '.join(f'{k}: {v["images"]} images / {v["objects"]} objects'
-                      for k, v in meta['splits'].items()))
+    report_generation('DigitScenes', args.out, lambda: generate(args.out, cfg), 'images',
+                      'objects')
 
 
 if __name__ == '__main__':

@@ -9,7 +9,6 @@ About 20 s for the defaults on one core.
 import argparse
 import os.path as osp
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -17,7 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 def main(argv=None):
     from dataclasses import asdict
 
-    from mtkit.generate.common import holds_settings
+    from mtkit.generate.common import holds_settings, report_generation
     from mtkit.generate.moving_digits import MovingDigitsConfig, generate_moving_digits
     default = MovingDigitsConfig()
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -37,11 +36,8 @@ def main(argv=None):
     if not args.force and holds_settings(args.out, dict(config=asdict(cfg))):
         print(f'{args.out} already holds MovingDigits with these settings (use --force)')
         return
-    t0 = time.time()
-    meta = generate_moving_digits(args.out, cfg)
-    print(f'MovingDigits written to {args.out} in {time.time() - t0:.1f}s: '
-          + ', '.join(f'{k}: {v["clips"]} clips / {v["objects"]} digits'
-                      for k, v in meta['splits'].items()))
+    report_generation('MovingDigits', args.out, lambda: generate_moving_digits(args.out, cfg),
+                      'clips', 'digits')
 
 
 if __name__ == '__main__':

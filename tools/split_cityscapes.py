@@ -22,13 +22,9 @@ def main(argv=None):
     p.add_argument('--out-dir')
     args = p.parse_args(argv)
     from mtkit.generate.cityscapes_split import SplitError, write_cityscapes_splits
-    try:
-        paths = write_cityscapes_splits(args.root, args.fraction, args.seed, args.split,
-                                        args.out_dir)
-    except SplitError as e:
-        sys.exit(f'split_cityscapes: {e}')
-    for path in paths:
-        print(path)
+    from mtkit.generate.common import print_paths_or_exit
+    print_paths_or_exit('split_cityscapes', lambda: write_cityscapes_splits(
+        args.root, args.fraction, args.seed, args.split, args.out_dir), SplitError)
 
 
 if __name__ == '__main__':

@@ -22,12 +22,9 @@ def main(argv=None):
     p.add_argument('--out-dir')
     args = p.parse_args(argv)
     from mtkit.generate.coco_split import SplitError, write_splits
-    try:
-        paths = write_splits(args.ann_file, args.percent, args.fold, args.out_dir)
-    except SplitError as e:
-        sys.exit(f'split_coco: {e}')
-    for path in paths:
-        print(path)
+    from mtkit.generate.common import print_paths_or_exit
+    print_paths_or_exit('split_coco', lambda: write_splits(args.ann_file, args.percent,
+                                                           args.fold, args.out_dir), SplitError)
 
 
 if __name__ == '__main__':

@@ -19,13 +19,13 @@ from mmengine.logging import print_log
 
 from ..registry import DATASETS, register
 from ..utils.errors import ConfigKeyError, check_choice
-from .image_keys import image_key, overlap_error
+from .image_keys import ChecksAfterLoading, image_key, overlap_error
 
 POLICIES = ('warn', 'error', 'ignore')
 
 
 @register(DATASETS)
-class CheckedCocoDataset(CocoDataset):
+class CheckedCocoDataset(ChecksAfterLoading, CocoDataset):
     """:class:`mmdet.datasets.CocoDataset` that checks its annotation file when loaded.
 
     * Annotations whose ``category_id`` is not among ``metainfo['classes']``: counted per id;
@@ -119,13 +119,8 @@ class CheckedCocoDataset(CocoDataset):
                     self._invalid[reason].append(ann.get('id'))
         return super().parse_data_info(raw_data_info)
 
-    def full_init(self) -> None:
-        if self._fully_initialized:
-            return
-        super().full_init()
-        self._report()
-
-    def _report(self) -> None:
+    def check_loaded(self) -> None:
+        """Report what mmdet dropped while loading (once, after the base's full_init)."""
         unknown = getattr(self, '_unknown', collections.Counter())
         seen = getattr(self, '_seen', collections.Counter())
         invalid = getattr(self, '_invalid', {})

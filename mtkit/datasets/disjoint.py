@@ -12,7 +12,7 @@ from mmdet.datasets import ConcatDataset
 
 from ..registry import DATASETS, register
 from ..utils.errors import ConfigKeyError
-from .image_keys import image_key, image_keys, leaves, overlap_error
+from .image_keys import ChecksAfterLoading, image_key, image_keys, leaves, overlap_error
 
 
 def _ann_files(dataset) -> List[str]:
@@ -30,7 +30,7 @@ def _names(dataset) -> str:
 
 
 @register(DATASETS)
-class DisjointConcatDataset(ConcatDataset):
+class DisjointConcatDataset(ChecksAfterLoading, ConcatDataset):
     """mmdet's :class:`~mmdet.datasets.ConcatDataset` (labeled dataset first, then the
     unlabeled one, as the multi-source samplers expect) that refuses to train an image in two
     of its datasets: the semi-supervised detection configs' training set.
@@ -44,14 +44,8 @@ class DisjointConcatDataset(ConcatDataset):
     Args: as :class:`mmdet.datasets.ConcatDataset`.
     """
 
-    def full_init(self) -> None:
-        """The base's full_init (called when built unless ``lazy_init``), then the checks, once."""
-        if self._fully_initialized:
-            return
-        super().full_init()
-        self._check()
-
-    def _check(self) -> None:
+    def check_loaded(self) -> None:
+        """The checks, once, after the base's full_init."""
         self._check_disjoint_from()
         keys = [image_keys(d) for d in self.datasets]
         for i in range(len(keys)):

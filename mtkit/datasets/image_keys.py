@@ -38,3 +38,17 @@ def overlap_error(what: str, a_name: str, b_name: str, both: Iterable[str],
     return ConfigKeyError(f'{what}: {len(both)} image(s) are in both {a_name} and {b_name} '
                           f'(e.g. {both[:3]}); the labeled and unlabeled splits must be '
                           f'disjoint ({hint})')
+
+
+class ChecksAfterLoading:
+    """Mixin of a dataset that checks what it loaded: ``full_init`` runs the base's once (it is
+    called when built unless ``lazy_init``), then :meth:`check_loaded`."""
+
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        super().full_init()
+        self.check_loaded()
+
+    def check_loaded(self) -> None:
+        raise NotImplementedError

@@ -1,9 +1,11 @@
 """What the offline data generators (``tools/make_*.py``) share: the class names, the
 Cityscapes file suffixes, the PNG writer, the process pool, and the "already written with these
-settings?" check."""
+settings?" check, and the tools' reports."""
 import json
 import multiprocessing
 import os.path as osp
+import sys
+import time
 from typing import Callable, Sequence
 
 import cv2
@@ -44,3 +46,26 @@ def holds_settings(out_dir: str, settings: dict) -> bool:
     with open(path) as f:
         meta = json.load(f)
     return all(meta.get(k) == v for k, v in json.loads(json.dumps(settings)).items())
+
+
+def report_generation(name: str, out: str, generate: Callable[[], dict], unit: str,
+                      objects: str) -> dict:
+    """Run ``generate()`` (a generator writing ``out`` and returning its meta) and print how
+    long it took and, per split, its ``unit`` count (e.g. images) and ``objects`` count."""
+    t0 = time.time()
+    meta = generate()
+    print(f'{name} written to {out} in {time.time() - t0:.1f}s: '
+          + ', '.join(f'{k}: {v[unit]} {unit} / {v["objects"]} {objects}'
+                      for k, v in meta['splits'].items()))
+    return meta
+
+
+def print_paths_or_exit(tool: str, write: Callable[[], Sequence[str]], errors) -> None:
+    """A split tool's ending: print the paths ``write()`` wrote, or exit naming ``tool`` and
+    the problem when it raises one of ``errors``."""
+    try:
+        paths = write()
+    except errors as e:
+        sys.exit(f'{tool}: {e}')
+    for path in paths:
+        print(path)

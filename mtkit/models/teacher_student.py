@@ -36,10 +36,19 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from ..filters import FilterChain
 from ..filters.diagnostics import PseudoLabelStats
 from ..losses.ramps import ramp_weight
-from ..utils.errors import ConfigKeyError, check_cfg, check_choice
+from ..utils.errors import ConfigKeyError, check_cfg, check_choice, check_shorthands
 from .semi_common import check_finite, check_finite_state_dict, spread_plain_state_dict
+
+
+#: ``semi_train_cfg`` keys every teacher-student model has: the weights of the labeled and the
+#: unlabeled losses and the unlabeled weight's schedule (burn-in, then a ramp of ``ramp_iters``
+#: iterations: ``'linear'``, ``'sigmoid'`` or ``'step'``). Subclasses extend (and may
+#: override) them: ``TRAIN_DEFAULTS = dict(SCHEDULE_DEFAULTS, ...)``.
+SCHEDULE_DEFAULTS = dict(sup_weight=1.0, unsup_weight=1.0, burn_in_iters=0, ramp_iters=0,
+                         ramp='linear')
 
 
 def default_preprocessor(owner: str, given: Optional[dict], inner: Optional[dict],
@@ -73,20 +82,34 @@ def without_preprocessor(model_cfg: dict) -> dict:
 class TeacherStudentModel(BaseModel):
     """Base of mtkit's teacher-student wrappers; see the module docstring for the contract.
 
-    Subclasses set ``TRAIN_DEFAULTS`` (must hold ``unsup_weight``, ``burn_in_iters``,
-    ``ramp_iters``, ``ramp``) and optionally ``TEST_DEFAULTS``, override
-    :meth:`check_train_cfg`, build their submodules and declare them with :meth:`add_pair`,
+    Subclasses set ``TRAIN_DEFAULTS`` (:data:`SCHEDULE_DEFAULTS` and their own keys) and
+    optionally ``TEST_DEFAULTS``, ``STAT_KEYS``, ``FILTER_SHORTHANDS``; override
+    :meth:`check_train_cfg`; build their submodules and declare them with :meth:`add_pair`,
     then call :meth:`finish_pairs`.
     """
 
-    TRAIN_DEFAULTS: dict = {}
+    TRAIN_DEFAULTS: dict = SCHEDULE_DEFAULTS
     TEST_DEFAULTS: dict = dict(predict_on='teacher')
     #: keys of ``pseudo_stats`` (see :class:`~mtkit.filters.diagnostics.PseudoLabelStats`)
     STAT_KEYS: Tuple[str, ...] = ()
+    #: keys of ``semi_train_cfg`` that only build the default ``pseudo_filters``
+    FILTER_SHORTHANDS: Tuple[str, ...] = ()
+    #: the multi-branch preprocessor that wraps the wrapped model's (:func:`default_preprocessor`)
+    PREPROCESSOR_WRAPPER: Optional[str] = None
 
     def __init__(self, semi_train_cfg: Optional[dict], semi_test_cfg: Optional[dict],
-                 data_preprocessor: dict, init_cfg=None) -> None:
+                 data_preprocessor: Optional[dict], init_cfg=None,
+                 wrapped: Optional[dict] = None) -> None:
+        """``wrapped``: the config of the wrapped model (detector, segmentor), whose data
+        preprocessor is the default one (in ``PREPROCESSOR_WRAPPER``)."""
         owner = type(self).__name__
+        if wrapped is not None:
+            data_preprocessor = default_preprocessor(owner, data_preprocessor,
+                                                     wrapped.get('data_preprocessor'),
+                                                     self.PREPROCESSOR_WRAPPER)
+        if self.FILTER_SHORTHANDS:
+            check_shorthands(f'{owner}.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
+                             self.FILTER_SHORTHANDS)
         train_cfg = check_cfg(f'{owner}.semi_train_cfg', semi_train_cfg, self.TRAIN_DEFAULTS)
         test_cfg = check_cfg(f'{owner}.semi_test_cfg', semi_test_cfg, self.TEST_DEFAULTS)
         self._check_schedule(train_cfg)
@@ -123,6 +146,22 @@ class TeacherStudentModel(BaseModel):
         self._check_schedule(new)
         self.check_train_cfg(new)
         self.semi_train_cfg.update(new)
+
+    def build_pseudo_filter(self, defaults: list, num_teachers: int) -> int:
+        """``self.pseudo_filter``: the :class:`~mtkit.filters.FilterChain` of
+        ``semi_train_cfg.pseudo_filters``, or of ``defaults`` (built from the shorthands) when
+        it is None. Returns the number of teachers the chain needs (2 for a consensus)."""
+        self.pseudo_filter, num_teachers = FilterChain.for_model(
+            self.owner, self.semi_train_cfg['pseudo_filters'], defaults, num_teachers)
+        return num_teachers
+
+    def check_filter_classes(self, num_classes: int) -> None:
+        """The filters' per-class settings against the model's number of classes."""
+        given = self.semi_train_cfg['pseudo_filters'] is not None
+        self.pseudo_filter.check_num_classes(
+            num_classes, f'{self.owner}.semi_train_cfg.' +
+            ('pseudo_filters' if given else ' -> '.join(self.FILTER_SHORTHANDS[:1])
+             + ' -> pseudo_filters'))
 
     @property
     def burn_in_iters(self) -> int:

@@ -12,13 +12,12 @@ from typing import Dict, Optional
 from mmdet.structures import SampleList
 from torch import Tensor
 
-from ...filters import FilterChain
 from ...filters.diagnostics import BOX_STAT_KEYS, ratio
 from ...registry import MODELS, register
 from ...utils.device import device_scalar
-from ...utils.errors import ConfigKeyError, check_choice, check_shorthands
+from ...utils.errors import ConfigKeyError, check_choice
 from ..semi_common import consensus_partner, teacher_names
-from ..teacher_student import TeacherStudentModel, default_preprocessor
+from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel
 from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
 from .student_pass import batch_stats_free, detector_loss, joint_features, takes_features
 from .unsup_policies import DenseUnsupLoss, check_policies, zero_unsup_losses
@@ -27,17 +26,13 @@ UNSUP_BRANCHES = ('unsup_teacher', 'unsup_student')
 LABELED_BRANCHES = ('same_domain', 'other_domain', 'none')
 
 TRAIN_DEFAULTS = dict(
-    sup_weight=1.0,
-    unsup_weight=1.0,
+    SCHEDULE_DEFAULTS,
     # Filters applied in order to the teacher's predictions, in the student's view.
     pseudo_filters=None,
     # Shorthands that build the default filters when pseudo_filters is None (pseudo_thr is
     # mmdet SemiBaseDetector's cls_pseudo_thr, named as in the segmentor).
     pseudo_thr=0.5,
     min_pseudo_bbox_wh=(1e-2, 1e-2),
-    burn_in_iters=0,
-    ramp_iters=0,
-    ramp='linear',
     freeze_teacher=True,
     # The unlabeled images' ground truth reaches the model (the unlabeled pipeline loads the
     # held-out annotations): measure pseudo-label precision/recall against it. Never trained on.
@@ -135,32 +130,27 @@ class MeanTeacherDetector(TeacherStudentModel):
     TRAIN_DEFAULTS = TRAIN_DEFAULTS
     TEST_DEFAULTS = TEST_DEFAULTS
     STAT_KEYS = BOX_STAT_KEYS
+    FILTER_SHORTHANDS = ('pseudo_thr', 'min_pseudo_bbox_wh')
+    PREPROCESSOR_WRAPPER = 'mmdet.MultiBranchDataPreprocessor'
 
     def __init__(self, detector: dict, semi_train_cfg: Optional[dict] = None,
                  semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
-        owner = type(self).__name__
-        check_shorthands(f'{owner}.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
-                         ('pseudo_thr', 'min_pseudo_bbox_wh'))
-        super().__init__(semi_train_cfg, semi_test_cfg, default_preprocessor(
-            owner, data_preprocessor, detector.get('data_preprocessor'),
-            'mmdet.MultiBranchDataPreprocessor'), init_cfg)
+        super().__init__(semi_train_cfg=semi_train_cfg, semi_test_cfg=semi_test_cfg,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg,
+                         wrapped=detector)
         cfg = self.semi_train_cfg
-        self.pseudo_filter, num_teachers = FilterChain.for_model(
-            owner, cfg['pseudo_filters'],
+        num_teachers = self.build_pseudo_filter(
             [dict(type='ScoreThreshold', thr=cfg['pseudo_thr']),
-             dict(type='MinBoxSize', min_size=tuple(cfg['min_pseudo_bbox_wh']))],
-            num_teachers)
+             dict(type='MinBoxSize', min_size=tuple(cfg['min_pseudo_bbox_wh']))], num_teachers)
         self.student = MODELS.build(detector)
         for name in teacher_names(num_teachers):
             self.add_pair(name, 'student', MODELS.build(detector), freeze=cfg['freeze_teacher'])
         self.finish_pairs()
         self.num_classes = head_num_classes(self.student)
         if self.num_classes is not None:
-            self.pseudo_filter.check_num_classes(
-                self.num_classes, f'{owner}.semi_train_cfg.' +
-                ('pseudo_filters' if cfg['pseudo_filters'] is not None else
-                 'pseudo_thr -> pseudo_filters'))
+            self.check_filter_classes(self.num_classes)
+        owner = self.owner
         self.pseudo_labeler = BoxPseudoLabeler(owner, cfg, self.pseudo_filter, self.pseudo_stats,
                                                self.num_classes)
         self.unsup_policy = DenseUnsupLoss(owner, cfg)

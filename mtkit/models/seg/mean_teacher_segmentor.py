@@ -5,20 +5,18 @@ import torch
 from torch import Tensor
 
 from ...augment import MIX_MODES, apply_mix, mix_masks
-from ...filters import FilterChain
 from ...filters.diagnostics import PIXEL_STAT_KEYS, pixel_scalars
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...registry import MODELS, register
 from ...utils.device import device_scalar, host_to_device
-from ...utils.errors import ConfigKeyError, check_choice, check_shorthands
+from ...utils.errors import ConfigKeyError, check_choice
 from ..semi_common import consensus_partner, teacher_names
-from ..teacher_student import TeacherStudentModel, default_preprocessor, without_preprocessor
+from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel, without_preprocessor
 
 BRANCHES = ('sup', 'weak', 'strong')
 
 TRAIN_DEFAULTS = dict(
-    sup_weight=1.0,
-    unsup_weight=1.0,
+    SCHEDULE_DEFAULTS,
     # Filters applied in order to the teacher's per-pixel (confidence, label) maps; None means
     # one ScoreThreshold(pseudo_thr) (pseudo_thr must then be None: it would be ignored).
     pseudo_filters=None,
@@ -30,9 +28,6 @@ TRAIN_DEFAULTS = dict(
     # Mixing of the unlabeled batch in the student's view: None, 'cutmix' or 'classmix'.
     mix=None,
     cutmix_area=(0.02, 0.4),
-    burn_in_iters=0,
-    ramp_iters=0,
-    ramp='linear',
     freeze_teacher=True,
     ignore_index=255,
     # The unlabeled pipeline loads the held-out label maps: log the pixel accuracy of the
@@ -95,32 +90,26 @@ class MeanTeacherSegmentor(TeacherStudentModel):
     TRAIN_DEFAULTS = TRAIN_DEFAULTS
     TEST_DEFAULTS = TEST_DEFAULTS
     STAT_KEYS = PIXEL_STAT_KEYS
+    FILTER_SHORTHANDS = ('pseudo_thr', )
+    # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
+    # `data_preprocessor`) is applied to each branch
+    PREPROCESSOR_WRAPPER = 'mtkit.MultiBranchSegDataPreProcessor'
 
     def __init__(self, segmentor: dict, semi_train_cfg: Optional[dict] = None,
                  semi_test_cfg: Optional[dict] = None, num_teachers: int = 1,
                  data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
-        owner = type(self).__name__
-        check_shorthands(f'{owner}.semi_train_cfg', semi_train_cfg, 'pseudo_filters',
-                         ('pseudo_thr', ))
-        # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
-        # `data_preprocessor`) is applied to each branch
-        super().__init__(semi_train_cfg, semi_test_cfg, default_preprocessor(
-            owner, data_preprocessor, segmentor.get('data_preprocessor'),
-            'mtkit.MultiBranchSegDataPreProcessor'), init_cfg)
-        cfg = self.semi_train_cfg
+        super().__init__(semi_train_cfg, semi_test_cfg, data_preprocessor, init_cfg,
+                         wrapped=segmentor)
         segmentor = without_preprocessor(segmentor)
-        self.pseudo_filter, num_teachers = FilterChain.for_model(
-            owner, cfg['pseudo_filters'], [dict(type='ScoreThreshold', thr=cfg['pseudo_thr'])],
-            num_teachers)
+        num_teachers = self.build_pseudo_filter(
+            [dict(type='ScoreThreshold', thr=self.semi_train_cfg['pseudo_thr'])], num_teachers)
         self.student = MODELS.build(segmentor)
         for name in teacher_names(num_teachers):
-            self.add_pair(name, 'student', MODELS.build(segmentor), freeze=cfg['freeze_teacher'])
+            self.add_pair(name, 'student', MODELS.build(segmentor),
+                          freeze=self.semi_train_cfg['freeze_teacher'])
         self.finish_pairs()
-        self.num_classes = decode_head_of(self.student, owner).num_classes
-        self.pseudo_filter.check_num_classes(
-            self.num_classes, f'{owner}.semi_train_cfg.' +
-            ('pseudo_filters' if cfg['pseudo_filters'] is not None else
-             'pseudo_thr -> pseudo_filters'))
+        self.num_classes = decode_head_of(self.student, self.owner).num_classes
+        self.check_filter_classes(self.num_classes)
 
     def check_train_cfg(self, cfg: dict) -> None:
         check_choice(f'{self.owner}.semi_train_cfg.weighting', cfg['weighting'], WEIGHTINGS)

@@ -14,12 +14,12 @@ from ...registry import MODELS, register
 from ...utils.device import device_scalar
 from ...utils.errors import ConfigKeyError
 from ..seg.mean_teacher_segmentor import decode_head_of, full_image_metas
-from ..teacher_student import TeacherStudentModel, without_preprocessor
+from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel, without_preprocessor
 from .clip_preprocessor import clip_labels
 from .eor import eor_ce_gain, eor_loss, refine
 
 TRAIN_DEFAULTS = dict(
-    sup_weight=1.0,
+    SCHEDULE_DEFAULTS,
     # weight of the teacher-student consistency, the unsupervised loss (0: supervised only; the
     # teacher is not run); the same key as the detector's and the segmentor's
     unsup_weight=0.1,
@@ -30,8 +30,6 @@ TRAIN_DEFAULTS = dict(
     use_eor=True,
     eor_weight=1.0,
     # the consistency weight ramps in as exp(-5 (1 - it / ramp_iters)^2) (as published)
-    burn_in_iters=0,
-    ramp_iters=0,
     ramp='sigmoid',
     # std of the Gaussian noise (on normalised frames) of the student's view of every clip
     noise_std=0.1,
