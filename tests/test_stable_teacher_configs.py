@@ -9,6 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mtkit.utils.errors import ConfigKeyError
+
 from conftest import REPO
 from helpers import replace_strings, small_run_cfg
 
@@ -40,6 +42,9 @@ def tiny(path, root, work_dir):
     cfg.model.semi_train_cfg.ramp_iters = 0  # the consistency at full weight from iteration 0
     for key in ('val_dataloader', 'test_dataloader'):
         cfg[key].batch_size = 2
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'mtkit.PseudoLabelDiagnosticsHook':
+            hook['interval'] = 1  # log within the test's 2 iterations
     return cfg
 
 
@@ -110,6 +115,15 @@ def test_config_trains_and_validates(path, tiny_moving_digits, tmp_path):
         assert 0.0 <= metrics[f'{who}/clip/flicker'] <= 100.0
     model = runner.model
     assert hasattr(model, 'eor') == (variant in ('smt', 'smt-eor'))
+    if variant == 'smt':  # the EoR module is no predictor: evaluating it is a config error
+        runner.val_loop.predict_on = ['teacher', 'eor']
+        with pytest.raises(ConfigKeyError, match=r"predict_on names \['eor'\], which "
+                                                 r"StableMeanTeacherSegmentor cannot predict "
+                                                 r"with \(it has \['student', 'teacher'\]\)"):
+            runner.val_loop.run()
+    # the one diagnostics channel: the teacher's accuracy on the labeled frames
+    if variant != 'sup':
+        assert 0.0 <= runner.message_hub.get_scalar('train/pseudo/accuracy').current() <= 1.0
 
 
 def test_clip_metric_by_hand():

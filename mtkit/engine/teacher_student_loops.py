@@ -6,6 +6,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 
+from ..models.teacher_student import TeacherStudentModel
 from ..registry import LOOPS, register
 from ..utils.errors import ConfigKeyError
 
@@ -36,10 +37,13 @@ class _EachModelMixin:
             raise ConfigKeyError(
                 f'{type(self).__name__} needs a model with `semi_test_cfg` (a teacher-student '
                 f'wrapper); {type(model).__name__} has none. Use the plain {stage} loop.')
-        missing = [n for n in self.predict_on if not hasattr(model, n)]
+        known = model.predictors() if isinstance(model, TeacherStudentModel) else [
+            n for n in self.predict_on if hasattr(model, n)]
+        missing = [n for n in self.predict_on if n not in known]
         if missing:
             raise ConfigKeyError(f'{type(self).__name__}: predict_on names {missing}, which '
-                                 f'{type(model).__name__} does not have')
+                                 f'{type(model).__name__} cannot predict with (it has '
+                                 f'{list(known)})')
         previous = cfg.get('predict_on', None)
         per_model = {}
         try:
