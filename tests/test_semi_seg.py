@@ -299,7 +299,8 @@ def test_dual_teacher_resumes_exactly(digitscenes, tmp_path):
 def test_dual_teacher_hook_needs_its_teachers(digitscenes, tmp_path):
     cfg = dt_cfg(digitscenes, str(tmp_path), 1)
     cfg.custom_hooks[0].teacher_names = ('teacher', 'teacher3')
-    with pytest.raises(AttributeError, match='DualTeacherHook needs a model with `teacher3`'):
+    with pytest.raises(ConfigKeyError, match=r"DualTeacherHook.teacher_names names \['teacher3'\], "
+                                             r"but MeanTeacherSegmentor declares the teachers"):
         Runner.from_cfg(cfg).train()
     cfg = dt_cfg(digitscenes, str(tmp_path), 1)
     cfg.custom_hooks.append(dict(type='mtkit.EMATeacherHook', momentum=0.01))
@@ -307,7 +308,8 @@ def test_dual_teacher_hook_needs_its_teachers(digitscenes, tmp_path):
         Runner.from_cfg(cfg).train()
     with pytest.raises(ConfigKeyError, match='one dict per teacher'):
         from mtkit.hooks import DualTeacherHook
-        DualTeacherHook(teacher_train_cfgs=[dict(mix='cutmix')])
+        DualTeacherHook(teacher_names=('teacher', 'teacher2'),
+                        teacher_train_cfgs=[dict(mix='cutmix')])
 
 
 @pytest.mark.slow

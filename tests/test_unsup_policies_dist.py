@@ -24,7 +24,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, policy: str) ->
         with DefaultScope.overwrite_default_scope('mmdet'):
             torch.set_num_threads(1)
             model = build(oracle=dict(), unsup_images=policy, unsup_norm='pseudo_density')
-            set_iter(10)
+            set_iter(model, 10)
             x, gt = _batch()
             unlabeled = copy.deepcopy(gt) if rank == 0 else [sample(), sample()]
             inputs = dict(sup=x.clone(), unsup_teacher=x.clone(), unsup_student=x.clone())

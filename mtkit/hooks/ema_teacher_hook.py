@@ -57,8 +57,8 @@ class EMATeacherHook(TeacherStudentHook):
         check_interval('EMATeacherHook', interval)
         self.schedule_cfg = (dict(schedule) if schedule is not None
                              else dict(type='constant', momentum=momentum))
-        build_momentum_schedule(self.schedule_cfg)  # validated at build time
-        self.schedule = None
+        # validated at build time; the burn-in is the model's (set again in setup)
+        self.schedule = with_burn_in(build_momentum_schedule(self.schedule_cfg), begin_iter or 0)
         self.interval = interval
         self.given_begin_iter = begin_iter
         self.begin_iter = begin_iter

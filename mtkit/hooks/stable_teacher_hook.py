@@ -25,12 +25,15 @@ class StableTeacherHook(TeacherStudentHook):
     Args:
         schedule: Momentum schedule config (MMEngine's momentum convention: weight of the new
             value).
-        pairs: ``{teacher attribute: student attribute}``; None (default): the model's. Pairs
-            the model does not declare are a ``ConfigKeyError``.
+        pairs: ``{teacher attribute: student attribute}``; None (default): the model's
+            (``teacher``/``student`` and ``eor_teacher``/``eor`` on a model without the
+            teacher-student contract). Pairs the model does not declare are a
+            ``ConfigKeyError``.
         buffer_policy: As :class:`~mtkit.hooks.EMATeacherHook`.
     """
 
     state_key = 'mtkit_stable_teacher'
+    FOREIGN_PAIRS = dict(teacher='student', eor_teacher='eor')
 
     def __init__(self,
                  schedule: Optional[Dict[str, Any]] = None,

@@ -112,6 +112,8 @@ class TeacherStudentHook(Hook):
     priority = 'NORMAL'
     #: checkpoint key of the hook's state
     state_key: str = ''
+    #: the pairs of a model without the teacher-student contract when none are given
+    FOREIGN_PAIRS: Optional[Dict[str, str]] = None
 
     def __init__(self, pairs: Optional[Dict[str, str]] = None, buffer_policy: str = 'copy',
                  init_teachers: bool = True) -> None:
@@ -140,6 +142,8 @@ class TeacherStudentHook(Hook):
         narrow it (one teacher, the active one, ...)."""
         contract = contract_of(model)
         if self.given_pairs is None:
+            if contract is None and self.FOREIGN_PAIRS is not None:
+                return dict(self.FOREIGN_PAIRS)
             if contract is None:
                 raise ConfigKeyError(f'{type(self).__name__}: give pairs for a model without the '
                                      f'teacher-student contract ({type(model).__name__})')

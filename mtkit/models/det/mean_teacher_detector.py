@@ -244,7 +244,7 @@ class MeanTeacherDetector(TeacherStudentModel):
     def teacher_boxes(self, name: str, inputs: Tensor, samples: SampleList) -> list:
         """Teacher ``name``'s boxes on ``inputs`` in the original image frame."""
         return self.pseudo_labeler.predict(getattr(self, name), name, inputs, samples,
-                                           self.train_iter, self.check_finite)
+                                           self.check_finite)
 
     def unsup_loss(self, inputs: Tensor, samples: SampleList, uncertain: Optional[list] = None,
                    weight: Optional[float] = None, sup_density: Optional[float] = None) -> dict:

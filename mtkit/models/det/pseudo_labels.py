@@ -133,12 +133,13 @@ class BoxPseudoLabeler:
                     f"'homography_matrix' to the meta_keys of that branch's PackDetInputs")
 
     # ------------------------------------------------------------------ teacher
-    def predict(self, teacher, name: str, inputs: Tensor, samples: SampleList, it: int,
+    def predict(self, teacher, name: str, inputs: Tensor, samples: SampleList,
                 check_finite) -> list:
         """Teacher ``name``'s boxes on ``inputs`` (the weak view), mapped back to the original
         image frame. The teacher runs in eval mode under ``torch.inference_mode()``; its raw
         head outputs are checked for NaN / inf first (mmdet's score threshold would drop NaN
-        scores silently) and go on in float32 (under AMP, box decoding and NMS need it)."""
+        scores silently: ``check_finite(tensors, what)`` stops) and go on in float32 (under
+        AMP, box decoding and NMS need it)."""
         self.check_homography(samples, 'unsup_teacher')
         teacher.eval()
 
