@@ -47,6 +47,11 @@ def test_every_wrapper_declares_its_pairs(models):
         models['det'].set_active_teacher('teacher3')
     with pytest.raises(ConfigKeyError, match='semi_train_cfg.weighting must be one of'):
         models['seg'].update_train_cfg(weighting='sometimes')
+    # the detector's loss policies are checked on update too, and nothing is changed
+    before = dict(models['det'].semi_train_cfg)
+    with pytest.raises(ConfigKeyError, match='semi_train_cfg.unsup_images must be one of'):
+        models['det'].update_train_cfg(unsup_images='some')
+    assert models['det'].semi_train_cfg == before
     cfg = Config.fromfile(osp.join(REPO, VIDEO)).model
     cfg.semi_test_cfg = dict(predict_on='eor')
     with pytest.raises(ConfigKeyError, match="predict_on must be one of .*'eor'"):
