@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mtkit.hooks import (DualTeacherHook, EMATeacherHook, PseudoLabelDiagnosticsHook,
-                         StableTeacherHook)
+                         StableTeacherHook, SyncNormBuffersHook)
 from mtkit.models.teacher_student import TeacherStudentModel
 from mtkit.registry import MODELS
 from mtkit.utils.errors import ConfigKeyError
@@ -124,7 +124,8 @@ def test_a_value_given_twice_must_agree(models):
 
 @pytest.mark.parametrize('make', [
     lambda: EMATeacherHook(interval=0), lambda: PseudoLabelDiagnosticsHook(interval=0),
-    lambda: DualTeacherHook(interval=0)], ids=['ema', 'diagnostics', 'dual'])
+    lambda: DualTeacherHook(interval=0), lambda: SyncNormBuffersHook(interval=0)],
+    ids=['ema', 'diagnostics', 'dual', 'sync_norm'])
 def test_interval_mistakes_are_config_errors(make):
     with pytest.raises(ConfigKeyError, match='interval must be an int >= 1'):
         make()

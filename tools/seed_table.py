@@ -59,24 +59,34 @@ def group_runs(summary: Dict[str, dict],
     return groups
 
 
+def mean_std(vals: Sequence[float]) -> tuple:
+    """(mean, sample std or None for one value)."""
+    return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
+
+
+def common_iteration(kind: str, name: str, per_seed: Dict[int, int]) -> int:
+    """The one iteration at which all seeds of a group stopped; else a ``ValueError`` naming
+    the group and each seed's iteration (their means would not compare)."""
+    iters = set(per_seed.values())
+    if len(iters) != 1:
+        raise ValueError(f'{kind} {name!r}: seeds stopped at different iterations (seed: '
+                         f'iteration) {dict(sorted(per_seed.items()))}; rerun them to the same '
+                         f'length')
+    return iters.pop()
+
+
 def seed_stats(groups: Dict[str, Dict[int, tuple]],
                metrics: Sequence[str]) -> Dict[str, dict]:
     """Per group: seeds, iteration, and per metric (mean, sample std or None for one seed)."""
     out = {}
     for name, by_seed in groups.items():
-        iters = {it for it, _ in by_seed.values()}
-        if len(iters) != 1:
-            per_seed = {s: it for s, (it, _) in sorted(by_seed.items())}
-            raise ValueError(f'group {name!r}: its seeds stopped at different iterations '
-                             f'(seed: iteration) {per_seed}; rerun them to the same length')
-        row = dict(seeds=sorted(by_seed), iteration=iters.pop(), metrics={})
+        iteration = common_iteration('group', name, {s: it for s, (it, _) in by_seed.items()})
+        row = dict(seeds=sorted(by_seed), iteration=iteration, metrics={})
         for key in metrics:
             missing = [s for s, (_, v) in by_seed.items() if key not in v]
             if missing:
                 raise KeyError(f'group {name!r}, seeds {missing}: no metric {key!r}')
-            vals = [v[key] for _, v in by_seed.values()]
-            row['metrics'][key] = (statistics.mean(vals),
-                                   statistics.stdev(vals) if len(vals) > 1 else None)
+            row['metrics'][key] = mean_std([v[key] for _, v in by_seed.values()])
         out[name] = row
     return out
 
@@ -103,10 +113,6 @@ def markdown(stats: Dict[str, dict], metrics: Sequence[str],
 # ----------------------------------------------------------------------------- experiments
 #: names under which older logs carry today's pseudo-label diagnostics
 PSEUDO_ALIASES = {'unsup_conf_ratio': 'pseudo/kept_share', 'unsup_pseudo_acc': 'pseudo/accuracy'}
-
-
-def mean_std(vals: Sequence[float]) -> tuple:
-    return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
 
 
 def fmt(ms: tuple, digits: int = 3) -> str:
@@ -151,10 +157,9 @@ def read_experiment_runs(work_dir: str, arms: Optional[Sequence[str]] = None) ->
             continue
         if not run['val']:
             continue
-        last = max(run['val'], key=int)
+        iteration, metrics = pick_validation(run, osp.basename(path))
         groups.setdefault(m['name'], {})[int(m['seed'])] = dict(
-            iteration=int(last), metrics=run['val'][last], all_val=run['val'],
-            pseudo=pseudo_means(path))
+            iteration=iteration, metrics=metrics, all_val=run['val'], pseudo=pseudo_means(path))
     return groups
 
 
@@ -170,12 +175,9 @@ def arm_rows(groups: dict, arms: dict, table: dict) -> dict:
         spec = arms.get(name, {})
         if spec.get('stage') == 'sup':
             continue
-        iters = {r['iteration'] for r in by_seed.values()}
-        if len(iters) != 1:
-            raise ValueError(f'arm {name!r}: seeds stopped at different iterations '
-                             f'{ {s: r["iteration"] for s, r in by_seed.items()} }; rerun them '
-                             f'to the same length')
-        row = dict(seeds=sorted(by_seed), iteration=iters.pop(),
+        iteration = common_iteration('arm', name,
+                                     {s: r['iteration'] for s, r in by_seed.items()})
+        row = dict(seeds=sorted(by_seed), iteration=iteration,
                    reported=spec.get('reported', 'teacher'),
                    baseline=spec.get('baseline', table.get('baseline')),
                    full=spec.get('full', table.get('full')))

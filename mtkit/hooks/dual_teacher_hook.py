@@ -72,16 +72,14 @@ class DualTeacherHook(TeacherStudentHook):
         if turns is not None and (interval is not None or turns < 1):
             raise ConfigKeyError(f'DualTeacherHook: turns must be >= 1 and given without '
                                  f'interval, got turns={turns}, interval={interval}')
-        if teacher_train_cfgs is not None and names is not None \
-                and len(teacher_train_cfgs) != len(names):
-            raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs one dict per '
-                                 f'teacher ({len(names)}), got {len(teacher_train_cfgs)}')
         # each turn restarts the mean-teacher ramp (validates momentum_min)
         self.schedule = build_momentum_schedule(dict(type='mean_teacher',
                                                      momentum_min=momentum_min))
         self.interval = interval
         self.turns = turns
         self.teacher_train_cfgs = [dict(c) for c in teacher_train_cfgs or ()]
+        if names is not None:  # else checked against the model's teachers
+            self._check_train_cfgs(names)
         # schedule state (``step``: updates since the active teacher's activation)
         self.active = 0
         self.period = 0
@@ -102,12 +100,16 @@ class DualTeacherHook(TeacherStudentHook):
                                      f'{contract.ema_teachers} (num_teachers)')
             pairs = {t: self.student_name or contract.teacher_pairs[t] for t in names}
             self.check_declared(contract, pairs, 'student_name')
+        self._check_train_cfgs(names)
+        self.teacher_names = tuple(names)
+        return pairs
+
+    def _check_train_cfgs(self, names) -> None:
+        """``teacher_train_cfgs``, when given, has one dict per teacher of ``names``."""
         if self.teacher_train_cfgs and len(self.teacher_train_cfgs) != len(names):
             raise ConfigKeyError(f'DualTeacherHook: teacher_train_cfgs needs one dict per '
                                  f'teacher ({len(names)}: {list(names)}), got '
                                  f'{len(self.teacher_train_cfgs)}')
-        self.teacher_names = tuple(names)
-        return pairs
 
     def _epoch_length(self, runner) -> int:
         loader = runner.train_dataloader

@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 
 from ..registry import HOOKS, register
 from ..utils.errors import ConfigKeyError
-from .teacher_student import unwrap_model
+from .teacher_student import check_interval, unwrap_model
 
 NORM_STATISTICS = ('running_mean', 'running_var')
 
@@ -69,9 +69,7 @@ class SyncNormBuffersHook(Hook):
     priority = 'ABOVE_NORMAL'  # before the teacher hooks copy buffers and the checkpoint saves
 
     def __init__(self, interval: int = 1, buffers: Optional[Sequence[str]] = None) -> None:
-        if not isinstance(interval, int) or interval < 1:
-            raise ConfigKeyError(f'SyncNormBuffersHook.interval must be an int >= 1, got '
-                                 f'{interval!r}')
+        check_interval('SyncNormBuffersHook', interval)
         if buffers is not None and (isinstance(buffers, str) or not all(
                 isinstance(p, str) for p in buffers)):
             raise ConfigKeyError(f'SyncNormBuffersHook.buffers: expected a list of regular '

@@ -30,7 +30,7 @@ on:
 * **the default data preprocessor** -- :func:`default_preprocessor`.
 """
 import copy
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModel
@@ -52,13 +52,13 @@ SCHEDULE_DEFAULTS = dict(sup_weight=1.0, unsup_weight=1.0, burn_in_iters=0, ramp
 
 
 def default_preprocessor(owner: str, given: Optional[dict], inner: Optional[dict],
-                         wrapper: Optional[str] = None, plain: Sequence[str] = ()) -> dict:
+                         wrapper: Optional[str] = None) -> dict:
     """The data preprocessor of a teacher-student model.
 
     ``given`` (the model's ``data_preprocessor``) or else ``inner`` (the wrapped model's own);
     neither is a :class:`ConfigKeyError` naming ``owner``. With ``wrapper`` (a registry type
-    name), a config that is not already of that type -- or, when ``plain`` lists type names,
-    one of those -- is wrapped as ``dict(type=wrapper, data_preprocessor=cfg)``."""
+    name), a config that is not already of that type is wrapped as
+    ``dict(type=wrapper, data_preprocessor=cfg)``."""
     cfg = given if given is not None else inner
     if cfg is None:
         raise ConfigKeyError(f'{owner}: give data_preprocessor, or a wrapped model config with '
@@ -66,7 +66,7 @@ def default_preprocessor(owner: str, given: Optional[dict], inner: Optional[dict
     if wrapper is None:
         return cfg
     kind = str(cfg.get('type', '')).split('.')[-1]
-    if kind == wrapper.split('.')[-1] or (plain and kind not in plain):
+    if kind == wrapper.split('.')[-1]:
         return cfg
     return dict(type=wrapper, data_preprocessor=cfg)
 
@@ -102,7 +102,7 @@ class TeacherStudentModel(BaseModel):
                  wrapped: Optional[dict] = None) -> None:
         """``wrapped``: the config of the wrapped model (detector, segmentor), whose data
         preprocessor is the default one (in ``PREPROCESSOR_WRAPPER``)."""
-        owner = type(self).__name__
+        owner = self.owner
         if wrapped is not None:
             data_preprocessor = default_preprocessor(owner, data_preprocessor,
                                                      wrapped.get('data_preprocessor'),

@@ -201,8 +201,8 @@ class MeanTeacherDetector(TeacherStudentModel):
                     len(data_samples['sup']), 1)
             losses.update(self.unsup_policy(
                 self.student, inputs['unsup_student'], student_samples, keep, weight,
-                uncertain=pseudo.uncertain, sup_density=sup_density, features=unsup_x,
-                zero_like=losses or None, zero=self.zero_loss()))
+                self.zero_loss, uncertain=pseudo.uncertain, sup_density=sup_density,
+                features=unsup_x, zero_like=losses or None))
         losses['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         return losses
 
@@ -253,8 +253,7 @@ class MeanTeacherDetector(TeacherStudentModel):
         keep = self.unsup_policy.images_kept([len(s.gt_instances) for s in samples])
         return self.unsup_policy(self.student, inputs, samples, keep,
                                  self.unsup_weight() if weight is None else weight,
-                                 uncertain=uncertain, sup_density=sup_density,
-                                 zero=self.zero_loss())
+                                 self.zero_loss, uncertain=uncertain, sup_density=sup_density)
 
     def joint_student_forward(self) -> bool:
         """Whether this step runs the student's backbone and neck once on both branches

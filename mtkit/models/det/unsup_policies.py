@@ -2,7 +2,7 @@
 detection.md, "Unsupervised loss policies"): which unlabeled images the student trains on,
 how their loss is normalised, which loss terms count, and the gradient weight of uncertain
 regions of dense heads."""
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from mmdet.models.utils import unpack_gt_instances
@@ -96,15 +96,15 @@ class DenseUnsupLoss:
         return [i for i, n in enumerate(counts) if n > 0]
 
     def __call__(self, student, inputs: Tensor, samples: SampleList, keep: list,
-                 weight: float, uncertain: Optional[list] = None,
-                 sup_density: Optional[float] = None, features: Optional[tuple] = None,
-                 zero_like: Optional[dict] = None, zero: Optional[Tensor] = None) -> dict:
+                 weight: float, zero_loss: Callable[[], Tensor],
+                 uncertain: Optional[list] = None, sup_density: Optional[float] = None,
+                 features: Optional[tuple] = None, zero_like: Optional[dict] = None) -> dict:
         """Losses ``unsup_*`` of ``student`` on ``samples`` (the student's view, pseudo labels
         as ``gt_instances``) restricted to the images ``keep``; ``features``: the student's
-        features of exactly those images (a joint pass). ``zero_like`` (a loss dict, e.g. the
-        supervised one) gives the loss keys of a batch without kept image on a single process,
-        ``zero`` the zero connected to the student (both computed when not given). Also
-        ``unsup_pseudo_per_img``."""
+        features of exactly those images (a joint pass). On a single process a batch without
+        kept image gives ``zero_loss()`` (the model's zero connected to the student, called
+        only then) under the loss keys of ``zero_like`` (a loss dict, e.g. the supervised one;
+        computed when not given). Also ``unsup_pseudo_per_img``."""
         cfg = self.cfg
         counts = [len(s.gt_instances) for s in samples]
         if not keep and get_world_size() > 1:
@@ -115,10 +115,7 @@ class DenseUnsupLoss:
         elif not keep:
             if zero_like is None:  # only for the loss keys
                 zero_like = student.loss(inputs, samples)
-            if zero is None:
-                zero = torch.cat([p.view(-1)[:1] for p in student.parameters()
-                                  if p.requires_grad]).sum() * 0.0
-            losses = zero_unsup_losses(zero_like, zero)
+            losses = zero_unsup_losses(zero_like, zero_loss())
         else:
             if len(keep) < len(counts):
                 inputs = inputs[keep]
