@@ -1,7 +1,9 @@
 """Metrics mtkit registers: top-1 accuracy / error of a classifier; mIoU with a foreground-only
-mIoU beside it (images); frame, clip and temporal stability scores of clip segmentation."""
+mIoU beside it (images); frame, clip and temporal stability scores of clip segmentation; COCO
+box AP per group of images (e.g. per fog severity) with the rare classes' mean AP."""
 from typing import List, Sequence
 
+import numpy as np
 import torch
 
 from mmengine.evaluator import BaseMetric
@@ -172,3 +174,83 @@ class ClipSegMetric(_SegAreaMetric):
                     flicker=100.0 * sum(flicker) / max(len(flicker), 1),
                     fg_mIoU=mean_iou(inter, union, exclude=list(self.background_classes)),
                     fg_flicker=100.0 * fg_changed / max(fg_static, 1))
+
+
+from mmdet.evaluation import CocoMetric  # noqa: E402
+
+
+@register(METRICS)
+class GroupedCocoMetric(CocoMetric):
+    """mmdet's ``CocoMetric`` over all images, then again over each group of images, and the
+    mean AP of the rare classes.
+
+    The groups are the values of one field of the annotation file's image entries
+    (``group_key``; e.g. ``fog_severity`` in DigitScenes-Fog): each group's ``bbox_mAP`` and
+    ``bbox_mAP_50`` are reported as ``{group_prefix}{value}_bbox_mAP`` (e.g. ``fog3_bbox_mAP``,
+    evaluated on that group's images only). With ``rare_classes``, ``rare_mAP`` is the mean of
+    those classes' AP (``classwise`` is switched on for it).
+
+    Args:
+        group_key: Field of every image entry of ``ann_file`` that names its group.
+        group_prefix: Prefix of the group keys (default: ``group_key``'s first word, e.g.
+            ``fog``).
+        rare_classes: Class names averaged into ``rare_mAP``.
+        **kwargs: ``CocoMetric``'s arguments (``ann_file`` is required).
+    """
+
+    def __init__(self, group_key: str, group_prefix: str = None,
+                 rare_classes: Sequence[str] = (), **kwargs) -> None:
+        if kwargs.get('ann_file') is None:
+            raise ConfigKeyError('GroupedCocoMetric: give ann_file (the groups are read from '
+                                 'its image entries)')
+        if rare_classes:
+            kwargs['classwise'] = True
+        super().__init__(**kwargs)
+        self.group_key = group_key
+        self.group_prefix = group_prefix if group_prefix is not None else \
+            group_key.split('_')[0]
+        self.rare_classes = tuple(rare_classes)
+        self.ann_file = kwargs['ann_file']
+
+    def groups(self) -> dict:
+        """``{value: [image id, ...]}`` of the annotation file, by ``group_key``."""
+        out, missing = {}, []
+        for img_id, img in self._coco_api.imgs.items():
+            if self.group_key not in img:
+                missing.append(img.get('file_name', img_id))
+                continue
+            out.setdefault(img[self.group_key], []).append(img_id)
+        if missing:
+            raise ConfigKeyError(
+                f'GroupedCocoMetric: {len(missing)} image entries of {self.ann_file} have no '
+                f'{self.group_key!r} field (first: {missing[0]}); group_key must name a field '
+                f'of every image entry')
+        return dict(sorted(out.items()))
+
+    def compute_metrics(self, results: list) -> dict:
+        if self.rare_classes:
+            unknown = [c for c in self.rare_classes if c not in self.dataset_meta['classes']]
+            if unknown:
+                raise ConfigKeyError(f'GroupedCocoMetric.rare_classes: {unknown} are not '
+                                     f'classes of the dataset {self.dataset_meta["classes"]}')
+        self.img_ids = None
+        out = super().compute_metrics(results)
+        everything, classwise = self.img_ids, self.classwise
+        self.classwise = False
+        try:
+            for value, ids in self.groups().items():
+                wanted = set(ids)
+                part = [r for r in results if r[1]['img_id'] in wanted]
+                if not part:
+                    continue
+                self.img_ids = ids
+                sub = super().compute_metrics(part)
+                for key in ('bbox_mAP', 'bbox_mAP_50'):
+                    if key in sub:
+                        out[f'{self.group_prefix}{value}_{key}'] = sub[key]
+        finally:
+            self.img_ids, self.classwise = everything, classwise
+        if self.rare_classes:
+            aps = [out[f'{c}_precision'] for c in self.rare_classes]
+            out['rare_mAP'] = float(np.nanmean(aps)) if not all(np.isnan(aps)) else float('nan')
+        return out

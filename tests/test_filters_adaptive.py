@@ -7,6 +7,7 @@ from mtkit.filters import (ClassQuantileThreshold, ConsensusFilter, FilterChain,
                            NMSFilter, ScoreSumTopK, build_filter, class_quantiles,
                            consensus_boxes, consensus_dense, gmm_thresholds, score_sum_topk_mask)
 from mtkit.filters.diagnostics import PseudoLabelStats, pseudo_label_matches
+from mtkit.utils.errors import ConfigKeyError
 
 
 def inst(boxes, scores, labels):
@@ -43,15 +44,37 @@ def test_consensus_boxes_hand_computed():
     a = inst([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]], [0.8, 0.6, 0.9], [1, 2, 3])
     # b: same class 1, IoU 0.81 with a[0]; class 5 on a[1] (other class); nothing at a[2]
     b = inst([[1, 1, 10, 10], [20, 20, 30, 30]], [0.4, 0.9], [1, 5])
-    keep, scores = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels, b.scores,
-                                   0.5, 'mean')
+    keep, scores, boxes = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels,
+                                          b.scores, 0.5, 'mean')
     assert keep.tolist() == [True, False, False]
     assert scores[0].item() == pytest.approx(0.6)
-    keep, _ = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels, b.scores, 0.9)
+    assert boxes is a.bboxes  # box_rule 'first': the first teacher's boxes
+    keep, _, _ = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels, b.scores, 0.9)
     assert keep.tolist() == [False, False, False]  # IoU 0.81 < 0.9
     out, = ConsensusFilter(0.5, 'min')([a], dict(second=[b]))
     assert out.labels.tolist() == [1] and out.scores.tolist() == pytest.approx([0.4])
     assert len(ConsensusFilter()([a], dict(second=[b[:0]]))[0]) == 0
+
+
+def test_consensus_weighted_box_fusion_hand_computed():
+    # PETS' consensus: agreed pairs fused with their scores as weights
+    a = inst([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]], [0.6, 0.8, 0.7], [1, 2, 3])
+    b = inst([[2, 0, 12, 10], [21, 21, 31, 31], [0, 0, 4, 4]], [0.2, 0.8, 0.9], [1, 2, 1])
+    keep, scores, boxes = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels,
+                                          b.scores, 0.5, 'mean', 'weighted')
+    # a0-b0: IoU 80 / 120 = 0.667, fused x = (0.6 * 0 + 0.2 * 2) / 0.8 = 0.5, x2 = 10.5
+    # a1-b1: IoU 81 / 119 = 0.68, equal weights: the midpoint; a2: no partner (b2 IoU 0)
+    assert keep.tolist() == [True, True, False]
+    torch.testing.assert_close(boxes, torch.tensor([[0.5, 0.0, 10.5, 10.0],
+                                                    [20.5, 20.5, 30.5, 30.5],
+                                                    [50.0, 50.0, 60.0, 60.0]]))
+    assert scores.tolist() == pytest.approx([0.4, 0.8, 0.7])
+    out, = ConsensusFilter(0.5, box_rule='weighted')([a], dict(second=[b]))
+    torch.testing.assert_close(out.bboxes, torch.tensor([[0.5, 0.0, 10.5, 10.0],
+                                                         [20.5, 20.5, 30.5, 30.5]]))
+    assert a.bboxes[0].tolist() == [0, 0, 10, 10]  # the input is not modified
+    with pytest.raises(ConfigKeyError, match='box_rule'):
+        ConsensusFilter(box_rule='average')
 
 
 def test_consensus_dense_is_the_intersection_of_confidence_maps():

@@ -10,6 +10,9 @@ from ..utils.errors import ConfigKeyError, check_choice
 from .base import Context, PseudoLabelFilter
 
 SCORE_RULES = ('mean', 'min', 'max', 'geometric')
+#: Box of an agreed pseudo label: the first teacher's, or both boxes averaged with their scores
+#: as weights (weighted box fusion).
+BOX_RULES = ('first', 'weighted')
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
@@ -39,25 +42,36 @@ def combine_scores(a: Tensor, b: Tensor, rule: str) -> Tensor:
 
 def consensus_boxes(boxes_a: Tensor, labels_a: Tensor, scores_a: Tensor, boxes_b: Tensor,
                     labels_b: Tensor, scores_b: Tensor, iou_thr: float,
-                    rule: str = 'mean') -> Tuple[Tensor, Tensor]:
+                    rule: str = 'mean', box_rule: str = 'first'
+                    ) -> Tuple[Tensor, Tensor, Tensor]:
     """Match teacher A's boxes to teacher B's.
 
     A box of A is kept when B has a box of the same class with IoU >= ``iou_thr``; its partner
     is B's same-class box of highest IoU, and the kept box gets ``rule(score_a, score_b)``.
+    With ``box_rule='weighted'`` its coordinates become ``(s_a * box_a + s_b * box_b) /
+    (s_a + s_b)`` (weighted box fusion of the pair; A's box where both scores are 0).
 
     Returns:
-        ``(keep, scores)``: (N,) bool mask over A and (N,) combined scores (A's score where
-        not kept).
+        ``(keep, scores, boxes)``: (N,) bool mask over A, (N,) combined scores and (N, 4)
+        boxes (A's score and box where not kept).
     """
+    check_choice('box rule', box_rule, BOX_RULES)
     n = boxes_a.shape[0]
     if n == 0 or boxes_b.shape[0] == 0:
-        return torch.zeros(n, dtype=torch.bool, device=boxes_a.device), scores_a
+        return torch.zeros(n, dtype=torch.bool, device=boxes_a.device), scores_a, boxes_a
     iou = box_iou(boxes_a, boxes_b)
     iou = torch.where(labels_a[:, None] == labels_b[None, :], iou, iou.new_full((), -1.0))
     best_iou, best = iou.max(1)
     keep = best_iou >= iou_thr
     combined = combine_scores(scores_a, scores_b[best], rule)
-    return keep, torch.where(keep, combined, scores_a)
+    boxes = boxes_a
+    if box_rule == 'weighted':
+        wa, wb = scores_a.clamp_min(0)[:, None], scores_b[best].clamp_min(0)[:, None]
+        total = wa + wb
+        fused = (wa * boxes_a + wb * boxes_b[best]) / total.clamp_min(torch.finfo(
+            boxes_a.dtype).tiny)
+        boxes = torch.where(keep[:, None] & (total > 0), fused, boxes_a)
+    return keep, torch.where(keep, combined, scores_a), boxes
 
 
 def consensus_dense(scores_a: Tensor, labels_a: Tensor, scores_b: Tensor, labels_b: Tensor,
@@ -78,24 +92,29 @@ class ConsensusFilter(PseudoLabelFilter):
     The model provides the second teacher's predictions, projected into the same view, as
     ``context['second']`` (a list of per-image instances; for dense maps a
     ``(scores, labels)`` pair). Boxes: same class and IoU >= ``iou_thr``; the primary
-    teacher's box is kept, its score replaced by ``score_rule`` of both scores. Dense: pixels
-    where both teachers predict the same class with confidence >= ``dense_thr``.
+    teacher's box is kept (``box_rule='first'``) or fused with its partner, weighted by their
+    scores (``'weighted'``, the consensus of PETS' static and dynamic teachers), its score
+    replaced by ``score_rule`` of both scores. Dense: pixels where both teachers predict the
+    same class with confidence >= ``dense_thr``.
 
     Args:
         iou_thr: IoU a box pair needs to count as agreement.
         score_rule: ``'mean'`` (default), ``'min'``, ``'max'`` or ``'geometric'``.
+        box_rule: ``'first'`` (default) or ``'weighted'``.
         dense_thr: Per-pixel confidence both teachers need (dense maps only).
     """
 
     requires = ('second', )
 
     def __init__(self, iou_thr: float = 0.5, score_rule: str = 'mean',
-                 dense_thr: float = 0.0) -> None:
+                 box_rule: str = 'first', dense_thr: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= iou_thr <= 1.0:
             raise ConfigKeyError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
                                  f'{iou_thr!r}')
         check_choice('ConsensusFilter.score_rule', score_rule, SCORE_RULES)
+        check_choice('ConsensusFilter.box_rule', box_rule, BOX_RULES)
+        self.box_rule = box_rule
         self.iou_thr = float(iou_thr)
         self.score_rule = score_rule
         self.dense_thr = float(dense_thr)
@@ -107,10 +126,13 @@ class ConsensusFilter(PseudoLabelFilter):
                              f'{len(second)} from the second')
         out = []
         for a, b in zip(batch, second):
-            keep, scores = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels,
-                                           b.scores, self.iou_thr, self.score_rule)
+            keep, scores, boxes = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes,
+                                                  b.labels, b.scores, self.iou_thr,
+                                                  self.score_rule, self.box_rule)
             a = a.clone() if hasattr(a, 'clone') else a
             a.scores = scores
+            if boxes is not a.bboxes:
+                a.bboxes = boxes
             out.append(take(a, keep))
         return out
 

@@ -11,7 +11,7 @@ import json
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -146,9 +146,11 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def make_scene(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray,
-               pool: np.ndarray, photos: List[np.ndarray], cfg: DigitScenesConfig
+               pool: np.ndarray, photos: List[np.ndarray], cfg: DigitScenesConfig,
+               pick: Optional[Callable[[np.random.Generator], int]] = None
                ) -> Tuple[np.ndarray, List[dict], int]:
-    """Render one image.
+    """Render one image (``pick(rng)``, when given, chooses each digit scan instead of a
+    uniform draw from ``pool``: e.g. a class-imbalanced draw).
 
     Returns:
         ``(image uint8 HxWx3 RGB, instances, fully_occluded)``: each instance has ``label``
@@ -159,7 +161,7 @@ def make_scene(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray,
     img = background(rng, photos, size, cfg.texture_prob)
     placed: List[Tuple[List[float], int, np.ndarray]] = []
     for _ in range(int(rng.integers(1, cfg.max_objects + 1))):
-        idx = int(pool[rng.integers(len(pool))])
+        idx = int(pool[rng.integers(len(pool))]) if pick is None else int(pick(rng))
         for _try in range(20):
             s = int(rng.integers(cfg.min_digit, cfg.max_digit + 1))
             x, y = int(rng.integers(0, size - s + 1)), int(rng.integers(0, size - s + 1))

@@ -2,14 +2,12 @@
 import math
 from typing import Any, Dict, Optional, Sequence
 
-from mmengine.dist import get_world_size
-
 from ..registry import HOOKS, register
 from ..teachers.ema import copy_student_to_teacher_
 from ..teachers.momentum import build_momentum_schedule
 from ..teachers.switching import switching_state
 from ..utils.errors import ConfigKeyError
-from .teacher_student import TeacherStudentHook, check_interval, contract_of
+from .teacher_student import TeacherStudentHook, check_interval, contract_of, epoch_length
 
 
 @register(HOOKS)
@@ -111,10 +109,6 @@ class DualTeacherHook(TeacherStudentHook):
                                  f'teacher ({len(names)}: {list(names)}), got '
                                  f'{len(self.teacher_train_cfgs)}')
 
-    def _epoch_length(self, runner) -> int:
-        loader = runner.train_dataloader
-        return max(1, math.ceil(len(loader.dataset) / (loader.batch_size * get_world_size())))
-
     def check_model(self, runner, model) -> None:
         if contract_of(model) is None:
             raise ConfigKeyError(
@@ -126,7 +120,7 @@ class DualTeacherHook(TeacherStudentHook):
         if self.turns is not None:
             self._interval = max(1, math.ceil(runner.max_iters / self.turns))
         else:
-            self._interval = self.interval or self._epoch_length(runner)
+            self._interval = self.interval or epoch_length(runner)
 
     def reset_state(self) -> None:
         super().reset_state()

@@ -23,11 +23,15 @@ and by how much:
 
 The momentum convention is the one of :mod:`mtkit.teachers.ema`: the weight of the new value.
 """
+import math
+import os.path as osp
 from typing import Dict, List, Optional
 
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop, find_latest_checkpoint
 from torch import nn
 
 from ..models.teacher_student import TeacherStudentModel
@@ -53,6 +57,13 @@ def check_interval(owner: str, interval, allow_none: bool = False) -> None:
     if not isinstance(interval, int) or interval < 1:
         raise ConfigKeyError(f'{owner}: interval must be an int >= 1'
                              f'{" or None" if allow_none else ""}, got {interval!r}')
+
+
+def epoch_length(runner) -> int:
+    """Iterations of one pass over the training set:
+    ``ceil(len(dataset) / (batch_size * world_size))``."""
+    loader = runner.train_dataloader
+    return max(1, math.ceil(len(loader.dataset) / (loader.batch_size * get_world_size())))
 
 
 def check_pair(model: nn.Module, teacher: str, student: str, hook_name: str) -> None:
@@ -89,6 +100,21 @@ def check_every_teacher_is_updated(runner, model) -> None:
             f"dict(type='mtkit.EMATeacherHook', teacher_name='{missing[0]}', momentum=...) "
             f"to custom_hooks, i.e. EMATeacherHook(teacher_name='{missing[0]}'), or a "
             f'DualTeacherHook whose teacher_names include them.')
+
+
+def check_start_checkpoint(runner, reason: str) -> None:
+    """A run that must start from a checkpoint (``reason``, from the model) has one: an
+    existing ``load_from`` file, or a resume that finds one; else a :class:`ConfigKeyError`
+    naming ``load_from``."""
+    load_from, resume = runner._load_from, runner._resume
+    if resume and load_from is None and find_latest_checkpoint(runner.work_dir) is not None:
+        return
+    if load_from is None:
+        raise ConfigKeyError(
+            f'load_from is not set, but {reason}. Set load_from to the source model\'s '
+            f'checkpoint (e.g. --cfg-options load_from=work_dirs/source/iter_5000.pth)')
+    if '://' not in str(load_from) and not osp.isfile(load_from):
+        raise ConfigKeyError(f'load_from={load_from!r}: no such file, and {reason}')
 
 
 class TeacherStudentHook(Hook):
@@ -198,6 +224,15 @@ class TeacherStudentHook(Hook):
 
     def setup(self, runner) -> None:
         """Subclass hook: settings that depend on the runner, before the state is set."""
+
+    def before_run(self, runner) -> None:
+        """Before any weights are loaded: a model that must start from a checkpoint
+        (:meth:`~mtkit.models.teacher_student.TeacherStudentModel.start_checkpoint_reason`)
+        has one to start from."""
+        contract = contract_of(unwrap_model(runner.model))
+        reason = contract.start_checkpoint_reason() if contract is not None else None
+        if reason and isinstance(runner._train_loop, BaseLoop):  # training, not a test run
+            check_start_checkpoint(runner, reason)
 
     def before_train(self, runner) -> None:
         model = unwrap_model(runner.model)

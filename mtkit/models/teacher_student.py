@@ -167,6 +167,11 @@ class TeacherStudentModel(BaseModel):
     def burn_in_iters(self) -> int:
         return int(self.semi_train_cfg['burn_in_iters'])
 
+    def start_checkpoint_reason(self) -> Optional[str]:
+        """Why this configuration cannot train from fresh weights (None: it can). The teacher
+        hooks then refuse to start without a checkpoint to load (``load_from`` or a resume)."""
+        return None
+
     # ------------------------------------------------------------------ pairs
     def add_pair(self, teacher: str, student: str, module: Optional[nn.Module] = None,
                  freeze: bool = True) -> None:

@@ -129,3 +129,15 @@ def copy_student_to_teacher_(plan: EMAPlan) -> None:
     for group in (plan.params, plan.float_buffers, plan.other_buffers):
         for dsts, srcs in group.values():
             torch._foreach_copy_(dsts, srcs)
+
+
+@torch.no_grad()
+def swap_teacher_and_student_(plan: EMAPlan) -> None:
+    """Exchange the teacher's and the student's weights (parameters, and buffers unless
+    ``keep``) in place: a true swap through a cloned copy, so that neither ends up sharing
+    storage with the other and the modules' own tensors (which optimizers hold) stay theirs."""
+    for group in (plan.params, plan.float_buffers, plan.other_buffers):
+        for dsts, srcs in group.values():
+            held = [t.clone() for t in dsts]
+            torch._foreach_copy_(dsts, srcs)
+            torch._foreach_copy_(srcs, held)

@@ -170,6 +170,13 @@ class MeanTeacherDetector(TeacherStudentModel):
                     f"alone: it needs burn_in_iters=0, unsup_norm='head' (there is no labeled "
                     f"density to normalise by) and unsup_weight > 0; got {bad}")
 
+    def start_checkpoint_reason(self) -> Optional[str]:
+        if self.semi_train_cfg['labeled_branch'] == 'none':
+            return (f"{self.owner}.semi_train_cfg.labeled_branch='none' (source-free): the "
+                    f'teachers and the student start from the source model, and there is no '
+                    f'label to learn from fresh weights')
+        return None
+
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
         return self.predicting_model()(inputs, data_samples, mode='predict')
 
