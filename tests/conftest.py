@@ -119,3 +119,13 @@ def tiny_digitsc(tmp_path_factory, digitscenes):
     root = str(tmp_path_factory.mktemp('digitsc'))
     write_digitsc(digitscenes, root, severities=(1, 5), corruptions=('fog', 'gaussian_noise'))
     return root
+
+
+@pytest.fixture(scope='session')
+def digitscenes_fog(tmp_path_factory):
+    """A tiny DigitScenes-Fog (64 px, severities 1 and 5): returns its root folder."""
+    from mtkit.generate.digitscenes_fog import DigitScenesFogConfig, generate_fog
+    root = str(tmp_path_factory.mktemp('digitscenes_fog'))
+    generate_fog(root, DigitScenesFogConfig(num_images=dict(train=8, val=3, test=2),
+                                            severities=(1, 5), img_size=64))
+    return root
