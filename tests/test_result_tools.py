@@ -2,12 +2,14 @@
 over-seed table of the model-zoo experiments."""
 import json
 import math
+import os
 import os.path as osp
 import sys
 
 import pytest
 
 from tools import collect_results, experiment, seed_table
+from tools.seed_table import read_experiment_runs
 
 from conftest import REPO
 
@@ -204,6 +206,9 @@ def test_experiment_plan_commands_and_start_checkpoints(tmp_path):
     sup_dir = tmp_path / 'wd' / 'sup_s0'
     sup_dir.mkdir(parents=True)
     (sup_dir / 'last_checkpoint').write_text(str(sup_dir / 'iter_5.pth'))
+    # a start run still going (no done.json) is no start: its checkpoint is not the last
+    assert experiment.start_checkpoint(exp, 'mt') is None
+    (sup_dir / 'done.json').write_text('{}')
     assert experiment.start_checkpoint(exp, 'mt') == str(sup_dir / 'iter_5.pth')
     cmd = experiment.command(exp, jobs[1], str(sup_dir / 'iter_5.pth'))
     assert cmd[:2] == [sys.executable, osp.join(REPO, 'tools', 'train.py')]
@@ -212,7 +217,6 @@ def test_experiment_plan_commands_and_start_checkpoints(tmp_path):
     assert opts == ['a.b=1', 'model.semi_train_cfg.unsup_loss_terms=[loss_cls,loss_obj]',
                     'x.y=None', f'lst={tmp_path / "wd"}/all.txt', 'randomness.seed=0',
                     f'load_from={sup_dir / "iter_5.pth"}']
-    (sup_dir / 'done.json').write_text('{}')
     assert [(j['arm'], j['seed']) for j in experiment.plan(exp)] == [('mt', 0), ('mt', 1)]
 
 
@@ -227,7 +231,7 @@ def test_experiment_runs_in_order_marks_done_and_names_failures(tmp_path, monkey
 
     def fake_command(exp_, job, load_from):
         order.append((job['arm'], job['seed'], load_from))
-        if job['arm'] == 'sup':  # what tools/train.py leaves behind
+        if job['arm'] == 'sup':  # what tools/train.py leaves behind (the runner adds done.json)
             code = (f'open({job["work_dir"] + "/last_checkpoint"!r}, "w")'
                     f'.write({job["work_dir"] + "/iter_9.pth"!r}); '
                     f'open({job["work_dir"] + "/iter_9.pth"!r}, "w")')
@@ -250,7 +254,8 @@ def test_experiment_file_mistakes_are_named(tmp_path):
     cases = [({'a': dict(config='configs/nope.py')}, r"arms.a.config 'configs/nope.py' does "),
              ({'a': dict(config=SUP, sed=[1])}, r"arms.a has unknown key\(s\) \['sed'\]"),
              ({'a': dict(config=SUP, start='b')}, r"arms.a.start 'b' is neither an arm"),
-             ({'a': dict(config=SUP, stage='pre')}, r"arms.a.stage must be 'sup' or 'semi'")]
+             ({'a': dict(config=SUP, stage='pre')}, r"arms.a.stage must be one of"),
+             ({'a': dict(config=SUP, stage='test')}, r"stage='test' but no start")]
     for arms, msg in cases:
         with pytest.raises(ConfigKeyError, match=msg):
             experiment.load_experiment(_experiment_file(tmp_path, arms))
@@ -259,7 +264,32 @@ def test_experiment_file_mistakes_are_named(tmp_path):
         experiment.plan(exp, ['b'])
 
 
-@pytest.mark.parametrize('name', ['det_converged', 'seg_converged', 'video_converged', 'demo'])
+def test_experiment_test_arm_evaluates_its_start_and_reads_as_iteration_0(tmp_path):
+    """A stage='test' arm runs tools/test.py on its start checkpoint (--out in its folder), and
+    the tables read that file as one validation at iteration 0, beside the trained arms."""
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'sup': dict(stage='sup', config=SUP, seeds=[0]),
+        'ref': dict(stage='test', config=MT, start='sup', seeds=[0],
+                    options={'test_evaluator.ann_file': 'val.json'})}))
+    job, = experiment.plan(exp, ['ref'])
+    cmd = experiment.command(exp, job, '/ckpt/iter_5.pth')
+    assert cmd[1:4] == [osp.join(REPO, 'tools', 'test.py'), osp.join(REPO, MT),
+                        '/ckpt/iter_5.pth']
+    out = cmd[cmd.index('--out') + 1]
+    assert out == osp.join(job['work_dir'], 'test_metrics.json')
+    assert 'test_evaluator.ann_file=val.json' in cmd and not any(
+        c.startswith('load_from=') for c in cmd)
+    os.makedirs(job['work_dir'])
+    with open(out, 'w') as f:
+        json.dump({'teacher/coco/bbox_mAP': 0.5, 'student/coco/bbox_mAP': 0.5,
+                   'teacher/coco/fog1_bbox_mAP': 0.6}, f)
+    groups = read_experiment_runs(str(tmp_path / 'wd'))
+    assert groups['ref'][0]['iteration'] == 0
+    assert groups['ref'][0]['metrics']['teacher/coco/fog1_bbox_mAP'] == 0.6
+
+
+@pytest.mark.parametrize('name', ['det_converged', 'seg_converged', 'video_converged', 'demo',
+                                  'sfod'])
 def test_model_zoo_experiment_files_load(name):
     """Every arm of the model zoo's experiments is a config file that exists, plus options."""
     exp = experiment.load_experiment(osp.join(REPO, 'experiments', f'{name}.py'))

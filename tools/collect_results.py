@@ -3,7 +3,8 @@
     python tools/collect_results.py WORK_DIR [WORK_DIR ...] [--out results.json]
 
 Each WORK_DIR is a ``tools/train.py`` work dir; the metrics come from the newest
-``*/vis_data/scalars.json`` in it (MMEngine's LocalVisBackend). Prints, per run, the metrics
+``*/vis_data/scalars.json`` in it (MMEngine's LocalVisBackend), or, for a test-only run, from
+its ``test_metrics.json`` (``tools/test.py --out``, reported at iteration 0). Prints, per run, the metrics
 at every validation step and the mean seconds per training iteration.
 """
 import argparse
@@ -38,7 +39,20 @@ def iter_scalar_records(work_dir: str) -> Iterator[dict]:
                     raise ValueError(f'{path}, line {n}: not JSON ({e})') from e
 
 
+#: Metrics of a test-only run (``tools/test.py --out``, e.g. a source-only reference), read as
+#: one validation at iteration 0 when the work dir has no training scalars.
+TEST_METRICS = 'test_metrics.json'
+
+
 def read_run(work_dir: str) -> dict:
+    test_file = osp.join(work_dir, TEST_METRICS)
+    if osp.isfile(test_file) and not glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                                        'scalars.json')):
+        with open(test_file) as f:
+            metrics = {k: v for k, v in json.load(f).items()
+                       if any(m in k for m in METRIC_KEYS)}
+        return dict(work_dir=work_dir, last_train_iter=0, val={'0': metrics},
+                    sec_per_iter=None)
     vals, times, last_iter = {}, [], 0
     for rec in iter_scalar_records(work_dir):
         step = rec.get('step', rec.get('iter', 0))

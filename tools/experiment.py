@@ -13,7 +13,9 @@
   ``start`` is another arm (its seed-0 run's last checkpoint, from that run's
   ``last_checkpoint``) or a checkpoint path; it becomes ``load_from``. An arm waits for the arm
   it starts from. ``stage='sup'`` arms are the headroom runs (the table lists them at every
-  validation). ``{work_dir}`` in an option value is the experiment's work dir;
+  validation); ``stage='test'`` arms only evaluate their start checkpoint with
+  ``tools/test.py`` (e.g. a source model on the target domain, reported at iteration 0; its
+  ``options`` choose the evaluated split). ``{work_dir}`` in an option value is the experiment's work dir;
 * ``concat_files``: ``{name: [path, ...]}``: text files written into the work dir before any
   run, the sorted lines of the listed files (e.g. the list of every training image);
 * ``table``: ``metric`` (the key after ``teacher/`` / ``student/``), ``models``, ``extra``
@@ -41,11 +43,14 @@ from mmengine.config import Config
 from mtkit.utils.errors import ConfigKeyError
 
 if __package__:
+    from .collect_results import TEST_METRICS
     from .seed_table import experiment_tables, read_experiment_runs, write_experiment_json
 else:  # python tools/experiment.py
+    from collect_results import TEST_METRICS
     from seed_table import experiment_tables, read_experiment_runs, write_experiment_json
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+STAGES = ('sup', 'semi', 'test')
 ARM_KEYS = {'config', 'options', 'seeds', 'start', 'stage', 'baseline', 'full', 'reported',
             'pseudo'}
 
@@ -76,9 +81,12 @@ def load_experiment(path: str, work_dir: Optional[str] = None) -> dict:
             raise ConfigKeyError(f'{path}: arms.{name} has no config')
         if not osp.isfile(osp.join(REPO, arm['config'])):
             raise ConfigKeyError(f'{path}: arms.{name}.config {arm["config"]!r} does not exist')
-        if arm.get('stage', 'semi') not in ('sup', 'semi'):
-            raise ConfigKeyError(f"{path}: arms.{name}.stage must be 'sup' or 'semi', got "
+        if arm.get('stage', 'semi') not in STAGES:
+            raise ConfigKeyError(f"{path}: arms.{name}.stage must be one of {STAGES}, got "
                                  f"{arm['stage']!r}")
+        if arm.get('stage') == 'test' and arm.get('start') is None:
+            raise ConfigKeyError(f"{path}: arms.{name} has stage='test' but no start (the "
+                                 f'checkpoint it evaluates)')
         start = arm.get('start')
         if start is not None and start not in cfg['arms'] and not start.endswith('.pth'):
             raise ConfigKeyError(f'{path}: arms.{name}.start {start!r} is neither an arm '
@@ -93,6 +101,13 @@ def run_dir(exp: dict, arm: str, seed: int) -> str:
     return osp.join(exp['work_dir'], f'{arm}_s{seed}')
 
 
+def start_run(exp: dict, arm: str) -> str:
+    """The run folder of the arm ``arm`` starts from (its seed 0, else its first seed)."""
+    start = exp['arms'][arm]['start']
+    seeds = exp['arms'][start].get('seeds', exp['seeds'])
+    return run_dir(exp, start, 0 if 0 in seeds else seeds[0])
+
+
 def start_checkpoint(exp: dict, arm: str) -> Optional[str]:
     """The ``load_from`` of an arm: its start arm's last checkpoint (seed 0, else its first
     seed), or the path given; None when the start arm has not finished."""
@@ -101,10 +116,9 @@ def start_checkpoint(exp: dict, arm: str) -> Optional[str]:
         return None
     if start not in exp['arms']:
         return start
-    seeds = exp['arms'][start].get('seeds', exp['seeds'])
-    last = osp.join(run_dir(exp, start, 0 if 0 in seeds else seeds[0]), 'last_checkpoint')
-    if not osp.isfile(last):
-        return None
+    last = osp.join(start_run(exp, arm), 'last_checkpoint')
+    if not osp.isfile(osp.join(start_run(exp, arm), 'done.json')) or not osp.isfile(last):
+        return None  # not finished (a checkpoint of a run still going is no start)
     with open(last) as f:
         return f.read().strip()
 
@@ -137,11 +151,17 @@ def command(exp: dict, job: dict, load_from: Optional[str]) -> List[str]:
     options = dict(exp['options'])
     options.update(spec.get('options', {}))
     options['randomness.seed'] = job['seed']
+    cfg_options = ['--cfg-options'] + [f'{k}={option_value(v, exp["work_dir"])}'
+                                       for k, v in options.items()]
+    config = osp.join(REPO, spec['config'])
+    if spec.get('stage') == 'test':
+        return [sys.executable, osp.join(REPO, 'tools', 'test.py'), config, load_from,
+                '--work-dir', job['work_dir'], '--out',
+                osp.join(job['work_dir'], TEST_METRICS)] + cfg_options
     if load_from is not None:
-        options['load_from'] = load_from
-    return [sys.executable, osp.join(REPO, 'tools', 'train.py'), osp.join(REPO, spec['config']),
-            '--work-dir', job['work_dir'], '--cfg-options'] + [
-                f'{k}={option_value(v, exp["work_dir"])}' for k, v in options.items()]
+        cfg_options.append(f'load_from={load_from}')
+    return [sys.executable, osp.join(REPO, 'tools', 'train.py'), config, '--work-dir',
+            job['work_dir']] + cfg_options
 
 
 def write_concat_files(exp: dict) -> None:
@@ -161,6 +181,7 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONUNBUFFERED='1')
     pending, running, failed = list(jobs), [], []
+    waiting = set()
     arms_pending = {j['arm'] for j in jobs}
     while pending or running:
         for job in list(pending):
@@ -172,6 +193,13 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
             if start is not None and load_from is None:
                 if start in arms_pending:
                     continue  # waits for its start arm
+                if start in exp['arms'] and osp.isdir(start_run(exp, job['arm'])) \
+                        and not dry_run:
+                    if job['arm'] not in waiting:  # running in another invocation
+                        print(f'{job["arm"]}_s{job["seed"]} waits for {start} '
+                              f'({start_run(exp, job["arm"])}) to finish', flush=True)
+                        waiting.add(job['arm'])
+                    continue
                 raise ConfigKeyError(f'arm {job["arm"]} starts from {start}, which has no '
                                      f'finished run in {exp["work_dir"]}: run it first')
             if load_from is not None and not osp.isfile(load_from):
@@ -209,7 +237,7 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
             if not any(j['arm'] == job['arm'] for j in pending) and \
                     not any(r[0]['arm'] == job['arm'] for r in running):
                 arms_pending.discard(job['arm'])
-        if running:
+        if running or waiting:
             time.sleep(2)
     return failed
 

@@ -12,7 +12,8 @@ grouping: the headroom runs at every validation, then per arm the mean +- sample
 of the teacher and the student, the gain of the arm's reported model over its supervised + EMA
 baseline, the share of the headroom it closes, ``(arm - baseline) / (full - baseline)``, and
 the pseudo-label diagnostics (``pseudo/...``, PseudoLabelDiagnosticsHook) averaged over the
-second half of training.
+second half of training, and (``table['peak']``) the reported model's best validation and its
+drop to the last one (a collapse shows as a large peak - last).
 """
 import argparse
 import glob
@@ -123,8 +124,11 @@ def fmt(ms: tuple, digits: int = 3) -> str:
 def pseudo_means(work_dir: str) -> Dict[str, float]:
     """Every ``pseudo/...`` training scalar of a run (older names mapped by
     :data:`PSEUDO_ALIASES`) averaged over the second half of its training; NaN values (an
-    interval without pseudo labels) are left out."""
+    interval without pseudo labels) are left out. A run that never trained (a test-only run)
+    has none."""
     series: Dict[str, Dict[int, float]] = {}
+    if not glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        return {}
     for rec in iter_scalar_records(work_dir):
         step = rec.get('iter', rec.get('step'))
         if step is None:
@@ -186,6 +190,14 @@ def arm_rows(groups: dict, arms: dict, table: dict) -> dict:
                 vals = [r['metrics'].get(f'{model}/{metric}') for r in by_seed.values()]
                 if all(v is not None for v in vals):
                     row[f'{model}/{metric}'] = mean_std(vals)
+        # the reported model's best validation and its drop to the last one, per seed
+        rep = f'{row["reported"]}/{table["metric"]}'
+        peaks = [max((v[rep] for v in r['all_val'].values() if rep in v), default=None)
+                 for r in by_seed.values()]
+        lasts = [r['metrics'].get(rep) for r in by_seed.values()]
+        if all(p is not None for p in peaks) and all(v is not None for v in lasts):
+            row['peak'] = mean_std(peaks)
+            row['peak_minus_last'] = mean_std([p - v for p, v in zip(peaks, lasts)])
         no_pseudo = spec.get('pseudo', True) is False
         for key in table.get('pseudo', ()):
             vals = [r['pseudo'][key] for r in by_seed.values() if key in r['pseudo']]
@@ -229,7 +241,10 @@ def experiment_tables(groups: dict, arms: dict, table: dict) -> tuple:
     models = list(table.get('models', ('teacher', 'student')))
     extra = list(table.get('extra', ()))
     pseudo = list(table.get('pseudo', ()))
-    cols = [f'{m}' for m in models] + [f'{m} {e}' for e in extra for m in models[:2]]
+    extra_models = list(table.get('extra_models', models[:2]))
+    cols = [f'{m}' for m in models] + [f'{m} {e}' for e in extra for m in extra_models]
+    if table.get('peak'):
+        cols += ['peak (reported)', 'peak - last']
     lines += [f'Semi-supervised phase ({key}), last validation, mean +- std over seeds', '',
               '| arm | seeds | iters | ' + ' | '.join(cols) + ' | reported - baseline teacher '
               '| gap closed | ' + ' | '.join(pseudo) + ' | compared with |',
@@ -245,7 +260,9 @@ def experiment_tables(groups: dict, arms: dict, table: dict) -> tuple:
             return f.format(r[k]) if r.get(k) is not None else '-'
 
         cells = [cell(f'{m}/{key}') for m in models]
-        cells += [cell(f'{m}/{e}') for e in extra for m in models[:2]]
+        cells += [cell(f'{m}/{e}') for e in extra for m in extra_models]
+        if table.get('peak'):
+            cells += [cell('peak'), cell('peak_minus_last')]
         gain = f'{r["gain"]:+.{digits}f} ({r["reported"]})' if 'gain' in r else '-'
         lines.append(f'| {n} | {",".join(map(str, r["seeds"]))} | {r["iteration"]} | '
                      + ' | '.join(cells) + f' | {gain} | {opt("gap_closed", "{:.0%}")} | '
