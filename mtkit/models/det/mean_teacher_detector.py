@@ -7,6 +7,7 @@ unlabeled loss under the dense-head policies. The parts live in their own module
 :mod:`~mtkit.models.det.unsup_policies` (the unsupervised-loss policies) and
 :mod:`~mtkit.models.det.student_pass` (the student's losses from features computed once).
 """
+import contextlib
 from typing import Dict, Optional
 
 from mmdet.structures import SampleList
@@ -19,6 +20,8 @@ from ...utils.errors import ConfigKeyError, check_choice
 from ..semi_common import consensus_partner, teacher_names
 from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel
 from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
+from .relational_context import (RelationalContext, attached, check_relational_context,
+                                 install_semantic_loss)
 from .student_pass import batch_stats_free, detector_loss, joint_features, takes_features
 from .unsup_policies import DenseUnsupLoss, check_policies, zero_unsup_losses
 
@@ -76,6 +79,12 @@ TRAIN_DEFAULTS = dict(
     # once, so no normalisation statistic mixes the domains) or 'none' (source-free: batches
     # hold the unlabeled branches only, the student trains on pseudo labels alone).
     labeled_branch='same_domain',
+    # Grounded Teacher's relational context module and semantic-aware loss (dense heads):
+    # None, or dict(alpha=0.99, reweight=True, reg=1.0, variant='pair'): the class-relation
+    # matrix of the student's predictions against the pseudo labels (EMA weight of the old value
+    # alpha), and, with reweight, each positive location's classification loss weighted by it
+    # (docs/domain_adaptation.md, "Grounded Teacher"). Set at build time.
+    relational_context=None,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
 
@@ -154,11 +163,24 @@ class MeanTeacherDetector(TeacherStudentModel):
         self.pseudo_labeler = BoxPseudoLabeler(owner, cfg, self.pseudo_filter, self.pseudo_stats,
                                                self.num_classes)
         self.unsup_policy = DenseUnsupLoss(owner, cfg)
+        self.relation = self.semantic_loss = None
+        if cfg['relational_context'] is not None:
+            if self.num_classes is None:
+                raise ConfigKeyError(f'{owner}.semi_train_cfg.relational_context needs the '
+                                     f"detector's number of classes (bbox_head.num_classes)")
+            self.relation = RelationalContext(self.num_classes, **cfg['relational_context'])
+            self.semantic_loss = install_semantic_loss(self.student, owner)
 
     def check_train_cfg(self, cfg: dict) -> None:
         name = f'{self.owner}.semi_train_cfg'
         check_policies(name, cfg)
         check_choice(f'{name}.labeled_branch', cfg['labeled_branch'], LABELED_BRANCHES)
+        cfg['relational_context'] = check_relational_context(f'{name}.relational_context',
+                                                             cfg['relational_context'])
+        built = getattr(self, 'relation', 'unbuilt')
+        if built != 'unbuilt' and (built is None) != (cfg['relational_context'] is None):
+            raise ConfigKeyError(f'{name}.relational_context is set when the model is built; '
+                                 f'it cannot be switched on or off afterwards')
         if cfg['labeled_branch'] == 'none':
             bad = {k: cfg[k] for k, ok in (('burn_in_iters', 0), ('unsup_norm', 'head'))
                    if cfg[k] != ok}
@@ -206,12 +228,23 @@ class MeanTeacherDetector(TeacherStudentModel):
                 losses = self.sup_loss(inputs['sup'], data_samples['sup'], sup_x)
                 sup_density = sum(len(s.gt_instances) for s in data_samples['sup']) / max(
                     len(data_samples['sup']), 1)
-            losses.update(self.unsup_policy(
-                self.student, inputs['unsup_student'], student_samples, keep, weight,
-                self.zero_loss, uncertain=pseudo.uncertain, sup_density=sup_density,
-                features=unsup_x, zero_like=losses or None))
+            with self.semantic_context():
+                losses.update(self.unsup_policy(
+                    self.student, inputs['unsup_student'], student_samples, keep, weight,
+                    self.zero_loss, uncertain=pseudo.uncertain, sup_density=sup_density,
+                    features=unsup_x, zero_like=losses or None))
+            if self.relation is not None:  # every rank, every step: the matrix's EMA step
+                self.relation.commit()
+                losses['rcm_diag_mean'] = self.relation.diagonal_mean()
         losses['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         return losses
+
+    def semantic_context(self):
+        """While the unsupervised loss runs: the student's classification loss weighed (and the
+        relation's pairs counted) by the relational context, when configured."""
+        if self.relation is None:
+            return contextlib.nullcontext()
+        return attached(self.semantic_loss, self.relation.weights)
 
     def check_branches(self, inputs: dict, labeled: bool, unlabeled: bool) -> None:
         """The batch holds the branches the config needs (``sup`` unless source-free; the

@@ -1,0 +1,152 @@
+"""Grounded Teacher's relational context and semantic-aware weights against hand-computed
+values; the loss wrapper on mmdet's own classification losses; the matrix agrees across 2
+gloo processes."""
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.models.losses import CrossEntropyLoss, FocalLoss
+
+from mtkit.losses.semantic_aware import (confusion_counts, confusion_rows,
+                                         semantic_aware_weights, update_relation_,
+                                         usable_relation)
+from mtkit.models.det.relational_context import (RelationalContext, SemanticAwareClsLoss,
+                                                 attached, check_relational_context)
+from mtkit.utils.errors import ConfigKeyError
+
+C = torch.tensor([[0.8, 0.2, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]])
+OBSERVED = torch.tensor([True, True, False])
+
+
+def test_confusion_counts_rows_and_ema_by_hand():
+    labels = torch.tensor([0, 0, 0, 1, 3, 2])
+    preds = torch.tensor([0, 0, 1, 1, 0, 3])  # label 3 and prediction 3: background, left out
+    counts = confusion_counts(labels, preds, 3)
+    assert counts.tolist() == [[2, 1, 0], [0, 1, 0], [0, 0, 0]]
+    rows, observed = confusion_rows(counts)
+    assert rows[0].tolist() == pytest.approx([2 / 3, 1 / 3, 0])
+    assert observed.tolist() == [True, True, False]
+    m = C.clone()
+    update_relation_(m, rows, observed, alpha=0.9)
+    assert m[0].tolist() == pytest.approx([0.9 * 0.8 + 0.1 * 2 / 3, 0.9 * 0.2 + 0.1 / 3, 0])
+    assert m[1].tolist() == pytest.approx([0.45, 0.55, 0])
+    assert m[2].tolist() == [0, 0, 0]  # unobserved: unchanged
+    with pytest.raises(ValueError, match='alpha'):
+        update_relation_(m, rows, observed, alpha=1.0)
+
+
+def test_usable_relation_fills_unobserved_rows_and_zeros():
+    u = usable_relation(C, OBSERVED)
+    assert u[2].tolist() == pytest.approx([1 / 3] * 3)  # unobserved: uniform
+    assert u[0, 2].item() == pytest.approx(1e-3) and u[0, 0].item() == pytest.approx(0.8)
+
+
+def test_semantic_aware_weights_by_hand():
+    labels = torch.tensor([0, 0, 1, 2, 3])
+    preds = torch.tensor([0, 1, 0, 2, 0])
+    # raw: right 0 -> 1 - 0.8; wrong 0->1 -> C[0,1]; wrong 1->0 -> C[1,0]; right 2 (uniform
+    # row) -> 1 - 1/3; label 3 is background (weight 1). Mean over the 4 objects: 0.391667
+    raw = torch.tensor([0.2, 0.2, 0.5, 2 / 3])
+    norm = raw / raw.mean()
+    w = semantic_aware_weights(C, OBSERVED, labels, preds, reg=0.0)
+    assert w.tolist() == pytest.approx(norm.tolist() + [1.0], rel=1e-5)
+    w = semantic_aware_weights(C, OBSERVED, labels, preds, reg=1.0)
+    assert w.tolist() == pytest.approx(((norm + 1) / 2).tolist() + [1.0], rel=1e-5)
+    assert w[:4].tolist() == pytest.approx([0.75532, 0.75532, 1.13830, 1.35106], abs=1e-5)
+    # 'diagonal': a wrong prediction weighs C[g, g]
+    raw_d = torch.tensor([0.2, 0.8, 0.5, 2 / 3])
+    w = semantic_aware_weights(C, OBSERVED, labels, preds, reg=0.0, variant='diagonal')
+    assert w[:4].tolist() == pytest.approx((raw_d / raw_d.mean()).tolist(), rel=1e-5)
+    # mixed objects keep weight 1 and leave the mean
+    mixed = torch.tensor([False, False, False, True, False])
+    w = semantic_aware_weights(C, OBSERVED, labels, preds, reg=0.0, mixed=mixed)
+    assert w[3].item() == 1.0
+    assert w[:3].tolist() == pytest.approx((raw[:3] / raw[:3].mean()).tolist(), rel=1e-5)
+    # nothing in the foreground: all ones
+    assert semantic_aware_weights(C, OBSERVED, torch.tensor([3]), torch.tensor([0])).tolist() \
+        == [1.0]
+
+
+def test_relational_context_config_errors():
+    assert check_relational_context('x', None) is None
+    assert check_relational_context('x', dict(alpha=0.5))['reg'] == 1.0
+    for bad, match in ((dict(alpha=1.0), 'alpha'), (dict(reg=-1), 'reg'),
+                       (dict(variant='row'), 'variant'), (dict(beta=1), 'unknown'),
+                       ([1], 'expected None or a dict')):
+        with pytest.raises(ConfigKeyError, match=match):
+            check_relational_context('semi_train_cfg.relational_context', bad)
+
+
+def test_wrapper_weights_mmdet_losses_and_passes_through_when_detached():
+    torch.manual_seed(0)
+    pred = torch.randn(4, 3)
+    # YOLOX-style soft one-hot rows (one_hot * IoU); a background row of zeros
+    target = torch.tensor([[0.9, 0, 0], [0, 0.7, 0], [0, 0, 0.8], [0, 0, 0]])
+    bce = CrossEntropyLoss(use_sigmoid=True, reduction='sum')
+    wrapped = SemanticAwareClsLoss(bce)
+    assert torch.equal(wrapped(pred, target), bce(pred, target))  # nothing attached
+    seen = {}
+
+    def context(labels, preds):
+        seen.update(labels=labels.tolist(), preds=preds.tolist())
+        return torch.tensor([2.0, 1.0, 0.5, 1.0])
+    with attached(wrapped, context):
+        out = wrapped(pred, target)
+    assert seen == dict(labels=[0, 1, 2, 3], preds=pred.argmax(1).tolist())
+    expected = bce(pred, target, weight=torch.tensor([[2.0], [1.0], [0.5], [1.0]]))
+    assert out.item() == pytest.approx(expected.item())
+    assert wrapped.context is None
+    # RetinaNet / FCOS style: integer labels, K = background, sample weights multiplied
+    focal = FocalLoss(use_sigmoid=True, reduction='sum')
+    labels = torch.tensor([0, 3, 2, 1])
+    wrapped = SemanticAwareClsLoss(focal)
+    with attached(wrapped, lambda lab, p: torch.tensor([2.0, 1.0, 3.0, 1.0])):
+        out = wrapped(pred, labels, weight=torch.tensor([1.0, 0.5, 1.0, 1.0]))
+    expected = focal(pred, labels, weight=torch.tensor([2.0, 0.5, 3.0, 1.0]))
+    assert out.item() == pytest.approx(expected.item())
+    with pytest.raises(ConfigKeyError, match='stateless'):
+        SemanticAwareClsLoss(torch.nn.Linear(2, 2))
+
+
+def test_relational_context_uses_the_step_start_matrix_then_commits():
+    rcm = RelationalContext(3, alpha=0.5, reg=0.0)
+    assert rcm.weights(torch.tensor([0, 1]), torch.tensor([0, 0])).tolist() == pytest.approx(
+        [(1 - 1 / 3) / 0.5, (1 / 3) / 0.5])  # unfitted: uniform rows, mean 0.5
+    rcm.weights(torch.tensor([0]), torch.tensor([1]))  # a second call in the same step
+    rcm.commit()
+    # counts row 0: [1, 1, 0], row 1: [1, 0, 0]; EMA from zeros with alpha 0.5
+    torch.testing.assert_close(rcm.matrix, torch.tensor([[0.25, 0.25, 0], [0.5, 0, 0],
+                                                         [0, 0, 0]]))
+    assert rcm.observed.tolist() == [True, True, False]
+    assert rcm.diagonal_mean().item() == pytest.approx(0.125)
+    rcm.commit()  # a step without pairs leaves it as it is
+    assert rcm.matrix[0].tolist() == pytest.approx([0.25, 0.25, 0])
+
+
+def _rcm_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    import datetime
+    import json
+
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=60))
+    try:
+        rcm = RelationalContext(3, alpha=0.5)
+        if rank == 0:  # rank 1 has no pair at all, and still commits
+            rcm.weights(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]))
+        rcm.commit()
+        with open(osp.join(out_dir, f'rcm{rank}.json'), 'w') as f:
+            json.dump(rcm.matrix.tolist(), f)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_relation_matrix_is_the_same_on_every_rank(tmp_path):
+    import json
+
+    import torch.multiprocessing as mp
+    mp.spawn(_rcm_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2)
+    mats = [json.loads((tmp_path / f'rcm{r}.json').read_text()) for r in range(2)]
+    assert mats[0] == mats[1]
+    assert mats[0][0] == pytest.approx([0.25, 0.25, 0]) and mats[0][1] == [0, 0.5, 0]
