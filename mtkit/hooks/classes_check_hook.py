@@ -4,7 +4,7 @@ from mmengine.runner import BaseLoop
 
 from ..datasets.image_keys import leaves
 from ..registry import HOOKS, register
-from ..utils.classes import check_classes, head_num_classes
+from ..utils.classes import check_class_names, check_classes, head_num_classes
 from .teacher_student import unwrap_model
 
 
@@ -14,8 +14,9 @@ class ClassesCheckHook(Hook):
     train and val, or test), raise :class:`~mtkit.utils.errors.ConfigKeyError` when a
     dataset's ``metainfo['classes']`` has another length than the ``num_classes`` of a
     classifying head of the model (:func:`~mtkit.utils.classes.head_num_classes`), naming the
-    dataset, its classes and the head. mtkit's runtime configs list it in ``default_hooks``
-    (``classes_check``)."""
+    dataset, its classes and the head; and when a class list the model holds
+    (``model.named_class_lists()``, e.g. an expert detector's) names other classes than a
+    dataset. mtkit's runtime configs list it in ``default_hooks`` (``classes_check``)."""
 
     priority = 'VERY_HIGH'
 
@@ -29,7 +30,10 @@ class ClassesCheckHook(Hook):
             loader = getattr(loop, 'dataloader', None) if isinstance(loop, BaseLoop) else None
             if loader is None:
                 continue
+            named = getattr(model, 'named_class_lists', None)
+            named = named() if callable(named) else {}
             for leaf in leaves(loader.dataset):
                 meta = getattr(leaf, 'metainfo', None) or {}
                 where = f'{split}_dataloader dataset {getattr(leaf, "ann_file", "") or ""!r}'
                 check_classes(meta.get('classes'), heads, where)
+                check_class_names(meta.get('classes'), named, where)

@@ -42,3 +42,16 @@ def check_classes(classes: Optional[Sequence[str]], heads: Dict[str, int], where
             f'model\'s heads have {", ".join(wrong)}. Set the head\'s num_classes in the model '
             f'config (e.g. bbox_head.num_classes or decode_head.num_classes) to '
             f'{len(classes)}, or give the dataset the classes the model was built for')
+
+
+def check_class_names(classes: Optional[Sequence[str]], named: Dict[str, Sequence[str]],
+                      where: str) -> None:
+    """Raise :class:`ConfigKeyError` when a class list the model holds (``named``: ``{what:
+    class names}``, e.g. an expert's) differs from the dataset's ``classes`` (``where``)."""
+    if not classes:
+        return
+    for what, names in named.items():
+        if list(names) != list(classes):
+            raise ConfigKeyError(f'{what} has the classes {list(names)}, but {where} has '
+                                 f'{list(classes)}; they must be the same names in the same '
+                                 f'order')

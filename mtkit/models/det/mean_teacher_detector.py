@@ -11,6 +11,7 @@ import contextlib
 from typing import Dict, Optional
 
 from mmdet.structures import SampleList
+from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 from ...filters.diagnostics import BOX_STAT_KEYS, ratio
@@ -20,6 +21,7 @@ from ...utils.errors import ConfigKeyError, check_choice
 from ..semi_common import consensus_partner, teacher_names
 from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel
 from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
+from .expert import Expert, check_expert
 from .relational_context import (RelationalContext, attached, check_relational_context,
                                  install_semantic_loss)
 from .student_pass import batch_stats_free, detector_loss, joint_features, takes_features
@@ -85,6 +87,12 @@ TRAIN_DEFAULTS = dict(
     # alpha), and, with reweight, each positive location's classification loss weighted by it
     # (docs/domain_adaptation.md, "Grounded Teacher"). Set at build time.
     relational_context=None,
+    # Grounded Teacher's expert branch: None, or dict(config=..., checkpoint=...) (any mmdet
+    # detector, run online on the weak view) or dict(predictions=...) (its boxes, written
+    # before by tools/expert_predictions.py), with score_thr=0.5, min_size=2.0, weight=1.0 and
+    # optionally classes=[...]: the student's loss on the expert's boxes, expert_* losses times
+    # weight. Set at build time.
+    expert=None,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
 
@@ -170,6 +178,11 @@ class MeanTeacherDetector(TeacherStudentModel):
                                      f"detector's number of classes (bbox_head.num_classes)")
             self.relation = RelationalContext(self.num_classes, **cfg['relational_context'])
             self.semantic_loss = install_semantic_loss(self.student, owner)
+        self.expert = None
+        if cfg['expert'] is not None:
+            self.expert = Expert(owner, cfg['expert'], self.num_classes,
+                                 getattr(self.data_preprocessor, 'data_preprocessor',
+                                         self.data_preprocessor))
 
     def check_train_cfg(self, cfg: dict) -> None:
         name = f'{self.owner}.semi_train_cfg'
@@ -177,10 +190,12 @@ class MeanTeacherDetector(TeacherStudentModel):
         check_choice(f'{name}.labeled_branch', cfg['labeled_branch'], LABELED_BRANCHES)
         cfg['relational_context'] = check_relational_context(f'{name}.relational_context',
                                                              cfg['relational_context'])
-        built = getattr(self, 'relation', 'unbuilt')
-        if built != 'unbuilt' and (built is None) != (cfg['relational_context'] is None):
-            raise ConfigKeyError(f'{name}.relational_context is set when the model is built; '
-                                 f'it cannot be switched on or off afterwards')
+        cfg['expert'] = check_expert(f'{name}.expert', cfg['expert'])
+        for key, attr in (('relational_context', 'relation'), ('expert', 'expert')):
+            built = getattr(self, attr, 'unbuilt')
+            if built != 'unbuilt' and (built is None) != (cfg[key] is None):
+                raise ConfigKeyError(f'{name}.{key} is set when the model is built; it cannot '
+                                     f'be switched on or off afterwards')
         if cfg['labeled_branch'] == 'none':
             bad = {k: cfg[k] for k, ok in (('burn_in_iters', 0), ('unsup_norm', 'head'))
                    if cfg[k] != ok}
@@ -216,13 +231,22 @@ class MeanTeacherDetector(TeacherStudentModel):
             pseudo = self.pseudo_labels(inputs, data_samples)
             student_samples = pseudo.student_samples(data_samples['unsup_student'])
             keep = self.unsup_policy.images_kept(pseudo.counts)
-            sup_x = unsup_x = None
+            sup_x = unsup_x = expert_x = None
             if labeled and keep and self.joint_student_forward():
                 unsup_inputs = inputs['unsup_student']
                 if len(keep) < unsup_inputs.shape[0]:
                     unsup_inputs = unsup_inputs[keep]
                 sup_x, unsup_x = joint_features(self.student, inputs['sup'], data_samples['sup'],
                                                 unsup_inputs, [student_samples[i] for i in keep])
+            if self.expert is not None and unsup_x is None:
+                # one backbone + neck pass of the student's view for both unlabeled losses
+                expert_x = self.student.extract_feat(inputs['unsup_student'])
+                if len(keep) == len(student_samples):
+                    unsup_x = expert_x
+                elif keep:
+                    unsup_x = tuple(f[keep] for f in expert_x)
+            elif len(keep) == len(student_samples):
+                expert_x = unsup_x
             losses, sup_density = {}, None
             if labeled:
                 losses = self.sup_loss(inputs['sup'], data_samples['sup'], sup_x)
@@ -236,8 +260,38 @@ class MeanTeacherDetector(TeacherStudentModel):
             if self.relation is not None:  # every rank, every step: the matrix's EMA step
                 self.relation.commit()
                 losses['rcm_diag_mean'] = self.relation.diagonal_mean()
+            if self.expert is not None:
+                losses.update(self.expert_loss(inputs, data_samples, expert_x))
         losses['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         return losses
+
+    def expert_loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, SampleList],
+                    features: Optional[tuple] = None) -> dict:
+        """``expert_*``: the student's loss on the expert's boxes (original frame -> the
+        student's view, at least ``min_size`` wide and high), times the expert's ``weight``;
+        ``features``: the student's features of the whole unlabeled batch, when computed."""
+        cfg = self.semi_train_cfg['expert']
+        found = self.expert.boxes(
+            lambda model, name, x, samples: self.pseudo_labeler.predict(
+                model, name, x, samples, self.check_finite),
+            inputs['unsup_teacher'], data_samples['unsup_teacher'])
+        view = self.pseudo_labeler.to_view(found, data_samples['unsup_student'])
+        kept = []
+        for inst in view:
+            wh = get_box_tensor(inst.bboxes)[:, 2:] - get_box_tensor(inst.bboxes)[:, :2]
+            kept.append(inst[(wh >= cfg['min_size']).all(1)])
+        samples = PseudoLabels(kept).student_samples(data_samples['unsup_student'])
+        losses = self.prefixed(detector_loss(self.student, inputs['unsup_student'], samples,
+                                             features), 'expert_', cfg['weight'])
+        losses['expert_boxes_per_img'] = device_scalar(
+            sum(len(k) for k in kept) / max(len(kept), 1), self.data_preprocessor.device)
+        return losses
+
+    def named_class_lists(self) -> Dict[str, list]:
+        """Class names the datasets must have besides the heads' counts (ClassesCheckHook)."""
+        if self.expert is not None and self.expert.classes is not None:
+            return {f'{self.owner}.semi_train_cfg.expert': list(self.expert.classes)}
+        return {}
 
     def semantic_context(self):
         """While the unsupervised loss runs: the student's classification loss weighed (and the
