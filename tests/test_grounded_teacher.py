@@ -157,7 +157,8 @@ def test_grounded_teacher_run_with_expert_file_and_relational_context(digitscene
     cfg = fog_cfg(digitscenes_fog, str(tmp_path / 'run'), 2)
     cfg.load_from = ckpt
     cfg.model.semi_train_cfg.update(
-        relational_context=dict(alpha=0.5), expert=dict(predictions=out, score_thr=0.0))
+        relational_context=dict(alpha=0.5), expert=dict(predictions=out, score_thr=0.0),
+        semantic_augmentation=dict(prob=1.0, bank_thr=0.0, min_size=2))
     runner = Runner.from_cfg(cfg)
     runner.train()
     scalars = runner.message_hub.log_scalars
@@ -167,6 +168,9 @@ def test_grounded_teacher_run_with_expert_file_and_relational_context(digitscene
     saved = torch.load(tmp_path / 'run' / 'iter_2.pth', map_location='cpu', weights_only=True)
     matrix = saved['state_dict']['relation.matrix']
     assert torch.equal(matrix, runner.model.relation.matrix) and matrix.sum() > 0
+    assert 'train/sa_mixed_per_img' in scalars
+    bank = saved['state_dict']['augment._extra_state']['bank']  # the crop bank resumes too
+    assert sum(len(b) for b in bank) == sum(runner.model.augment.bank_sizes()) > 0
     renamed = dict(data, classes=[c.upper() for c in CLASSES])
     (tmp_path / 'renamed.json').write_text(json.dumps(renamed))
     cfg = fog_cfg(digitscenes_fog, str(tmp_path / 'run2'), 1)

@@ -150,3 +150,86 @@ def test_relation_matrix_is_the_same_on_every_rank(tmp_path):
     mats = [json.loads((tmp_path / f'rcm{r}.json').read_text()) for r in range(2)]
     assert mats[0] == mats[1]
     assert mats[0][0] == pytest.approx([0.25, 0.25, 0]) and mats[0][1] == [0, 0.5, 0]
+
+
+# ---------------------------------------------------------------------------- augmentation
+def test_mix_class_probs_by_hand():
+    from mtkit.models.det.semantic_augmentation import mix_class_probs
+    m = torch.tensor([[0.9, 0.1, 0.0], [0.6, 0.3, 0.1], [0.5, 0.2, 0.3]])
+    seen = torch.ones(3, dtype=torch.bool)
+    # class 0 is predicted best (0.9 > mean 0.5): draw among the classes taken for 0, C[:, 0]
+    # without 0: (0.6, 0.5) -> (0.545, 0.455)
+    assert mix_class_probs(m, seen, 0).tolist() == pytest.approx([0.0, 0.6 / 1.1, 0.5 / 1.1])
+    assert mix_class_probs(m, seen, 1) is None  # 0.3 <= mean: a poorly predicted class
+
+
+def test_mix_region_resizes_the_crop_and_mixes_with_its_weight():
+    from mtkit.models.det.semantic_augmentation import mix_region_
+    image = torch.zeros(3, 8, 8)
+    crop = torch.full((3, 2, 2), 10.0)
+    box = mix_region_(image, torch.tensor([2.0, 1.0, 6.0, 5.0]), crop, keep=0.25)
+    assert box.tolist() == [2, 1, 6, 5]
+    assert torch.allclose(image[:, 1:5, 2:6], torch.full((3, 4, 4), 7.5))  # 0.75 * 10
+    assert image.sum().item() == pytest.approx(7.5 * 3 * 16)  # nothing outside the box
+
+
+def _inst(boxes, labels, scores):
+    from mmengine.structures import InstanceData
+    return InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
+                        labels=torch.tensor(labels), scores=torch.tensor(scores))
+
+
+def test_semantic_augmentation_bank_mixing_and_state():
+    from mtkit.models.det.semantic_augmentation import (SemanticAugmentation,
+                                                        check_semantic_augmentation)
+    sa = SemanticAugmentation(3, prob=1.0, bank_thr=0.8, bank_size=2, min_size=4)
+    images = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
+    # the bank: confident boxes of at least 4 px only, the newest bank_size per class
+    sa.add(images, [_inst([[0, 0, 8, 8], [0, 0, 3, 3], [8, 8, 16, 16]], [1, 1, 2],
+                          [0.9, 0.95, 0.5]),
+                    _inst([[4, 4, 12, 12], [2, 2, 10, 10]], [1, 1], [0.85, 0.99])])
+    assert sa.bank_sizes() == [0, 2, 0]
+    assert torch.equal(sa.bank[1][-1], images[1, :, 2:10, 2:10])
+    # class 0 is predicted best and class 1 is taken for it: its boxes get class-1 crops
+    rcm = RelationalContext(3)
+    rcm.matrix.copy_(torch.tensor([[0.9, 0.1, 0.0], [0.6, 0.3, 0.1], [0.5, 0.2, 0.3]]))
+    rcm.observed.fill_(True)
+    insts = [_inst([[0, 0, 8, 8], [8, 8, 16, 16]], [0, 1], [0.3, 0.3])]
+    out_a, kept_a, n = sa(images[:1], insts, rcm, torch.Generator().manual_seed(0))
+    assert n == 1 and kept_a[0].labels.tolist() == [1, 1]  # the class-1 box stays as it is
+    w = kept_a[0].mix_weights
+    assert 0.5 <= w[0].item() <= 1.0 and w[1].item() == 0.0  # the crop dominates
+    assert not torch.equal(out_a[0, :, :8, :8], images[0, :, :8, :8])
+    assert torch.equal(out_a[0, :, 8:, 8:], images[0, :, 8:, 8:])
+    assert insts[0].labels.tolist() == [0, 1]  # the inputs are not modified
+    # the bank round-trips through a weights-only checkpoint
+    import io
+    buf = io.BytesIO()
+    torch.save(sa.state_dict(), buf)
+    buf.seek(0)
+    restored = SemanticAugmentation(3, bank_size=2)
+    restored.load_state_dict(torch.load(buf, weights_only=True))
+    assert restored.bank_sizes() == sa.bank_sizes()
+    assert all(torch.equal(a, b) for a, b in zip(restored.bank[1], sa.bank[1]))
+    with pytest.raises(ConfigKeyError, match='bank_size'):
+        check_semantic_augmentation('sa', dict(bank_size=0))
+    with pytest.raises(ConfigKeyError, match='unknown'):
+        check_semantic_augmentation('sa', dict(ratio=1))
+
+
+def test_semantic_augmentation_draws_the_same_with_the_same_generator():
+    from mtkit.models.det.semantic_augmentation import SemanticAugmentation
+    images = torch.rand(1, 3, 16, 16)
+    crops = [torch.rand(3, 4, 4) for _ in range(6)]
+    results = []
+    for _ in range(2):
+        sa = SemanticAugmentation(3, prob=0.5, min_size=2)
+        sa.bank[1].extend(crops[:3])
+        sa.bank[2].extend(crops[3:])
+        torch.manual_seed(len(results))  # the global RNG differs: it must not matter
+        results.append(sa(images, [_inst([[0, 0, 8, 8], [8, 8, 16, 16], [2, 2, 9, 9]],
+                                         [0, 0, 0], [0.3, 0.3, 0.3])], None,
+                          torch.Generator().manual_seed(7)))
+    assert results[0][2] > 0  # something was mixed
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1][0].labels, results[1][1][0].labels)

@@ -22,6 +22,7 @@ from ..semi_common import consensus_partner, teacher_names
 from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel
 from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
 from .expert import Expert, check_expert
+from .semantic_augmentation import SemanticAugmentation, check_semantic_augmentation
 from .relational_context import (RelationalContext, attached, check_relational_context,
                                  install_semantic_loss)
 from .student_pass import batch_stats_free, detector_loss, joint_features, takes_features
@@ -93,6 +94,11 @@ TRAIN_DEFAULTS = dict(
     # optionally classes=[...]: the student's loss on the expert's boxes, expert_* losses times
     # weight. Set at build time.
     expert=None,
+    # Grounded Teacher's semantic augmentation: None, or dict(prob=0.5, bank_thr=0.8,
+    # bank_size=50, beta=0.5, min_size=4): bank crops of the classes the detector confuses with
+    # a box's class mixed into it (mtkit/models/det/semantic_augmentation.py). With a
+    # relational context it picks the classes from it, else uniformly. Set at build time.
+    semantic_augmentation=None,
 )
 TEST_DEFAULTS = dict(predict_on='teacher')
 
@@ -178,6 +184,13 @@ class MeanTeacherDetector(TeacherStudentModel):
                                      f"detector's number of classes (bbox_head.num_classes)")
             self.relation = RelationalContext(self.num_classes, **cfg['relational_context'])
             self.semantic_loss = install_semantic_loss(self.student, owner)
+        self.augment = None
+        if cfg['semantic_augmentation'] is not None:
+            if self.num_classes is None:
+                raise ConfigKeyError(f'{owner}.semi_train_cfg.semantic_augmentation needs the '
+                                     f"detector's number of classes (bbox_head.num_classes)")
+            self.augment = SemanticAugmentation(self.num_classes,
+                                                **cfg['semantic_augmentation'])
         self.expert = None
         if cfg['expert'] is not None:
             self.expert = Expert(owner, cfg['expert'], self.num_classes,
@@ -191,7 +204,10 @@ class MeanTeacherDetector(TeacherStudentModel):
         cfg['relational_context'] = check_relational_context(f'{name}.relational_context',
                                                              cfg['relational_context'])
         cfg['expert'] = check_expert(f'{name}.expert', cfg['expert'])
-        for key, attr in (('relational_context', 'relation'), ('expert', 'expert')):
+        cfg['semantic_augmentation'] = check_semantic_augmentation(
+            f'{name}.semantic_augmentation', cfg['semantic_augmentation'])
+        for key, attr in (('relational_context', 'relation'), ('expert', 'expert'),
+                          ('semantic_augmentation', 'augment')):
             built = getattr(self, attr, 'unbuilt')
             if built != 'unbuilt' and (built is None) != (cfg[key] is None):
                 raise ConfigKeyError(f'{name}.{key} is set when the model is built; it cannot '
@@ -229,6 +245,12 @@ class MeanTeacherDetector(TeacherStudentModel):
             losses['unsup_pseudo_per_img'] = device_scalar(0.0, self.data_preprocessor.device)
         else:
             pseudo = self.pseudo_labels(inputs, data_samples)
+            plain_view, n_mixed = inputs['unsup_student'], None
+            if self.augment is not None:
+                mixed_view, kept, n_mixed = self.augment(plain_view, pseudo.kept, self.relation,
+                                                         self.iter_generator())
+                inputs = dict(inputs, unsup_student=mixed_view)
+                pseudo = PseudoLabels(kept, pseudo.uncertain)
             student_samples = pseudo.student_samples(data_samples['unsup_student'])
             keep = self.unsup_policy.images_kept(pseudo.counts)
             sup_x = unsup_x = expert_x = None
@@ -238,7 +260,7 @@ class MeanTeacherDetector(TeacherStudentModel):
                     unsup_inputs = unsup_inputs[keep]
                 sup_x, unsup_x = joint_features(self.student, inputs['sup'], data_samples['sup'],
                                                 unsup_inputs, [student_samples[i] for i in keep])
-            if self.expert is not None and unsup_x is None:
+            if self.expert is not None and unsup_x is None and self.augment is None:
                 # one backbone + neck pass of the student's view for both unlabeled losses
                 expert_x = self.student.extract_feat(inputs['unsup_student'])
                 if len(keep) == len(student_samples):
@@ -260,8 +282,13 @@ class MeanTeacherDetector(TeacherStudentModel):
             if self.relation is not None:  # every rank, every step: the matrix's EMA step
                 self.relation.commit()
                 losses['rcm_diag_mean'] = self.relation.diagonal_mean()
-            if self.expert is not None:
-                losses.update(self.expert_loss(inputs, data_samples, expert_x))
+            if self.expert is not None:  # on the view without mixing: the expert saw that
+                losses.update(self.expert_loss(dict(inputs, unsup_student=plain_view),
+                                               data_samples,
+                                               expert_x if self.augment is None else None))
+            if n_mixed is not None:
+                losses['sa_mixed_per_img'] = device_scalar(
+                    n_mixed / max(len(student_samples), 1), self.data_preprocessor.device)
         losses['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         return losses
 
