@@ -233,3 +233,18 @@ def test_semantic_augmentation_draws_the_same_with_the_same_generator():
     assert results[0][2] > 0  # something was mixed
     assert torch.equal(results[0][0], results[1][0])
     assert torch.equal(results[0][1][0].labels, results[1][1][0].labels)
+
+
+def test_plot_relation_tool(tmp_path, capsys):
+    from tools import plot_relation
+    state = {'relation.matrix': torch.tensor([[0.75, 0.25], [0.0, 0.0]]),
+             'relation.observed': torch.tensor([True, False])}
+    path = str(tmp_path / 'c.pth')
+    torch.save(dict(state_dict=state, meta=dict(dataset_meta=dict(classes=['a', 'b']))), path)
+    assert plot_relation.main([path, '--out', str(tmp_path / 'r.png')]) == 0
+    out = capsys.readouterr().out
+    assert 'a  0.75  0.25' in out and 'b  0.00  0.00  (never observed)' in out
+    assert (tmp_path / 'r.png').stat().st_size > 0
+    torch.save(dict(state_dict={}), path)
+    with pytest.raises(SystemExit, match='has no relation.matrix'):
+        plot_relation.main([path])
