@@ -87,12 +87,12 @@ def test_wrapper_weights_mmdet_losses_and_passes_through_when_detached():
     assert torch.equal(wrapped(pred, target), bce(pred, target))  # nothing attached
     seen = {}
 
-    def context(labels, preds):
-        seen.update(labels=labels.tolist(), preds=preds.tolist())
+    def context(labels, preds, mixed):
+        seen.update(labels=labels.tolist(), preds=preds.tolist(), mixed=mixed)
         return torch.tensor([2.0, 1.0, 0.5, 1.0])
     with attached(wrapped, context):
         out = wrapped(pred, target)
-    assert seen == dict(labels=[0, 1, 2, 3], preds=pred.argmax(1).tolist())
+    assert seen == dict(labels=[0, 1, 2, 3], preds=pred.argmax(1).tolist(), mixed=None)
     expected = bce(pred, target, weight=torch.tensor([[2.0], [1.0], [0.5], [1.0]]))
     assert out.item() == pytest.approx(expected.item())
     assert wrapped.context is None
@@ -100,7 +100,7 @@ def test_wrapper_weights_mmdet_losses_and_passes_through_when_detached():
     focal = FocalLoss(use_sigmoid=True, reduction='sum')
     labels = torch.tensor([0, 3, 2, 1])
     wrapped = SemanticAwareClsLoss(focal)
-    with attached(wrapped, lambda lab, p: torch.tensor([2.0, 1.0, 3.0, 1.0])):
+    with attached(wrapped, lambda lab, p, m: torch.tensor([2.0, 1.0, 3.0, 1.0])):
         out = wrapped(pred, labels, weight=torch.tensor([1.0, 0.5, 1.0, 1.0]))
     expected = focal(pred, labels, weight=torch.tensor([2.0, 0.5, 3.0, 1.0]))
     assert out.item() == pytest.approx(expected.item())
@@ -248,3 +248,48 @@ def test_plot_relation_tool(tmp_path, capsys):
     torch.save(dict(state_dict={}), path)
     with pytest.raises(SystemExit, match='has no relation.matrix'):
         plot_relation.main([path])
+
+
+def test_mixed_objects_train_on_soft_labels_in_yolox():
+    """YOLOX's positive locations of a mixed object get the soft label w * new + (1 - w) * old
+    (times the IoU), the others their one-hot label; the sampler tells which is which."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.structures import InstanceData
+
+    from mtkit.models.det.relational_context import install_semantic_loss
+    from mtkit.registry import MODELS
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                                   'configs/sfod/mt_yolox-tiny_digitscenes-fog.py'))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        det = MODELS.build(cfg.model.detector)
+    captured = []
+
+    class Capture(torch.nn.Module):
+        def forward(self, pred, target, weight=None, **kwargs):
+            captured.append(target.detach().clone())
+            return (pred * 0).sum()
+    det.bbox_head.loss_cls = Capture()
+    wrapper = install_semantic_loss(det, 'm')
+    torch.manual_seed(0)
+    x = det.extract_feat(torch.rand(1, 3, 64, 64) * 255)
+    from mmdet.structures import DetDataSample
+    sample = DetDataSample(metainfo=dict(img_shape=(64, 64), batch_input_shape=(64, 64),
+                                         pad_shape=(64, 64)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[4.0, 4.0, 30.0, 30.0], [34.0, 34.0, 60.0, 60.0]]),
+        labels=torch.tensor([7, 2]), base_labels=torch.tensor([1, 2]),
+        mix_weights=torch.tensor([0.6, 0.0]))
+    with attached(wrapper):
+        det.bbox_head.loss(x, [sample])
+    target, = captured
+    assert target.shape[0] > 0
+    iou = target.sum(1)
+    mixed_rows = target[:, 1] > 0
+    assert mixed_rows.any() and (~mixed_rows).any()
+    torch.testing.assert_close(target[mixed_rows][:, 7], 0.6 * iou[mixed_rows])
+    torch.testing.assert_close(target[mixed_rows][:, 1], 0.4 * iou[mixed_rows])
+    assert (target[~mixed_rows][:, 2] == iou[~mixed_rows]).all()
+    captured.clear()
+    det.bbox_head.loss(x, [sample])  # detached: the head's own one-hot targets
+    assert (captured[0][:, 1] == 0).all()

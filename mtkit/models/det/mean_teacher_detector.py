@@ -183,7 +183,6 @@ class MeanTeacherDetector(TeacherStudentModel):
                 raise ConfigKeyError(f'{owner}.semi_train_cfg.relational_context needs the '
                                      f"detector's number of classes (bbox_head.num_classes)")
             self.relation = RelationalContext(self.num_classes, **cfg['relational_context'])
-            self.semantic_loss = install_semantic_loss(self.student, owner)
         self.augment = None
         if cfg['semantic_augmentation'] is not None:
             if self.num_classes is None:
@@ -191,6 +190,8 @@ class MeanTeacherDetector(TeacherStudentModel):
                                      f"detector's number of classes (bbox_head.num_classes)")
             self.augment = SemanticAugmentation(self.num_classes,
                                                 **cfg['semantic_augmentation'])
+        if self.relation is not None or self.augment is not None:
+            self.semantic_loss = install_semantic_loss(self.student, owner)
         self.expert = None
         if cfg['expert'] is not None:
             self.expert = Expert(owner, cfg['expert'], self.num_classes,
@@ -321,10 +322,13 @@ class MeanTeacherDetector(TeacherStudentModel):
         return {}
 
     def semantic_context(self):
-        """While the unsupervised loss runs: the student's classification loss weighed (and the
-        relation's pairs counted) by the relational context, when configured."""
-        if self.relation is None:
+        """While the unsupervised loss runs: the student's classification loss on the soft
+        labels of mixed objects, weighed (and the relation's pairs counted) by the relational
+        context, when configured."""
+        if self.semantic_loss is None:
             return contextlib.nullcontext()
+        if self.relation is None:  # soft labels of mixed objects only
+            return attached(self.semantic_loss)
         return attached(self.semantic_loss, self.relation.weights)
 
     def check_branches(self, inputs: dict, labeled: bool, unlabeled: bool) -> None:

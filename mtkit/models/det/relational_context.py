@@ -1,10 +1,11 @@
-"""Grounded Teacher's relational context module and semantic-aware classification loss, wired
-into any mmdet dense head whose ``loss_cls`` is called per prior (pure math in
-:mod:`mtkit.losses.semantic_aware`)."""
+"""Grounded Teacher's relational context module, semantic-aware classification loss and the
+soft labels of mixed objects, wired into any mmdet dense head whose ``loss_cls`` is called per
+prior (pure math in :mod:`mtkit.losses.semantic_aware`)."""
 from contextlib import contextmanager
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.dist import all_reduce, get_world_size
 from torch import Tensor, nn
 
@@ -56,14 +57,15 @@ class RelationalContext(nn.Module):
         self.register_buffer('observed', torch.zeros(num_classes, dtype=torch.bool))
         self._pending: Optional[Tensor] = None
 
-    def weights(self, labels: Tensor, preds: Tensor) -> Optional[Tensor]:
-        """Queue the pairs; their loss weights (None without ``reweight``)."""
+    def weights(self, labels: Tensor, preds: Tensor,
+                mixed: Optional[Tensor] = None) -> Optional[Tensor]:
+        """Queue the pairs; their loss weights (None without ``reweight``; mixed objects 1)."""
         counts = confusion_counts(labels, preds, self.num_classes).to(self.matrix.device)
         self._pending = counts if self._pending is None else self._pending + counts
         if not self.reweight:
             return None
         return semantic_aware_weights(self.matrix, self.observed, labels, preds, self.reg,
-                                      self.variant)
+                                      self.variant, mixed=mixed)
 
     @torch.no_grad()
     def commit(self) -> None:
@@ -84,38 +86,100 @@ class RelationalContext(nn.Module):
                            / n.clamp_min(1), self.matrix.new_zeros(()))
 
 
-class SemanticAwareClsLoss(nn.Module):
-    """A dense head's ``loss_cls``, reweighted per prior by the relational context while one is
-    attached (:func:`attached`), and passed through otherwise.
+class RecordingSampler:
+    """A dense head's sampler that, while recording, keeps each image's
+    ``(pos_assigned_gt_inds, gt_instances)``: which object every positive location of the
+    image was assigned to, in the order the head stacks its classification targets."""
 
-    It reads each prior's class from the loss target (an (N, K) soft one-hot row, as YOLOX
-    builds them, background rows all zero; or (N,) labels with ``K`` for the background, as
-    RetinaNet / FCOS pass them) and the predicted class from the logits (no gradient through
-    the weights). The wrapped loss is held outside the module tree, so the head's state dict
-    does not change; it must have no parameters or buffers.
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.recording = False
+        self.records: list = []
+
+    def sample(self, assign_result, pred_instances, gt_instances, *args, **kwargs):
+        result = self.inner.sample(assign_result, pred_instances, gt_instances, *args, **kwargs)
+        if self.recording:
+            self.records.append((result.pos_assigned_gt_inds, gt_instances))
+        return result
+
+    def take(self) -> list:
+        out, self.records = self.records, []
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def soft_label_rows(gt, num_classes: int) -> Tuple[Tensor, Tensor]:
+    """``(rows, mixed)`` of one image's objects: one-hot rows of their labels, and for mixed
+    objects (``mix_weights`` > 0, with ``base_labels``) ``w * onehot(label) + (1 - w) *
+    onehot(base_label)``; ``mixed`` marks them."""
+    labels = gt.labels.long()
+    rows = F.one_hot(labels, num_classes).float()
+    if 'mix_weights' not in gt:
+        return rows, torch.zeros_like(labels, dtype=torch.bool)
+    w = gt.mix_weights.to(rows)
+    mixed = w > 0
+    base = F.one_hot(gt.base_labels.long(), num_classes).float()
+    soft = w[:, None] * rows + (1.0 - w[:, None]) * base
+    return torch.where(mixed[:, None], soft, rows), mixed
+
+
+class SemanticAwareClsLoss(nn.Module):
+    """A dense head's ``loss_cls`` that, while a context is attached (:func:`attached`),
+    trains mixed objects on their soft labels and weighs each location by the relational
+    context; passed through otherwise.
+
+    With the head's sampler recording (:class:`RecordingSampler`, YOLOX), every positive
+    location's object is known: its label, and, for an object of semantic augmentation, its
+    soft label, which replaces the location's target row (``soft * IoU`` instead of
+    ``one_hot * IoU``). Without it (heads whose targets are label indices: RetinaNet, FCOS),
+    each location's class is read from the target (``K`` = background) and the labels stay
+    hard. The predicted class comes from the logits (no gradient through the weights). The
+    wrapped loss is held outside the module tree, so the head's state dict does not change; it
+    must have no parameters or buffers.
     """
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: nn.Module, sampler: Optional[RecordingSampler] = None) -> None:
         super().__init__()
         if any(True for _ in inner.parameters()) or any(True for _ in inner.buffers()):
             raise ConfigKeyError(f'semantic-aware loss: the head\'s loss_cls '
                                  f'{type(inner).__name__} has parameters or buffers; it can '
                                  f'only wrap a stateless loss')
         object.__setattr__(self, 'inner', inner)
+        object.__setattr__(self, 'sampler', sampler)
         object.__setattr__(self, 'context', None)
 
     def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                 **kwargs) -> Tensor:
         ctx: Optional[Callable] = self.context
+        records = self.sampler.take() if self.sampler is not None else []
         if ctx is None:
             return self.inner(pred, target, weight=weight, **kwargs)
         k = pred.shape[-1]
-        if target.dim() == pred.dim():  # soft one-hot rows; all-zero = background
+        mixed = None
+        if records and target.dim() == pred.dim():
+            n = sum(len(inds) for inds, _ in records)
+            if n != target.shape[0]:
+                raise RuntimeError(f'semantic-aware loss: {target.shape[0]} classification '
+                                   f'targets but {n} positive locations recorded by the '
+                                   f'sampler; this head stacks its targets otherwise')
+            rows, flags, labels = [], [], []
+            for inds, gt in records:
+                soft, is_mixed = soft_label_rows(gt, k)
+                rows.append(soft[inds])
+                flags.append(is_mixed[inds])
+                labels.append(gt.labels.long()[inds])
+            soft = torch.cat(rows).to(target)
+            target = soft * target.sum(-1, keepdim=True)  # soft label times the IoU
+            mixed, labels = torch.cat(flags).to(target.device), torch.cat(labels).to(
+                target.device)
+        elif target.dim() == pred.dim():  # soft one-hot rows; all-zero = background
             labels = torch.where(target.sum(-1) > 0, target.argmax(-1),
                                  torch.full_like(target[..., 0], k, dtype=torch.long))
         else:
             labels = target.long()
-        w = ctx(labels, pred.detach().argmax(-1))
+        w = ctx(labels, pred.detach().argmax(-1), mixed)
         if w is not None:
             w = w.to(pred.dtype)
             if target.dim() == pred.dim():
@@ -126,8 +190,8 @@ class SemanticAwareClsLoss(nn.Module):
 
 
 def install_semantic_loss(detector, owner: str) -> SemanticAwareClsLoss:
-    """Wrap ``detector.bbox_head.loss_cls`` (a dense head) in :class:`SemanticAwareClsLoss`;
-    returns the wrapper."""
+    """Wrap ``detector.bbox_head.loss_cls`` (a dense head) in :class:`SemanticAwareClsLoss`,
+    and its sampler, when it has one, in :class:`RecordingSampler`; returns the wrapper."""
     head = getattr(detector, 'bbox_head', None)
     loss = getattr(head, 'loss_cls', None)
     if not isinstance(loss, nn.Module) or not hasattr(head, 'prior_generator'):
@@ -136,15 +200,28 @@ def install_semantic_loss(detector, owner: str) -> SemanticAwareClsLoss:
             f'dense bbox_head and its loss_cls (YOLOX, RetinaNet, FCOS, ...); '
             f'{type(detector).__name__} has none')
     if not isinstance(loss, SemanticAwareClsLoss):
-        head.loss_cls = SemanticAwareClsLoss(loss)
+        sampler = getattr(head, 'sampler', None)
+        if sampler is not None and not isinstance(sampler, RecordingSampler):
+            sampler = head.sampler = RecordingSampler(sampler)
+        head.loss_cls = SemanticAwareClsLoss(loss, sampler)
     return head.loss_cls
 
 
+def no_weights(labels: Tensor, preds: Tensor, mixed: Optional[Tensor] = None) -> None:
+    """A context without relational weights (soft labels only)."""
+    return None
+
+
 @contextmanager
-def attached(wrapper: SemanticAwareClsLoss, context: Callable):
-    """Within the block, ``wrapper`` weighs its calls with ``context(labels, preds)``."""
+def attached(wrapper: SemanticAwareClsLoss, context: Callable = no_weights):
+    """Within the block, ``wrapper`` trains on soft labels and weighs its calls with
+    ``context(labels, preds, mixed)`` (weights or None)."""
     object.__setattr__(wrapper, 'context', context)
+    if wrapper.sampler is not None:
+        wrapper.sampler.records, wrapper.sampler.recording = [], True
     try:
         yield
     finally:
         object.__setattr__(wrapper, 'context', None)
+        if wrapper.sampler is not None:
+            wrapper.sampler.records, wrapper.sampler.recording = [], False

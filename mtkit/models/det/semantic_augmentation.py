@@ -7,7 +7,9 @@ with probabilities ``C[:, g]`` without ``g`` (the classes the detector mistakes 
 often the minority classes a biased detector absorbs into a common one), a bank crop of ``m``
 is resized to the box and mixed in, ``region <- b * region + (1 - b) * crop`` with
 ``b ~ Beta(beta, beta)`` folded below 0.5, so the crop dominates and the box is relabeled
-``m``; the mixing weight is kept (``mix_weights``: the weight of the new class). Boxes of
+``m``; the mixing weight is kept (``mix_weights``: the weight of the new class; ``base_labels``:
+the class before) and the student trains on the soft label ``w * m + (1 - w) * g`` (on heads
+whose sampler tells which object each location belongs to, as YOLOX's). Boxes of
 classes the detector predicts poorly are left alone. Without a relational context the class is
 drawn uniformly among the other classes in the bank (the "no RCM" ablation).
 
@@ -169,7 +171,7 @@ class SemanticAugmentation(nn.Module):
                 mix_region_(image, boxes[i].detach().cpu(), crop, b)
                 labels[i], weights[i] = m, 1.0 - b
                 mixed += 1
-            inst.labels, inst.mix_weights = labels, weights
+            inst.base_labels, inst.labels, inst.mix_weights = inst.labels, labels, weights
             out.append(inst)
         self.add(images, instances)
         return images, out, mixed
