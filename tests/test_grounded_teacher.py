@@ -138,8 +138,8 @@ def fog_cfg(root, work_dir, max_iters):
 
 
 @pytest.mark.slow
-def test_grounded_teacher_run_with_expert_file_and_relational_context(digitscenes_fog, source,
-                                                                     tmp_path):
+def test_grounded_teacher_run_with_expert_file_and_relational_context(
+        digitscenes_fog, source, tmp_path):
     """tools/expert_predictions.py writes the source model's boxes on the target train split;
     a source-free run with the relational context and that expert file trains both losses, and
     the relation matrix moves, is logged and is in the checkpoint. An expert file with other

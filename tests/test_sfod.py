@@ -55,8 +55,8 @@ def test_fog_layout_ids_severities_and_held_out_train_labels(digitscenes_fog):
     assert len(train['annotations']) == meta['splits']['train']['objects'] > 0
     val = load(osp.join(ann, 'instances_val.json'))
     # one image id per (severity, scene), the same boxes at each severity
-    assert sorted(im['id'] for im in val['images']) == [100001, 100002, 100003,
-                                                         500001, 500002, 500003]
+    ids = sorted(im['id'] for im in val['images'])
+    assert ids == [100001, 100002, 100003, 500001, 500002, 500003]
     for sev in (1, 5):
         part = load(osp.join(ann, f'instances_val_fog{sev}.json'))
         assert {im['fog_severity'] for im in part['images']} == {sev}

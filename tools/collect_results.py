@@ -4,8 +4,8 @@
 
 Each WORK_DIR is a ``tools/train.py`` work dir; the metrics come from the newest
 ``*/vis_data/scalars.json`` in it (MMEngine's LocalVisBackend), or, for a test-only run, from
-its ``test_metrics.json`` (``tools/test.py --out``, reported at iteration 0). Prints, per run, the metrics
-at every validation step and the mean seconds per training iteration.
+its ``test_metrics.json`` (``tools/test.py --out``, reported at iteration 0). Prints, per run,
+the metrics at every validation step and the mean seconds per training iteration.
 """
 import argparse
 import glob

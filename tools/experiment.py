@@ -15,7 +15,8 @@
   it starts from. ``stage='sup'`` arms are the headroom runs (the table lists them at every
   validation); ``stage='test'`` arms only evaluate their start checkpoint with
   ``tools/test.py`` (e.g. a source model on the target domain, reported at iteration 0; its
-  ``options`` choose the evaluated split). ``{work_dir}`` in an option value is the experiment's work dir;
+  ``options`` choose the evaluated split). ``{work_dir}`` in an option value is the experiment's
+  work dir;
 * ``concat_files``: ``{name: [path, ...]}``: text files written into the work dir before any
   run, the sorted lines of the listed files (e.g. the list of every training image);
 * ``table``: ``metric`` (the key after ``teacher/`` / ``student/``), ``models``, ``extra``

@@ -1,5 +1,6 @@
 # Source-free domain adaptation, mean teacher: YOLOX-tiny trained on DigitScenes (clear, the
-# source) adapts to DigitScenes-Fog from its unlabeled foggy images alone (docs/domain_adaptation.md).
+# source) adapts to DigitScenes-Fog from its unlabeled foggy images alone
+# (docs/domain_adaptation.md).
 #   1. python tools/train.py configs/supervised/yolox-tiny_digitscenes-100pct-plateau.py \
 #          --work-dir work_dirs/sfod/source_s0           (the source model; or your own)
 #   2. python tools/train.py configs/sfod/mt_yolox-tiny_digitscenes-fog.py \

@@ -9,5 +9,5 @@ from .stable_teacher_hook import StableTeacherHook
 from .sync_norm_hook import SyncNormBuffersHook
 
 __all__ = ['CheckpointMatchHook', 'ClassesCheckHook', 'DualTeacherHook', 'EMATeacherHook',
-           'PeriodicExchangeHook', 'PseudoLabelDiagnosticsHook', 'SafeCheckpointHook', 'StableTeacherHook',
-           'SyncNormBuffersHook']
+           'PeriodicExchangeHook', 'PseudoLabelDiagnosticsHook', 'SafeCheckpointHook',
+           'StableTeacherHook', 'SyncNormBuffersHook']

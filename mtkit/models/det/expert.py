@@ -20,7 +20,8 @@ from mmdet.structures import SampleList
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ...utils.errors import ConfigKeyError
+from ...utils.errors import ConfigKeyError, check_cfg
+from .student_pass import detector_num_classes
 
 EXPERT_DEFAULTS = dict(config=None, checkpoint=None, predictions=None, score_thr=0.5,
                        min_size=2.0, weight=1.0, classes=None)
@@ -33,11 +34,7 @@ def check_expert(name: str, cfg: Optional[dict]) -> Optional[dict]:
         return None
     if not isinstance(cfg, dict):
         raise ConfigKeyError(f'{name}: expected None or a dict, got {cfg!r}')
-    unknown = set(cfg) - set(EXPERT_DEFAULTS)
-    if unknown:
-        raise ConfigKeyError(f'{name}: unknown key(s) {sorted(unknown)}; known: '
-                             f'{sorted(EXPERT_DEFAULTS)}')
-    out = dict(EXPERT_DEFAULTS, **cfg)
+    out = check_cfg(name, cfg, EXPERT_DEFAULTS)
     online = out['config'] is not None or out['checkpoint'] is not None
     if online == (out['predictions'] is not None):
         raise ConfigKeyError(f'{name}: give either config and checkpoint (an expert run online) '
@@ -81,15 +78,6 @@ def load_predictions(path: str) -> tuple:
     return classes, table
 
 
-def _head_classes(detector) -> Optional[int]:
-    for head in ('bbox_head', 'roi_head'):
-        head = getattr(detector, head, None)
-        head = getattr(head, 'bbox_head', head)
-        if getattr(head, 'num_classes', None) is not None:
-            return int(head.num_classes)
-    return None
-
-
 class Expert:
     """The expert of a :class:`~mtkit.models.MeanTeacherDetector` (a plain object: its model,
     when online, stays outside the wrapper's module tree, state dict and checkpoints).
@@ -113,7 +101,7 @@ class Expert:
             n = len(self.classes)
         else:
             self.model, self.classes = self._build(cfg, preprocessor)
-            n = _head_classes(self.model)
+            n = detector_num_classes(self.model)
         if cfg['classes'] is not None:
             if self.classes is not None and list(cfg['classes']) != list(self.classes):
                 raise ConfigKeyError(f'{self.where}.classes {list(cfg["classes"])} differ from '

@@ -25,7 +25,8 @@ from .expert import Expert, check_expert
 from .semantic_augmentation import SemanticAugmentation, check_semantic_augmentation
 from .relational_context import (RelationalContext, attached, check_relational_context,
                                  install_semantic_loss)
-from .student_pass import batch_stats_free, detector_loss, joint_features, takes_features
+from .student_pass import (batch_stats_free, detector_loss, detector_num_classes, joint_features,
+                           takes_features)
 from .unsup_policies import DenseUnsupLoss, check_policies, zero_unsup_losses
 
 UNSUP_BRANCHES = ('unsup_teacher', 'unsup_student')
@@ -103,16 +104,6 @@ TRAIN_DEFAULTS = dict(
 TEST_DEFAULTS = dict(predict_on='teacher')
 
 
-def head_num_classes(detector) -> Optional[int]:
-    """``num_classes`` of a detector's ``bbox_head`` or ``roi_head.bbox_head``, or None."""
-    for head in ('bbox_head', 'roi_head'):
-        head = getattr(detector, head, None)
-        head = getattr(head, 'bbox_head', head)
-        if getattr(head, 'num_classes', None) is not None:
-            return int(head.num_classes)
-    return None
-
-
 @register(MODELS)
 class MeanTeacherDetector(TeacherStudentModel):
     """Teacher/student pair of one mmdet detector, trained with teacher pseudo labels.
@@ -170,7 +161,7 @@ class MeanTeacherDetector(TeacherStudentModel):
         for name in teacher_names(num_teachers):
             self.add_pair(name, 'student', MODELS.build(detector), freeze=cfg['freeze_teacher'])
         self.finish_pairs()
-        self.num_classes = head_num_classes(self.student)
+        self.num_classes = detector_num_classes(self.student)
         if self.num_classes is not None:
             self.check_filter_classes(self.num_classes)
         owner = self.owner

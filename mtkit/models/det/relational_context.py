@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ...losses.semantic_aware import (WEIGHT_VARIANTS, confusion_counts, confusion_rows,
                                       semantic_aware_weights, update_relation_)
-from ...utils.errors import ConfigKeyError, check_choice
+from ...utils.errors import ConfigKeyError, check_cfg, check_choice
 
 RCM_DEFAULTS = dict(alpha=0.99, reweight=True, reg=1.0, variant='pair')
 
@@ -24,11 +24,7 @@ def check_relational_context(name: str, cfg: Optional[dict]) -> Optional[dict]:
     if not isinstance(cfg, dict):
         raise ConfigKeyError(f'{name}: expected None or a dict of {sorted(RCM_DEFAULTS)}, got '
                              f'{cfg!r}')
-    unknown = set(cfg) - set(RCM_DEFAULTS)
-    if unknown:
-        raise ConfigKeyError(f'{name}: unknown key(s) {sorted(unknown)}; known: '
-                             f'{sorted(RCM_DEFAULTS)}')
-    out = dict(RCM_DEFAULTS, **cfg)
+    out = check_cfg(name, cfg, RCM_DEFAULTS)
     if not 0.0 <= out['alpha'] < 1.0:
         raise ConfigKeyError(f'{name}.alpha: the EMA weight of the old value must lie in '
                              f'[0, 1), got {out["alpha"]!r}')

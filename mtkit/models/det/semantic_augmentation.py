@@ -25,7 +25,7 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor, nn
 
 from ...losses.semantic_aware import usable_relation
-from ...utils.errors import ConfigKeyError
+from ...utils.errors import ConfigKeyError, check_cfg
 
 SA_DEFAULTS = dict(prob=0.5, bank_thr=0.8, bank_size=50, beta=0.5, min_size=4)
 
@@ -37,11 +37,7 @@ def check_semantic_augmentation(name: str, cfg: Optional[dict]) -> Optional[dict
         return None
     if not isinstance(cfg, dict):
         raise ConfigKeyError(f'{name}: expected None or a dict, got {cfg!r}')
-    unknown = set(cfg) - set(SA_DEFAULTS)
-    if unknown:
-        raise ConfigKeyError(f'{name}: unknown key(s) {sorted(unknown)}; known: '
-                             f'{sorted(SA_DEFAULTS)}')
-    out = dict(SA_DEFAULTS, **cfg)
+    out = check_cfg(name, cfg, SA_DEFAULTS)
     for key, lo, hi in (('prob', 0.0, 1.0), ('bank_thr', 0.0, 1.0)):
         if not lo <= out[key] <= hi:
             raise ConfigKeyError(f'{name}.{key} must lie in [{lo}, {hi}], got {out[key]!r}')

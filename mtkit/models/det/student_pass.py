@@ -12,6 +12,16 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
+def detector_num_classes(detector) -> Optional[int]:
+    """``num_classes`` of a detector's ``bbox_head`` or ``roi_head.bbox_head``, or None."""
+    for head in ('bbox_head', 'roi_head'):
+        head = getattr(detector, head, None)
+        head = getattr(head, 'bbox_head', head)
+        if getattr(head, 'num_classes', None) is not None:
+            return int(head.num_classes)
+    return None
+
+
 def takes_features(detector) -> bool:
     """Whether :func:`loss_from_features` knows the detector's head losses (single-stage and
     two-stage detectors with an RPN)."""
