@@ -297,20 +297,30 @@ def test_pets_exact_resume_across_an_exchange(digitscenes_fog, source_ckpt, tmp_
     assert 'exchange 2 after iteration 4' in log
 
 
+def test_start_checkpoint_check_by_case(tmp_path):
+    from mtkit.hooks.teacher_student import check_start_checkpoint
+
+    def runner(load_from, resume=False):
+        return types.SimpleNamespace(_load_from=load_from, _resume=resume,
+                                     work_dir=str(tmp_path))
+    reason = "labeled_branch='none'"
+    with pytest.raises(ConfigKeyError, match="load_from is not set, but labeled_branch='none'"):
+        check_start_checkpoint(runner(None), reason)
+    with pytest.raises(ConfigKeyError, match="no such file, and labeled_branch='none'"):
+        check_start_checkpoint(runner(str(tmp_path / 'missing.pth')), reason)
+    with pytest.raises(ConfigKeyError, match='load_from is not set'):
+        check_start_checkpoint(runner(None, resume=True), reason)  # nothing to resume from
+    (tmp_path / 'iter_4.pth').write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    check_start_checkpoint(runner(None, resume=True), reason)  # resumes from the work dir
+    check_start_checkpoint(runner(str(tmp_path / 'iter_4.pth')), reason)
+    check_start_checkpoint(runner('https://example.org/source.pth'), reason)  # MMEngine loads
+
+
 @pytest.mark.slow
-def test_source_free_run_needs_its_source_checkpoint(digitscenes_fog, source_ckpt, tmp_path):
+def test_source_free_run_refuses_to_start_without_its_checkpoint(digitscenes_fog, tmp_path):
+    """Wired into a real run: the teacher hook stops it before any weight is loaded."""
     cfg = fog_cfg(MT, digitscenes_fog, str(tmp_path / 'a'), 1)
     cfg.load_from = None
     with pytest.raises(ConfigKeyError, match="load_from is not set, but .*labeled_branch='none'"):
         Runner.from_cfg(cfg).train()
-    cfg = fog_cfg(MT, digitscenes_fog, str(tmp_path / 'b'), 1)
-    cfg.load_from = str(tmp_path / 'missing.pth')
-    with pytest.raises(ConfigKeyError, match='missing.pth.*no such file'):
-        Runner.from_cfg(cfg).train()
-    cfg = fog_cfg(MT, digitscenes_fog, str(tmp_path / 'c'), 1)
-    cfg.load_from = source_ckpt  # with it, the source-free mean teacher trains
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    assert runner.iter == 1
-    assert 'train/unsup_loss_cls' in runner.message_hub.log_scalars
-    assert 'train/sup_loss_cls' not in runner.message_hub.log_scalars
