@@ -4,6 +4,13 @@
 #   python tools/experiment.py experiments/sfod.py --arms source                  # source model
 #   python tools/experiment.py experiments/sfod.py --arms source_only oracle mt pets
 #   python tools/experiment.py experiments/sfod.py --arms pets_frozen pets_copy     # ablations
+#   python tools/experiment.py experiments/sfod.py --arms expert                  # GT's expert
+#   python tools/expert_predictions.py configs/sfod/expert_yolox-s_digitscenes.py \
+#       work_dirs/sfod/expert_s0/iter_5000.pth \
+#       --ann-file data/digitscenes_fog/coco/annotations/instances_train-unlabeled.json \
+#       --img-dir data/digitscenes_fog/coco/train --out work_dirs/sfod/expert_train.json
+#   python tools/experiment.py experiments/sfod.py --arms gt gt_no_rcm gt_no_sa gt_no_sal \
+#       gt_no_expert
 #
 # The source model trains 5,000 iterations on all of DigitScenes train (clear). Every
 # adaptation arm starts from it and trains 1,000 iterations (4 epochs of the 2,000 unlabeled
@@ -16,6 +23,8 @@ options = {'train_dataloader.num_workers': 1, 'val_dataloader.num_workers': 1}
 _MT = 'configs/sfod/mt_yolox-tiny_digitscenes-fog.py'
 _PETS = 'configs/sfod/pets_yolox-tiny_digitscenes-fog.py'
 _ORACLE = 'configs/sfod/oracle_yolox-tiny_digitscenes-fog.py'
+_GT = 'configs/sfod/gt_yolox-tiny_digitscenes-fog.py'
+_EXPERT_FILE = {'model.semi_train_cfg.expert.predictions': '{work_dir}/expert_train.json'}
 # tools/test.py evaluates the test split: point it at val, like the other arms' validations
 _ON_VAL = {'test_dataloader.num_workers': 1,
            'test_dataloader.dataset.ann_file': 'annotations/instances_val.json',
@@ -40,6 +49,19 @@ arms = {
     'pets_frozen': dict(config=_PETS, start='source',
                         options={'custom_hooks.0.mode': 'frozen'}),
     'pets_copy': dict(config=_PETS, start='source', options={'custom_hooks.0.mode': 'copy'}),
+    # Grounded Teacher's expert: a larger detector (YOLOX-s widths) trained on the source
+    'expert': dict(stage='sup', config='configs/sfod/expert_yolox-s_digitscenes.py', seeds=[0],
+                   options={'train_cfg.max_iters': 5000}),
+    # Grounded Teacher, and each part ablated
+    'gt': dict(config=_GT, start='source', options=_EXPERT_FILE),
+    'gt_no_rcm': dict(config=_GT, start='source', options=dict(
+        _EXPERT_FILE, **{'model.semi_train_cfg.relational_context': None})),
+    'gt_no_sal': dict(config=_GT, start='source', options=dict(
+        _EXPERT_FILE, **{'model.semi_train_cfg.relational_context.reweight': False})),
+    'gt_no_sa': dict(config=_GT, start='source', options=dict(
+        _EXPERT_FILE, **{'model.semi_train_cfg.semantic_augmentation': None})),
+    'gt_no_expert': dict(config=_GT, start='source',
+                         options={'model.semi_train_cfg.expert': None}),
 }
 table = dict(metric='coco/bbox_mAP', headroom_metric='coco/bbox_mAP', digits=3,
              models=['teacher', 'student'], baseline='source_only', full='oracle', peak=True,
