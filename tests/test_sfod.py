@@ -1,5 +1,6 @@
 """Source-free domain-adaptive detection: DigitScenes-Fog, the per-severity metric, PETS'
 exchange hook and consensus, the source-free run's checks, on real YOLOX-tiny runners."""
+import glob
 import json
 import os.path as osp
 import types
@@ -242,6 +243,30 @@ def test_exchange_hook_config_errors():
     hook, _ = hook_on(pets_model(), 'swap', interval=2)
     with pytest.raises(ConfigKeyError, match='interval=3'):
         hook.load_state(dict(hook.state_dict(), interval=3))
+
+
+SFOD_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'sfod', '*_digitscenes-fog.py')))
+
+
+@pytest.mark.parametrize('path', SFOD_CONFIGS, ids=[osp.basename(c)[:-3] for c in SFOD_CONFIGS])
+def test_source_free_configs_build(path, tmp_path):
+    """Every source-free config builds its model (the mean teacher and PETS train in the runs
+    below, Grounded Teacher in test_grounded_teacher.py): source-free, with the teachers its
+    hooks update and the dynamic / first teacher predicting."""
+    cfg = Config.fromfile(path)
+    semi = cfg.model.semi_train_cfg
+    assert semi.labeled_branch == 'none' and semi.burn_in_iters == 0
+    if semi.get('expert') is not None:
+        expert = tmp_path / 'expert.json'
+        expert.write_text(json.dumps(dict(classes=list(cfg.metainfo.classes), predictions={})))
+        semi.expert.predictions = str(expert)
+    model = build(cfg.model)
+    assert model.semi_test_cfg['predict_on'] == 'teacher'
+    hook_types = [h['type'] for h in cfg.custom_hooks]
+    expected = ('mtkit.PeriodicExchangeHook' if 'pets' in osp.basename(path)
+                else 'mtkit.EMATeacherHook')
+    assert hook_types[0] == expected
+    assert len(model.ema_teachers) == (2 if 'pets' in osp.basename(path) else 1)
 
 
 # ---------------------------------------------------------------------------- real runs
