@@ -84,7 +84,52 @@ def test_model_zoo_metafile_points_at_real_configs():
 # each (method, model) trains once, at 10% (an R50 detector costs ~40 s per run on CPU, a
 # YOLOX-tiny ~30 s).
 SPLITS = re.compile(r'_(coco|digitscenes)-(1|5)pct(-converged|-plateau)?\.py$')
-TRAINED = [c for c in CONFIGS if not SPLITS.search(c) and c not in SOURCE_FREE]
+# Supervised variants that only change the schedule, batch, labeled split or the widths of
+# the model (checked key by key below), not what a 2-iteration run exercises.
+VARIANTS = {
+    'supervised/yolox-tiny_digitscenes-10pct-plateau.py': (
+        'supervised/yolox-tiny_digitscenes-10pct.py', {
+            'default_hooks.checkpoint.max_keep_ckpts', 'train_cfg.max_iters',
+            'train_cfg.val_interval', 'train_dataloader.batch_size'}),
+    'supervised/yolox-tiny_digitscenes-100pct-plateau.py': (
+        'supervised/yolox-tiny_digitscenes-10pct-plateau.py', {
+            'train_dataloader.dataset.ann_file'}),
+    'supervised/yolox-tiny_digitscenes-demo-start.py': (
+        'supervised/yolox-tiny_digitscenes-10pct-plateau.py', {
+            'default_hooks.checkpoint.interval', 'default_hooks.checkpoint.max_keep_ckpts',
+            'default_hooks.logger.interval', 'train_cfg.max_iters', 'train_cfg.val_interval'}),
+    'sfod/expert_yolox-s_digitscenes.py': (
+        'supervised/yolox-tiny_digitscenes-100pct-plateau.py', {
+            'model.backbone.widen_factor', 'model.bbox_head.feat_channels',
+            'model.bbox_head.in_channels', 'model.neck.in_channels', 'model.neck.out_channels'}),
+}
+TRAINED = [c for c in CONFIGS if not SPLITS.search(c) and c not in SOURCE_FREE
+           and osp.relpath(c, osp.join(REPO, 'configs')) not in VARIANTS]
+
+
+def _flat(obj, prefix=''):
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            out.update(_flat(v, f'{prefix}{k}.'))
+        return out
+    return {prefix[:-1]: obj}
+
+
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
+def test_supervised_variants_differ_from_a_trained_config_only_where_listed(variant):
+    """The variants are their base (trained in test_config_trains_and_evaluates, or itself a
+    checked variant) except for the keys listed; a variant's model still builds."""
+    base, allowed = VARIANTS[variant]
+    a = _flat(Config.fromfile(osp.join(REPO, 'configs', base)).to_dict())
+    b = _flat(Config.fromfile(osp.join(REPO, 'configs', variant)).to_dict())
+    changed = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    assert changed == allowed, variant
+    from mmengine.registry import DefaultScope
+
+    from mtkit.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        MODELS.build(Config.fromfile(osp.join(REPO, 'configs', variant)).model)
 
 
 def _sub_all(obj, pattern, new):
