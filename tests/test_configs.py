@@ -96,8 +96,8 @@ VARIANTS = {
             'train_dataloader.dataset.ann_file'}),
     'supervised/yolox-tiny_digitscenes-demo-start.py': (
         'supervised/yolox-tiny_digitscenes-10pct-plateau.py', {
-            'default_hooks.checkpoint.interval', 'default_hooks.checkpoint.max_keep_ckpts',
-            'default_hooks.logger.interval', 'train_cfg.max_iters', 'train_cfg.val_interval'}),
+            'default_hooks.checkpoint.interval', 'default_hooks.logger.interval',
+            'train_cfg.max_iters', 'train_cfg.val_interval'}),
     'sfod/expert_yolox-s_digitscenes.py': (
         'supervised/yolox-tiny_digitscenes-100pct-plateau.py', {
             'model.backbone.widen_factor', 'model.bbox_head.feat_channels',
