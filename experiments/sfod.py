@@ -43,6 +43,15 @@ arms = {
     'oracle': dict(config=_ORACLE, start='source'),
     # the methods
     'mt': dict(config=_MT, start='source'),
+    # levers against the mean teacher's collapse (its pseudo-label recall falls to 0): no
+    # objectness loss on pseudo labels (classification and boxes only, Unbiased-Teacher-style);
+    # or every location of a teacher box scoring >= 0.02 left out of the background loss, and
+    # only images with a pseudo box
+    'mt_noobj': dict(config=_MT, start='source', options={
+        'model.semi_train_cfg.unsup_loss_terms': ['loss_cls', 'loss_bbox']}),
+    'mt_ignore': dict(config=_MT, start='source', options={
+        'model.semi_train_cfg.uncertain_thr': 0.02,
+        'model.semi_train_cfg.unsup_images': 'with_pseudo'}),
     'pets': dict(config=_PETS, start='source'),
     # PETS' exchange ablated: the static teacher stays the source model; or it becomes a copy
     # of the student at each epoch's end (no swap back)
