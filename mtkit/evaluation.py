@@ -235,6 +235,8 @@ class GroupedCocoMetric(CocoMetric):
                                      f'classes of the dataset {self.dataset_meta["classes"]}')
         self.img_ids = None
         out = super().compute_metrics(results)
+        if 'bbox_mAP' not in out:  # no prediction at all: CocoMetric reports nothing, nor do we
+            return out
         everything, classwise = self.img_ids, self.classwise
         self.classwise = False
         try:

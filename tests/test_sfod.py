@@ -139,6 +139,21 @@ def test_grouped_coco_metric_per_severity_and_rare_classes(digitscenes_fog):
         GroupedCocoMetric(group_key='fog_severity')
 
 
+def test_grouped_coco_metric_of_a_model_that_predicts_nothing(digitscenes_fog):
+    """A collapsed model's empty predictions: no metric (the teacher-student loops then report
+    the known names as 0.0 and warn), not a KeyError on the rare classes."""
+    from mtkit.evaluation import GroupedCocoMetric
+    ann_file = osp.join(digitscenes_fog, 'coco', 'annotations', 'instances_val.json')
+    coco = load(ann_file)
+    metric = GroupedCocoMetric(group_key='fog_severity', ann_file=ann_file, metric='bbox',
+                               rare_classes=('one', ))
+    metric.dataset_meta = dict(classes=tuple(c['name'] for c in coco['categories']))
+    for im in coco['images']:
+        metric.process({}, [dict(img_id=im['id'], ori_shape=(64, 64), pred_instances=dict(
+            bboxes=torch.zeros(0, 4), scores=torch.zeros(0), labels=torch.zeros(0).long()))])
+    assert metric.evaluate(len(coco['images'])) == {}
+
+
 def test_grouped_coco_metric_names_a_missing_group_field(digitscenes_fog, tmp_path):
     from mtkit.evaluation import GroupedCocoMetric
     coco = load(osp.join(digitscenes_fog, 'coco', 'annotations', 'instances_val.json'))
