@@ -165,7 +165,8 @@ def test_grouped_coco_metric_names_a_missing_group_field(digitscenes_fog, tmp_pa
     metric.dataset_meta = dict(classes=tuple(c['name'] for c in coco['categories']))
     im = coco['images'][0]
     metric.process({}, [dict(img_id=im['id'], ori_shape=(64, 64), pred_instances=dict(
-        bboxes=torch.zeros(0, 4), scores=torch.zeros(0), labels=torch.zeros(0).long()))])
+        bboxes=torch.tensor([[1.0, 1.0, 20.0, 20.0]]), scores=torch.ones(1),
+        labels=torch.zeros(1).long()))])
     with pytest.raises(ConfigKeyError, match=r"no 'fog_severity' field"):
         metric.evaluate(1)
 
