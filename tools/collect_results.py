@@ -15,9 +15,9 @@ import statistics
 import sys
 from typing import Iterator
 
-# substrings of the validation metrics collected: COCO box mAP, (clip) mIoU and ClipSegMetric's
-# temporal flicker
-METRIC_KEYS = ('bbox_mAP', 'mIoU', 'flicker')
+# substrings of the validation metrics collected: COCO box mAP, the rare classes' mAP
+# (GroupedCocoMetric), (clip) mIoU and ClipSegMetric's temporal flicker
+METRIC_KEYS = ('bbox_mAP', 'rare_mAP', 'mIoU', 'flicker')
 
 
 def iter_scalar_records(work_dir: str) -> Iterator[dict]:
