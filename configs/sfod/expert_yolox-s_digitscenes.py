@@ -1,7 +1,8 @@
 # Grounded Teacher's expert for DigitScenes -> DigitScenes-Fog: a larger detector (YOLOX-s
 # widths) trained like the source model on all of DigitScenes train (clear). Its boxes on the
 # target train split feed configs/sfod/gt_yolox-tiny_digitscenes-fog.py:
-#   python tools/train.py configs/sfod/expert_yolox-s_digitscenes.py --work-dir work_dirs/sfod/expert_s0
+#   python tools/train.py configs/sfod/expert_yolox-s_digitscenes.py \
+#       --work-dir work_dirs/sfod/expert_s0
 #   python tools/expert_predictions.py configs/sfod/expert_yolox-s_digitscenes.py \
 #       work_dirs/sfod/expert_s0/iter_5000.pth \
 #       --ann-file data/digitscenes_fog/coco/annotations/instances_train-unlabeled.json \
