@@ -20,11 +20,11 @@ from ...utils.device import device_scalar
 from ...utils.errors import ConfigKeyError, check_choice
 from ..semi_common import consensus_partner, teacher_names
 from ..teacher_student import SCHEDULE_DEFAULTS, TeacherStudentModel
-from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
 from .expert import Expert, check_expert
-from .semantic_augmentation import SemanticAugmentation, check_semantic_augmentation
+from .pseudo_labels import BoxPseudoLabeler, PseudoLabels
 from .relational_context import (RelationalContext, attached, check_relational_context,
                                  install_semantic_loss)
+from .semantic_augmentation import SemanticAugmentation, check_semantic_augmentation
 from .student_pass import (batch_stats_free, detector_loss, detector_num_classes, joint_features,
                            takes_features)
 from .unsup_policies import DenseUnsupLoss, check_policies, zero_unsup_losses
@@ -245,22 +245,8 @@ class MeanTeacherDetector(TeacherStudentModel):
                 pseudo = PseudoLabels(kept, pseudo.uncertain)
             student_samples = pseudo.student_samples(data_samples['unsup_student'])
             keep = self.unsup_policy.images_kept(pseudo.counts)
-            sup_x = unsup_x = expert_x = None
-            if labeled and keep and self.joint_student_forward():
-                unsup_inputs = inputs['unsup_student']
-                if len(keep) < unsup_inputs.shape[0]:
-                    unsup_inputs = unsup_inputs[keep]
-                sup_x, unsup_x = joint_features(self.student, inputs['sup'], data_samples['sup'],
-                                                unsup_inputs, [student_samples[i] for i in keep])
-            if self.expert is not None and unsup_x is None and self.augment is None:
-                # one backbone + neck pass of the student's view for both unlabeled losses
-                expert_x = self.student.extract_feat(inputs['unsup_student'])
-                if len(keep) == len(student_samples):
-                    unsup_x = expert_x
-                elif keep:
-                    unsup_x = tuple(f[keep] for f in expert_x)
-            elif len(keep) == len(student_samples):
-                expert_x = unsup_x
+            sup_x, unsup_x, expert_x = self.student_features(inputs, data_samples,
+                                                             student_samples, keep, labeled)
             losses, sup_density = {}, None
             if labeled:
                 losses = self.sup_loss(inputs['sup'], data_samples['sup'], sup_x)
@@ -276,13 +262,38 @@ class MeanTeacherDetector(TeacherStudentModel):
                 losses['rcm_diag_mean'] = self.relation.diagonal_mean()
             if self.expert is not None:  # on the view without mixing: the expert saw that
                 losses.update(self.expert_loss(dict(inputs, unsup_student=plain_view),
-                                               data_samples,
-                                               expert_x if self.augment is None else None))
+                                               data_samples, expert_x))
             if n_mixed is not None:
                 losses['sa_mixed_per_img'] = device_scalar(
                     n_mixed / max(len(student_samples), 1), self.data_preprocessor.device)
         losses['unsup_weight'] = device_scalar(weight, self.data_preprocessor.device)
         return losses
+
+    def student_features(self, inputs: Dict[str, Tensor], data_samples: Dict[str, SampleList],
+                         student_samples: SampleList, keep: list, labeled: bool) -> tuple:
+        """The student's backbone + neck features computed once and shared, ``(labeled,
+        kept unlabeled images, whole unlabeled batch for the expert)``, each None when the
+        loss computes its own: a joint pass over both branches (``joint_student_forward``),
+        and with an expert (and no semantic mixing, which changes the view the unsupervised
+        loss sees) one pass of the student's view for both unlabeled losses."""
+        sup_x = unsup_x = expert_x = None
+        if labeled and keep and self.joint_student_forward():
+            unsup_inputs = inputs['unsup_student']
+            if len(keep) < unsup_inputs.shape[0]:
+                unsup_inputs = unsup_inputs[keep]
+            sup_x, unsup_x = joint_features(self.student, inputs['sup'], data_samples['sup'],
+                                            unsup_inputs, [student_samples[i] for i in keep])
+        if self.expert is None or self.augment is not None:
+            return sup_x, unsup_x, None
+        if unsup_x is None:
+            expert_x = self.student.extract_feat(inputs['unsup_student'])
+            if len(keep) == len(student_samples):
+                unsup_x = expert_x
+            elif keep:
+                unsup_x = tuple(f[keep] for f in expert_x)
+        elif len(keep) == len(student_samples):
+            expert_x = unsup_x
+        return sup_x, unsup_x, expert_x
 
     def expert_loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, SampleList],
                     features: Optional[tuple] = None) -> dict:
