@@ -193,3 +193,22 @@ def test_expert_predictions_tool_refuses_non_finite_boxes(digitscenes_fog, sourc
                                  osp.join(digitscenes_fog, 'coco', 'train'),
                                  '--out', str(tmp_path / 'x.json'), '--score-thr', '0'])
     assert not (tmp_path / 'x.json').exists()
+
+
+def test_student_features_shared_by_the_unlabeled_losses(tmp_path):
+    """With an expert (and no semantic mixing) the student's backbone runs once on the
+    unlabeled view: the expert loss gets the whole batch's features, the unsupervised loss the
+    kept images' rows of them; with mixing, each loss computes its own."""
+    expert = tmp_path / 'expert.json'
+    expert.write_text(json.dumps(dict(classes=CLASSES, predictions={})))
+    model = model_with(expert=dict(predictions=str(expert)))
+    inputs, samples = fake_batch(n=3)
+    batch = dict(unsup_student=inputs)
+    sup_x, unsup_x, expert_x = model.student_features(batch, {}, samples, [0, 1, 2], False)
+    assert sup_x is None and unsup_x is expert_x and expert_x[0].shape[0] == 3
+    _, unsup_x, expert_x = model.student_features(batch, {}, samples, [2], False)
+    assert unsup_x[0].shape[0] == 1 and torch.equal(unsup_x[0][0], expert_x[0][2])
+    _, unsup_x, expert_x = model.student_features(batch, {}, samples, [], False)
+    assert unsup_x is None and expert_x[0].shape[0] == 3
+    mixing = model_with(expert=dict(predictions=str(expert)), semantic_augmentation=dict())
+    assert mixing.student_features(batch, {}, samples, [0, 1, 2], False) == (None, None, None)
