@@ -202,6 +202,11 @@ def test_semantic_augmentation_bank_mixing_and_state():
     assert not torch.equal(out_a[0, :, :8, :8], images[0, :, :8, :8])
     assert torch.equal(out_a[0, :, 8:, 8:], images[0, :, 8:, 8:])
     assert insts[0].labels.tolist() == [0, 1]  # the inputs are not modified
+    # a confident box that is mixed enters the bank as it was before the mixing
+    confident = [_inst([[0, 0, 8, 8]], [0], [0.9])]
+    out_b, _, n = sa(images[:1], confident, rcm, torch.Generator().manual_seed(0))
+    assert n == 1 and not torch.equal(out_b[0, :, :8, :8], images[0, :, :8, :8])
+    assert torch.equal(sa.bank[0][-1], images[0, :, :8, :8])
     # the bank round-trips through a weights-only checkpoint
     import io
     buf = io.BytesIO()

@@ -62,13 +62,19 @@ def mix_class_probs(matrix: Tensor, observed: Tensor, label: int) -> Optional[Te
     return col / col.sum() if col.sum() >= 0.1 else None
 
 
-def mix_region_(image: Tensor, box: Tensor, crop: Tensor, keep: float) -> Tensor:
-    """In place: ``image[:, y1:y2, x1:x2] <- keep * region + (1 - keep) * crop`` with the crop
-    resized (bilinear) to the region. ``box`` is xyxy in pixels (rounded, clipped to the
-    image). Returns the integer box mixed."""
-    h, w = image.shape[-2:]
+def pixel_box(box: Tensor, h: int, w: int) -> Tuple[int, int, int, int]:
+    """An xyxy box (CPU tensor) as the integer pixel slice it covers in an ``h`` x ``w``
+    image: the corner rounded down, the far side up, clipped, at least one pixel."""
     x1, y1 = int(box[0].clamp(0, w - 1)), int(box[1].clamp(0, h - 1))
     x2, y2 = int(box[2].ceil().clamp(x1 + 1, w)), int(box[3].ceil().clamp(y1 + 1, h))
+    return x1, y1, x2, y2
+
+
+def mix_region_(image: Tensor, box: Tensor, crop: Tensor, keep: float) -> Tensor:
+    """In place: ``image[:, y1:y2, x1:x2] <- keep * region + (1 - keep) * crop`` with the crop
+    resized (bilinear) to the region. ``box`` is xyxy in pixels (:func:`pixel_box`). Returns
+    the integer box mixed."""
+    x1, y1, x2, y2 = pixel_box(box, *image.shape[-2:])
     patch = F.interpolate(crop[None].to(image), size=(y2 - y1, x2 - x1), mode='bilinear',
                           align_corners=False)[0]
     image[:, y1:y2, x1:x2] = keep * image[:, y1:y2, x1:x2] + (1.0 - keep) * patch
@@ -106,8 +112,7 @@ class SemanticAugmentation(nn.Module):
             good = (inst.scores.detach().cpu() >= self.bank_thr) & \
                 ((boxes[:, 2:] - boxes[:, :2]) >= self.min_size).all(1)
             for box, label in zip(boxes[good], inst.labels.detach().cpu()[good]):
-                x1, y1 = int(box[0].clamp(0, w - 1)), int(box[1].clamp(0, h - 1))
-                x2, y2 = int(box[2].ceil().clamp(x1 + 1, w)), int(box[3].ceil().clamp(y1 + 1, h))
+                x1, y1, x2, y2 = pixel_box(box, h, w)
                 self.bank[int(label)].append(image[:, y1:y2, x1:x2].detach().cpu().clone())
 
     def bank_sizes(self) -> List[int]:
@@ -124,10 +129,12 @@ class SemanticAugmentation(nn.Module):
         self.bank = [deque(crops, maxlen=self.bank_size) for crops in bank]
 
     # ------------------------------------------------------------------ mixing
-    def draw_class(self, label: int, relation, gen: torch.Generator) -> Optional[int]:
-        """The class mixed into a box of ``label`` (None: leave the box alone)."""
+    def draw_class(self, label: int, relation: Optional[Tuple[Tensor, Tensor]],
+                   gen: torch.Generator) -> Optional[int]:
+        """The class mixed into a box of ``label`` (None: leave the box alone); ``relation``:
+        the relational context's ``(matrix, observed)`` on the CPU, or None."""
         if relation is not None:
-            probs = mix_class_probs(relation.matrix.cpu(), relation.observed.cpu(), label)
+            probs = mix_class_probs(*relation, label)
             if probs is None:
                 return None
         else:
@@ -140,34 +147,39 @@ class SemanticAugmentation(nn.Module):
 
     def __call__(self, images: Tensor, instances: list, relation,
                  gen: torch.Generator) -> Tuple[Tensor, list, int]:
-        """Mix bank crops into ``images`` (the student's view; a new tensor) and relabel the
-        mixed boxes in copies of ``instances``. The bank is filled from this batch's confident
-        boxes after the mixing (so a box is never mixed with its own crop). Returns
-        ``(images, instances, number of boxes mixed)``."""
-        images = images.clone()
+        """Mix bank crops into a copy of ``images`` (the student's view) and relabel the mixed
+        boxes in copies of ``instances``. The bank is then filled from this batch's confident
+        boxes, cropped from the view before the mixing (so a box is never mixed with its own
+        crop, and no crop holds another one). Returns ``(images, instances, number of boxes
+        mixed)``."""
+        mixed_images = images.clone()
         out, mixed = [], 0
         # Beta draws from the step's generator too (a resumed run draws the same)
         rng = np.random.default_rng(int(torch.randint(2**31 - 1, (), generator=gen)))
-        for image, inst in zip(images, instances):
-            inst = inst.clone()
-            labels = inst.labels.clone()
-            weights = torch.zeros(len(inst), device=labels.device)
-            boxes = get_box_tensor(inst.bboxes)
+        # the per-box decisions read host copies, taken once
+        table = None if relation is None else (relation.matrix.cpu(), relation.observed.cpu())
+        for image, inst in zip(mixed_images, instances):
+            boxes = get_box_tensor(inst.bboxes).detach().cpu()
+            labels = inst.labels.cpu().clone()
+            weights = torch.zeros(len(inst))
+            big = ((boxes[:, 2:] - boxes[:, :2]) >= self.min_size).all(1).tolist()
             for i in range(len(inst)):
-                size_ok = bool(((boxes[i, 2:] - boxes[i, :2]) >= self.min_size).all())
-                if not size_ok or float(torch.rand((), generator=gen)) >= self.prob:
+                if not big[i] or float(torch.rand((), generator=gen)) >= self.prob:
                     continue
-                m = self.draw_class(int(labels[i]), relation, gen)
+                m = self.draw_class(int(labels[i]), table, gen)
                 if m is None:
                     continue
                 crops = self.bank[m]
                 crop = crops[int(torch.randint(len(crops), (), generator=gen))]
                 b = float(rng.beta(self.beta, self.beta))
                 b = min(b, 1.0 - b)  # the crop dominates
-                mix_region_(image, boxes[i].detach().cpu(), crop, b)
+                mix_region_(image, boxes[i], crop, b)
                 labels[i], weights[i] = m, 1.0 - b
                 mixed += 1
-            inst.base_labels, inst.labels, inst.mix_weights = inst.labels, labels, weights
+            inst = inst.clone()
+            device = inst.labels.device
+            inst.base_labels, inst.labels = inst.labels, labels.to(device)
+            inst.mix_weights = weights.to(device)
             out.append(inst)
         self.add(images, instances)
-        return images, out, mixed
+        return mixed_images, out, mixed
