@@ -20,10 +20,15 @@ from typing import Iterator
 METRIC_KEYS = ('bbox_mAP', 'rare_mAP', 'mIoU', 'flicker')
 
 
+def scalar_files(work_dir: str) -> list:
+    """``WORK_DIR/*/vis_data/scalars.json`` (MMEngine's LocalVisBackend), oldest first: a
+    resumed run writes a second timestamped folder."""
+    return sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+
+
 def iter_scalar_records(work_dir: str) -> Iterator[dict]:
-    """Every record of ``WORK_DIR/*/vis_data/scalars.json`` (MMEngine's LocalVisBackend), in
-    file order; a resumed run writes a second timestamped folder, read after the first."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    """Every record of the run's :func:`scalar_files`, in file order."""
+    files = scalar_files(work_dir)
     if not files:
         raise FileNotFoundError(f'{work_dir}: no */vis_data/scalars.json (did the run start, '
                                 f'with a LocalVisBackend as in the default runtime?)')
@@ -46,8 +51,7 @@ TEST_METRICS = 'test_metrics.json'
 
 def read_run(work_dir: str) -> dict:
     test_file = osp.join(work_dir, TEST_METRICS)
-    if osp.isfile(test_file) and not glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                                        'scalars.json')):
+    if osp.isfile(test_file) and not scalar_files(work_dir):
         with open(test_file) as f:
             metrics = {k: v for k, v in json.load(f).items()
                        if any(m in k for m in METRIC_KEYS)}

@@ -25,9 +25,9 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 if __package__:
-    from .collect_results import iter_scalar_records, read_run
+    from .collect_results import iter_scalar_records, read_run, scalar_files
 else:  # python tools/seed_table.py
-    from collect_results import iter_scalar_records, read_run
+    from collect_results import iter_scalar_records, read_run, scalar_files
 
 SEED_SUFFIX = re.compile(r'^(?P<name>.+)_s(?P<seed>\d+)$')
 
@@ -127,7 +127,7 @@ def pseudo_means(work_dir: str) -> Dict[str, float]:
     interval without pseudo labels) are left out. A run that never trained (a test-only run)
     has none."""
     series: Dict[str, Dict[int, float]] = {}
-    if not glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+    if not scalar_files(work_dir):
         return {}
     for rec in iter_scalar_records(work_dir):
         step = rec.get('iter', rec.get('step'))
