@@ -6,6 +6,7 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
+from mmdet.evaluation import CocoMetric
 from mmengine.evaluator import BaseMetric
 
 from .utils.errors import ConfigKeyError
@@ -174,9 +175,6 @@ class ClipSegMetric(_SegAreaMetric):
                     flicker=100.0 * sum(flicker) / max(len(flicker), 1),
                     fg_mIoU=mean_iou(inter, union, exclude=list(self.background_classes)),
                     fg_flicker=100.0 * fg_changed / max(fg_static, 1))
-
-
-from mmdet.evaluation import CocoMetric  # noqa: E402
 
 
 @register(METRICS)

@@ -42,19 +42,22 @@ def main(argv=None) -> int:
     import warnings
 
     from mmengine.config import Config
-    from mmengine.runner.checkpoint import _load_checkpoint
-    meta = (_load_checkpoint(args.checkpoint, map_location='cpu') or {}).get('meta') or {}
+    from mmengine.runner import load_checkpoint
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # "class names are not saved in the checkpoint"
+        model = init_detector(args.config, None, device=args.device)
+    # the weights read once, here: its meta names the classes (where mmdet would fall back
+    # to COCO's 80 names, the config's dataset names them)
+    meta = load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent').get(
+        'meta') or {}
     classes = list((meta.get('dataset_meta') or {}).get('classes') or [])
-    if not classes:  # mmdet would fall back to COCO's 80 names: take the config's instead
+    if not classes:
         cfg = Config.fromfile(args.config)
         for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
             ds = (cfg.get(loader) or {}).get('dataset') or {}
             classes = list((ds.get('metainfo') or {}).get('classes') or [])
             if classes:
                 break
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # "class names are not saved in the checkpoint"
-        model = init_detector(args.config, args.checkpoint, device=args.device)
     if not classes:
         sys.exit(f'expert_predictions: neither {args.checkpoint} nor {args.config} names the '
                  f'classes (dataset_meta)')
