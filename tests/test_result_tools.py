@@ -249,6 +249,50 @@ def test_experiment_runs_in_order_marks_done_and_names_failures(tmp_path, monkey
     assert [(j['arm'], j['seed']) for j in experiment.plan(exp)] == [('bad', 0), ('bad', 1)]
 
 
+def test_experiment_resumes_an_interrupted_run_started_with_the_same_command(tmp_path,
+                                                                              monkeypatch):
+    """A training run with a last_checkpoint from an attempt with the same command resumes
+    (--resume, log appended); another command, no record of the attempt, or a test arm start
+    over."""
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'sup': dict(stage='sup', config=SUP, seeds=[0]),
+        'ref': dict(stage='test', config=MT, start='sup', seeds=[0])}))
+    job = experiment.plan(exp, ['sup'])[0]
+    cmd = experiment.command(exp, job, None)
+    wd = job['work_dir']
+    os.makedirs(wd)
+    with open(osp.join(wd, experiment.STARTED), 'w') as f:
+        json.dump(dict(command=cmd), f)
+    assert not experiment.resumes(wd, cmd)  # no checkpoint yet
+    with open(osp.join(wd, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(wd, 'iter_5.pth'))
+    assert experiment.resumes(wd, cmd)
+    assert not experiment.resumes(wd, cmd[:-1] + ['randomness.seed=7'])  # another command
+    test_cmd = experiment.command(exp, experiment.plan(exp, ['ref'])[0], '/ckpt/iter_5.pth')
+    with open(osp.join(wd, experiment.STARTED), 'w') as f:
+        json.dump(dict(command=test_cmd), f)
+    assert not experiment.resumes(wd, test_cmd)  # tools/test.py has nothing to resume
+    os.remove(osp.join(wd, experiment.STARTED))
+    assert not experiment.resumes(wd, cmd)  # no record of what the attempt ran
+
+    # the runner: the attempt's command recorded, --resume appended, the log appended to
+    monkeypatch.setattr(experiment, 'command', lambda exp_, job_, load_from: [
+        sys.executable, '-c', 'import sys; print("argv", sys.argv[1:])'])
+    with open(job['log'], 'w') as f:
+        f.write('first attempt\n')
+    monkeypatch.setattr(experiment, 'resumes', lambda work_dir, cmd_: True)
+    assert experiment.run_jobs(exp, [job], parallel=1, threads=1) == []
+    with open(job['log']) as f:
+        assert f.read() == "first attempt\nargv ['--resume']\n"
+    with open(osp.join(wd, experiment.STARTED)) as f:
+        assert '--resume' not in json.load(f)['command']
+    os.remove(osp.join(wd, 'done.json'))
+    monkeypatch.setattr(experiment, 'resumes', lambda work_dir, cmd_: False)
+    assert experiment.run_jobs(exp, [job], parallel=1, threads=1) == []
+    with open(job['log']) as f:
+        assert f.read() == 'argv []\n'
+
+
 def test_experiment_file_mistakes_are_named(tmp_path):
     from mtkit.utils.errors import ConfigKeyError
     cases = [({'a': dict(config='configs/nope.py')}, r"arms.a.config 'configs/nope.py' does "),

@@ -26,7 +26,9 @@
 
 Runs ``--parallel`` jobs at a time with ``OMP_NUM_THREADS=--threads`` each. A run whose folder
 holds ``done.json`` (written when it ended with exit code 0) is skipped, so an interrupted
-experiment continues where it stopped. Then ``{work_dir}/table.md`` and ``table.json`` are
+experiment continues where it stopped; a training run interrupted after a checkpoint resumes
+from it (``tools/train.py --resume``, its log appended to) when its command is the one it was
+started with (``started.json``), and starts over otherwise. Then ``{work_dir}/table.md`` and ``table.json`` are
 written (``tools/seed_table.py``, :func:`experiment_tables`) and the table is printed. A run
 that fails stops nothing else; the tool exits 1 naming it and its log.
 """
@@ -165,6 +167,22 @@ def command(exp: dict, job: dict, load_from: Optional[str]) -> List[str]:
             job['work_dir']] + cfg_options
 
 
+STARTED = 'started.json'
+
+
+def resumes(work_dir: str, cmd: List[str]) -> bool:
+    """Whether a training run continues an interrupted attempt: its folder has a
+    ``last_checkpoint`` and the attempt (``started.json``) ran the same command."""
+    if cmd[1] != osp.join(REPO, 'tools', 'train.py') or \
+            not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        return False
+    try:
+        with open(osp.join(work_dir, STARTED)) as f:
+            return json.load(f).get('command') == cmd
+    except (OSError, ValueError):
+        return False
+
+
 def write_concat_files(exp: dict) -> None:
     for name, sources in exp.get('concat_files', {}).items():
         lines = []
@@ -213,7 +231,14 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
             if dry_run:
                 continue
             os.makedirs(job['work_dir'], exist_ok=True)
-            log = open(job['log'], 'w')
+            resume = resumes(job['work_dir'], cmd)
+            with open(osp.join(job['work_dir'], STARTED), 'w') as f:
+                json.dump(dict(command=cmd), f)
+            if resume:
+                print(f'  {job["arm"]}_s{job["seed"]} resumes its interrupted attempt',
+                      flush=True)
+                cmd = cmd + ['--resume']
+            log = open(job['log'], 'a' if resume else 'w')
             running.append((job, cmd, subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log,
                                                        stderr=subprocess.STDOUT), log))
         if dry_run:
