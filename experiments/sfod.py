@@ -62,8 +62,10 @@ arms = {
                         options={'custom_hooks.0.mode': 'frozen'}),
     'pets_copy': dict(config=_PETS, start='source', options={'custom_hooks.0.mode': 'copy'}),
     # Grounded Teacher's expert: a larger detector (YOLOX-s widths) trained on the source
+    # (a checkpoint every 500 iterations: an interrupted run resumes from it)
     'expert': dict(stage='sup', config='configs/sfod/expert_yolox-s_digitscenes.py', seeds=[0],
-                   options={'train_cfg.max_iters': 5000}),
+                   options={'train_cfg.max_iters': 5000,
+                            'default_hooks.checkpoint.interval': 500}),
     # Grounded Teacher, and each part ablated
     'gt': dict(config=_GT, start='source', options=_EXPERT_FILE),
     'gt_no_rcm': dict(config=_GT, start='source', options=dict(
