@@ -40,8 +40,9 @@ def load_coco(path: str) -> dict:
     except json.JSONDecodeError as e:
         raise SplitError(f'{path} is not valid JSON: {e}') from e
     if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
+        keys = sorted(coco)[:8] if isinstance(coco, dict) else '-'
         raise SplitError(f'{path}: expected a COCO dict with an "images" list, found '
-                         f'{type(coco).__name__} with keys {sorted(coco)[:8] if isinstance(coco, dict) else "-"}')
+                         f'{type(coco).__name__} with keys {keys}')
     if not coco['images']:
         raise SplitError(f'{path}: the "images" list is empty; nothing to split')
     return coco
