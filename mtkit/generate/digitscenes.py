@@ -147,10 +147,17 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 def make_scene(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray,
                pool: np.ndarray, photos: List[np.ndarray], cfg: DigitScenesConfig,
-               pick: Optional[Callable[[np.random.Generator], int]] = None
+               pick: Optional[Callable[[np.random.Generator], int]] = None,
+               painter: Optional[Callable] = None, noise: float = 0.02
                ) -> Tuple[np.ndarray, List[dict], int]:
     """Render one image (``pick(rng)``, when given, chooses each digit scan instead of a
     uniform draw from ``pool``: e.g. a class-imbalanced draw).
+
+    ``painter(rng, region, shape) -> (region, visible)``, when given, draws each digit
+    instead of DigitScenes' bright colour over a soft alpha: ``region`` is the (s, s, 3)
+    background under the digit, ``shape`` the upscaled scan in [0, 1], ``visible`` the bool
+    mask of the digit's pixels (e.g. :func:`flat_painter`). ``noise``: std of the Gaussian
+    pixel noise added at the end (0: none).
 
     Returns:
         ``(image uint8 HxWx3 RGB, instances, fully_occluded)``: each instance has ``label``
@@ -170,17 +177,22 @@ def make_scene(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray,
                 break
         else:
             continue
-        alpha = np.clip(cv2.resize(digits[idx], (s, s), interpolation=cv2.INTER_CUBIC), 0, 1)
-        alpha = alpha * rng.uniform(0.85, 1.0)
-        colour = bright_colour(rng)
+        shape = np.clip(cv2.resize(digits[idx], (s, s), interpolation=cv2.INTER_CUBIC), 0, 1)
         region = img[y:y + s, x:x + s]
-        img[y:y + s, x:x + s] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
+        if painter is None:
+            alpha = shape * rng.uniform(0.85, 1.0)
+            colour = bright_colour(rng)
+            img[y:y + s, x:x + s] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
+            visible = alpha > 0.4
+        else:
+            img[y:y + s, x:x + s], visible = painter(rng, region, shape)
         full = np.zeros((size, size), bool)
-        full[y:y + s, x:x + s] = alpha > 0.4
+        full[y:y + s, x:x + s] = visible
         for _, _, other in placed:  # the new digit occludes the earlier ones
             other &= ~full
         placed.append((box, idx, full))
-    img = img + rng.normal(0, 0.02, img.shape).astype(np.float32)
+    if noise > 0:
+        img = img + rng.normal(0, noise, img.shape).astype(np.float32)
     img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     instances, hidden = [], 0
     for _, idx, mask in placed:
