@@ -90,6 +90,27 @@ def test_pseudo_label_ce_fraction_weighting_by_hand():
     assert ref[0, 0, 0].item() == pytest.approx(ce00)
 
 
+def test_pseudo_label_ce_exact_source_pixels_weigh_one_by_hand():
+    # domain adaptation: image 0's pixel 1 is a mixed-in source pixel (ground truth label 1)
+    logits, labels, keep, valid = _case()
+    exact = torch.tensor([[[False, True]], [[False, False]]])
+    ce00 = math.log(1 + math.exp(-2.0))
+    ce01 = math.log(1 + math.exp(-1.0))
+    ce10 = math.log(1 + math.exp(-0.5))  # image 1, pixel 0, label 1 with logits (0.5, 0)
+    # image 0: its one pseudo pixel is confident (q = 1/1), the source pixel weighs 1;
+    # image 1: q = 0 over its one valid pixel; 3 valid pixels in all
+    got = pseudo_label_ce(logits, labels, keep, valid, 'fraction', exact=exact)
+    assert got.item() == pytest.approx((1.0 * ce00 + ce01) / 3)
+    assert ce10 > 0  # image 1's pixel is valid but weighs q = 0
+    # 'mask': the source pixel counts as kept
+    got = pseudo_label_ce(logits, labels, keep, valid, 'mask', exact=exact)
+    assert got.item() == pytest.approx((ce00 + ce01) / 3)
+    # no exact pixel: the plain weighting
+    none = torch.zeros_like(exact)
+    assert pseudo_label_ce(logits, labels, keep, valid, 'fraction', exact=none).item() == \
+        pytest.approx(pseudo_label_ce(logits, labels, keep, valid, 'fraction').item())
+
+
 def test_pseudo_label_ce_class_balanced_by_hand():
     # 1 image, 2 classes, 4 valid pixels; kept: three of class 0 (CE a each) and one of class 1
     logits = torch.tensor([[[[2.0, 2.0], [2.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]]])

@@ -45,6 +45,10 @@ def test_uda_layout_label_maps_and_corruption_record(uda):
             seg = cv2.imread(gt, cv2.IMREAD_UNCHANGED)
             assert seg.shape == (64, 64) and seg.max() <= 10
         assert meta['splits'][f'{domain}/{split}']['images'] == n
+        with open(osp.join(root, domain, 'splits', f'{split}.txt')) as f:
+            listed = f.read().split()
+        assert listed == [osp.relpath(p, osp.join(root, domain, 'leftImg8bit', split))
+                          .replace('_leftImg8bit.png', '') for p in imgs]
         shares = meta['splits'][f'{domain}/{split}']['pixel_shares']
         assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
     # the default target order is the source's reversed: its rarest are the target's commonest
@@ -112,3 +116,143 @@ def test_uda_generator_is_deterministic_and_checks_its_config(tmp_path, uda):
                        (dict(target_opacity=(0.9, 0.5)), 'target_opacity')):
         with pytest.raises(ValueError, match=match):
             generate_uda(str(tmp_path / 'c'), DigitScenesUDAConfig(**bad))
+
+
+# ------------------------------------------------------------ the UDA setting of the wrapper
+ST = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+              'configs/uda/st_fcn-r18w16-d8_digitscenes-uda.py')
+
+
+UDA_CONFIGS = sorted(glob.glob(osp.join(osp.dirname(ST), '*.py')))
+
+
+def uda_cfg(root, work_dir, max_iters=1, val=False, path=ST):
+    from mmengine.config import Config
+
+    from helpers import replace_strings, small_run_cfg
+    raw = replace_strings(Config.fromfile(path)._cfg_dict.to_dict(), 'data/digitscenes_uda/',
+                          root + '/')
+    cfg = small_run_cfg(Config(raw), work_dir, max_iters, val=val)
+    cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
+    cfg.train_dataloader.batch_size = 2
+    cfg.load_from = None
+    cfg.randomness = dict(seed=3, deterministic=False)
+    return cfg
+
+
+@pytest.mark.parametrize('path', UDA_CONFIGS, ids=[osp.basename(c)[:-3] for c in UDA_CONFIGS])
+def test_uda_configs_build_source_and_target_data(uda, path):
+    from mmengine.registry import DefaultScope
+
+    from mtkit.registry import DATASETS, MODELS
+    root, _ = uda
+    cfg = uda_cfg(root, '/tmp/unused', val=True, path=path)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+        data = DATASETS.build(cfg.train_dataloader.dataset)
+        val = DATASETS.build(cfg.val_dataloader.dataset)
+    assert len(val) == 3 and 'realville' in val[0]['data_samples'].img_path  # target val
+    if 'semi_train_cfg' not in cfg.model:  # source-only: the labeled source alone
+        assert len(data) == 4 and 'synthville' in data.get_data_info(0)['img_path']
+        return
+    assert model.semi_train_cfg['mix'] == 'source_classmix'
+    assert 'synthville' in data.labeled.get_data_info(0)['img_path']
+    assert 'realville' in data.unlabeled.get_data_info(0)['img_path']
+    assert model.semi_train_cfg['oracle'] == ('oracle' in osp.basename(path))
+
+
+def _batch(cfg):
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mtkit.registry import DATASETS, MODELS
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            ds = DATASETS.build(cfg.train_dataloader.dataset)
+            data = pseudo_collate([ds[0], ds[1]])
+            torch.manual_seed(0)
+            model = MODELS.build(cfg.model)
+    finally:
+        np.random.set_state(state)
+    return model, data
+
+
+def test_source_classmix_pastes_source_pixels_and_labels_into_target_images(uda, monkeypatch):
+    import torch
+
+    import mtkit.models.seg.mean_teacher_segmentor as mts
+    root, _ = uda
+    cfg = uda_cfg(root, '/tmp/unused')
+    cfg.model.semi_train_cfg.pseudo_thr = 0.0  # every target pixel kept
+    model, data = _batch(cfg)
+    model.teacher.load_state_dict(model.student.state_dict())
+    seen = {}
+    plain_ce = mts.pseudo_label_ce
+
+    def ce(logits, labels, keep, valid, weighting, exact=None):
+        seen.update(labels=labels, keep=keep, valid=valid, exact=exact, weighting=weighting)
+        return plain_ce(logits, labels, keep, valid, weighting, exact)
+    monkeypatch.setattr(mts, 'pseudo_label_ce', ce)
+    encode = model.student.encode_decode
+    monkeypatch.setattr(model.student, 'encode_decode',
+                        lambda x, metas: seen.setdefault('inputs', []).append(x) or encode(x, metas))
+    model.set_train_iter(5)
+    batch = model.data_preprocessor(data, True)
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    sup, strong, weak = (batch['inputs'][k] for k in ('sup', 'strong', 'weak'))
+    src_gt = torch.stack([s.gt_sem_seg.data[0] for s in batch['data_samples']['sup']]).long()
+    _, teacher_label = model.teacher_maps('teacher', weak)
+    exact = seen['exact']
+    assert seen['weighting'] == 'fraction'
+    assert exact.any() and not exact.all()
+    mixed = seen['inputs'][-1]  # the student's unlabeled forward (after the supervised one)
+    assert torch.equal(mixed, torch.where(exact[:, None], sup, strong))
+    valid = model.valid_mask(weak, batch['data_samples']['weak'])  # padding: ignored
+    target = torch.where(valid, teacher_label, torch.full_like(teacher_label, 255))
+    assert torch.equal(seen['labels'], torch.where(exact, src_gt, target))
+    for b in range(2):  # ClassMix: every pixel of ceil(n / 2) of the n source classes
+        present = set(src_gt[b][src_gt[b] != 255].unique().tolist())
+        picked = set(src_gt[b][exact[b]].unique().tolist())
+        assert picked <= present and len(picked) == (len(present) + 1) // 2
+        for c in picked:
+            assert bool(exact[b][src_gt[b] == c].all())
+    # the statistics are the target's own pixels: all kept at threshold 0
+    assert model.pseudo_label_scalars()['pseudo/kept_share'] == pytest.approx(1.0)
+    assert torch.isfinite(losses['unsup_loss_seg']) and losses['unsup_loss_seg'] > 0
+
+
+def test_uda_self_training_runs_from_train_py_config(uda, tmp_path):
+    from mmengine.runner import Runner
+    root, _ = uda
+    cfg = uda_cfg(root, str(tmp_path), max_iters=2, val=True)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    scalars = glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars[0]) as f:
+        rows = [json.loads(line) for line in f]
+    assert any('teacher/fg_mIoU' in r for r in rows)
+    assert any('pseudo/kept_share' in r or 'unsup_loss_seg' in r for r in rows)
+
+
+def test_uda_bad_inputs_other_classes_or_other_shapes(uda):
+    from mmengine.registry import DefaultScope
+
+    from mtkit.registry import DATASETS
+    from mtkit.utils.errors import ConfigKeyError
+    root, _ = uda
+    cfg = uda_cfg(root, '/tmp/unused')
+    ds_cfg = cfg.train_dataloader.dataset
+    ds_cfg.unlabeled.metainfo = dict(classes=('background', ) + tuple(f'd{i}' for i in range(10)))
+    with DefaultScope.overwrite_default_scope('mmseg'), pytest.raises(
+            ConfigKeyError, match='the labeled and the unlabeled dataset name other classes'):
+        DATASETS.build(ds_cfg)
+    cfg = uda_cfg(root, '/tmp/unused')
+    model, data = _batch(cfg)
+    batch = model.data_preprocessor(data, True)
+    batch['inputs']['sup'] = batch['inputs']['sup'][:, :, :64]
+    model.set_train_iter(1)
+    with pytest.raises(ConfigKeyError, match='source_classmix.*need one shape'):
+        model.loss(batch['inputs'], batch['data_samples'])

@@ -8,7 +8,9 @@ so that they stay consistent pixel for pixel.
 * CutMix (Yun et al. 2019; French et al. 2020 for segmentation): one random box per image with
   area fraction in ``area`` and aspect ratio in ``ratio``.
 * ClassMix (Olsson et al. 2021): the pixels of half the classes present in the source image's
-  pseudo label map (``ceil(n / 2)`` of its ``n`` classes, chosen at random).
+  pseudo label map (``ceil(n / 2)`` of its ``n`` classes, chosen at random); in domain
+  adaptation (DACS, DAFormer) the source is a labeled image of the source domain and its ground
+  truth picks the classes.
 
 Randomness comes from ``generator`` (the global torch RNG when None); there is no Python loop
 over images or classes and nothing is read back to the host.
@@ -21,7 +23,9 @@ from torch import Tensor
 
 from ..utils.errors import ConfigKeyError, check_choice
 
-MIX_MODES = (None, 'cutmix', 'classmix')
+#: ``'source_classmix'``: ClassMix whose source images are another batch's (domain adaptation:
+#: labeled source images pasted into target ones, the mask from the source's ground truth).
+MIX_MODES = (None, 'cutmix', 'classmix', 'source_classmix')
 
 
 def _rand(shape, device, generator: Optional[torch.Generator]) -> Tensor:
@@ -85,14 +89,15 @@ def classmix_masks(labels: Tensor, num_classes: int, ignore_index: int = 255,
 def mix_masks(mode: Optional[str], labels: Tensor, num_classes: int,
               ignore_index: int = 255, generator: Optional[torch.Generator] = None,
               cutmix_area: Sequence[float] = (0.02, 0.4)) -> Optional[Tensor]:
-    """Masks of ``mode`` ('cutmix' or 'classmix') for source ``labels`` (B, H, W); None for
-    no mixing."""
+    """Masks of ``mode`` ('cutmix', 'classmix' or 'source_classmix') for source ``labels``
+    (B, H, W); None for no mixing. The two ClassMix modes draw the same masks; they differ in
+    where the pasted images come from (:class:`~mtkit.MeanTeacherSegmentor`)."""
     if mode is None:
         return None
     if mode == 'cutmix':
         b, h, w = labels.shape
         return cutmix_masks(b, h, w, labels.device, tuple(cutmix_area), generator=generator)
-    if mode == 'classmix':
+    if mode in ('classmix', 'source_classmix'):
         return classmix_masks(labels, num_classes, ignore_index, generator)
     check_choice('mix mode', mode, MIX_MODES)
     raise AssertionError(f'mix mode {mode!r} has no masks')  # MIX_MODES lists one too many

@@ -17,7 +17,7 @@ class LabeledUnlabeledPairs(Dataset):
     Args:
         labeled, unlabeled: Configs (built with the DATASETS registry) or dataset instances.
             Either one being empty is a :class:`ConfigKeyError` naming its annotation file or
-            clip list.
+            clip list; so are class lists (``metainfo['classes']``) that differ between them.
     """
 
     def __init__(self, labeled: Any, unlabeled: Any) -> None:
@@ -29,6 +29,13 @@ class LabeledUnlabeledPairs(Dataset):
                           or getattr(ds, 'data_root', None))
                 raise ConfigKeyError(f'{type(self).__name__}: the {name} dataset is empty '
                                      f'({source!r})')
+        # e.g. domain adaptation: a source and a target dataset configured apart
+        classes = [tuple(getattr(ds, 'metainfo', {}).get('classes') or ())
+                   for ds in (self.labeled, self.unlabeled)]
+        if all(classes) and classes[0] != classes[1]:
+            raise ConfigKeyError(f'{type(self).__name__}: the labeled and the unlabeled dataset '
+                                 f'name other classes (labeled {list(classes[0])}, unlabeled '
+                                 f'{list(classes[1])}); give both the same metainfo.classes')
 
     @property
     def metainfo(self) -> dict:

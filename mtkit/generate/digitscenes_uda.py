@@ -24,6 +24,7 @@ Layout::
     source/gtFine/{train,val}/synthville/..._gtFine_labelTrainIds.png
     target/leftImg8bit/{train,val,test}/realville/realville_000000_{id:06d}_leftImg8bit.png
     target/gtFine/{train,val,test}/realville/..._gtFine_labelTrainIds.png
+    {source,target}/splits/{split}.txt   every image of the split (mmseg ``ann_file`` lists)
     target/corruptions.json     {split: {stem: [corruption, severity]}}
     meta.json
 """
@@ -172,7 +173,7 @@ def generate_uda(out_dir: str, cfg: DigitScenesUDAConfig = DigitScenesUDAConfig(
         pick = class_picker(labels, pool, probs[domain]) if split == 'train' else None
         scene_cfg.texture_prob = 1.0 if domain == 'source' else 0.0
         pixels = np.zeros(len(SEG_CLASSES), np.int64)
-        objects = 0
+        objects, stems = 0, []
         for i in range(n):
             img, instances, _ = make_scene(rng, digits, labels, pool, photos, scene_cfg, pick,
                                            painter=painters[domain],
@@ -183,6 +184,7 @@ def generate_uda(out_dir: str, cfg: DigitScenesUDAConfig = DigitScenesUDAConfig(
                 img = np.asarray(corrupt(img, name, sev, seed=corruption_seed(
                     cfg.seed + 10 * domain_i + split_i, CORRUPTIONS.index(name), sev, i)))
             stem = _write_split(out_dir, domain, split, i + 1, img, instances, cfg.img_size)
+            stems.append(f'{DOMAINS[domain]}/{stem}')
             if domain == 'target':
                 corruptions.setdefault(split, {})[stem] = [name, sev]
             objects += len(instances)
@@ -192,6 +194,9 @@ def generate_uda(out_dir: str, cfg: DigitScenesUDAConfig = DigitScenesUDAConfig(
                 pixels[inst['label'] + 1] += area
                 background -= area
             pixels[0] += max(background, 0)
+        os.makedirs(osp.join(out_dir, domain, 'splits'), exist_ok=True)
+        with open(osp.join(out_dir, domain, 'splits', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(stems) + '\n')
         stats[f'{domain}/{split}'] = dict(images=n, objects=objects,
                                           pixel_shares=pixel_shares(pixels))
     if corruptions:

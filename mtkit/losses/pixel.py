@@ -1,4 +1,6 @@
 """Per-pixel pseudo-label cross-entropy for segmentation (pure torch)."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -9,7 +11,7 @@ WEIGHTINGS = ('mask', 'fraction', 'class_balanced')
 
 
 def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
-                    weighting: str = 'mask') -> Tensor:
+                    weighting: str = 'mask', exact: Optional[Tensor] = None) -> Tensor:
     """Cross-entropy of student ``logits`` against dense pseudo labels.
 
     Args:
@@ -27,6 +29,12 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
             share ``sum(keep) / sum(valid)`` (so it equals ``'mask'`` when one class is
             kept). A majority class (the background of digit data) no longer dominates.
 
+        exact: (B, H, W) bool, pixels whose labels are ground truth (source pixels mixed
+            into a target image, domain adaptation): each counts as kept with weight 1, and
+            ``'fraction'``'s ``q_b`` is taken over the other pixels,
+            ``(sum_b q_b sum(ce_b * pseudo_b) + sum(ce * exact)) / sum(valid)`` with
+            ``pseudo = valid & ~exact`` (DAFormer's mixed weight).
+
     An image without a confident pixel contributes zero with any weighting; with no valid pixel at
     all the loss is an exact 0 still connected to ``logits``.
     """
@@ -34,6 +42,9 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
     if logits.dim() != 4 or labels.shape != logits.shape[:1] + logits.shape[2:]:
         raise ValueError(f'pseudo_label_ce: logits must be (B, C, H, W) and labels (B, H, W), '
                          f'got {tuple(logits.shape)} and {tuple(labels.shape)}')
+    if exact is not None:
+        exact = exact & valid
+        keep = keep | exact
     keep = keep & valid
     target = torch.where(valid, labels, torch.zeros_like(labels)).long()
     ce = F.cross_entropy(logits, target, reduction='none')
@@ -47,6 +58,10 @@ def pseudo_label_ce(logits: Tensor, labels: Tensor, keep: Tensor, valid: Tensor,
         present = (count > 0).to(ce.dtype)
         class_mean = (ce_sum / count.clamp_min(1) * present).sum() / present.sum().clamp_min(1)
         return class_mean * keep.sum() / n_valid
-    per_img_valid = valid.flatten(1).sum(1).clamp_min(1).to(ce.dtype)
-    q = keep.flatten(1).sum(1).to(ce.dtype) / per_img_valid
-    return (q * (ce * valid).flatten(1).sum(1)).sum() / n_valid
+    pseudo = valid if exact is None else valid & ~exact
+    per_img = pseudo.flatten(1).sum(1).clamp_min(1).to(ce.dtype)
+    q = (keep & pseudo).flatten(1).sum(1).to(ce.dtype) / per_img
+    loss = (q * (ce * pseudo).flatten(1).sum(1)).sum()
+    if exact is not None:
+        loss = loss + (ce * exact).sum()
+    return loss / n_valid

@@ -25,7 +25,10 @@ TRAIN_DEFAULTS = dict(
     # pixel, each image weighted by its fraction of confident pixels; 'class_balanced': every
     # pseudo class among the confident pixels weighs the same.
     weighting='mask',
-    # Mixing of the unlabeled batch in the student's view: None, 'cutmix' or 'classmix'.
+    # Mixing of the unlabeled batch in the student's view: None, 'cutmix' or 'classmix'
+    # (among the unlabeled images), or 'source_classmix' (domain adaptation: the pixels of half
+    # the classes of each labeled image's ground truth pasted into an unlabeled image; those
+    # pixels train on their ground truth with weight 1).
     mix=None,
     cutmix_area=(0.02, 0.4),
     freeze_teacher=True,
@@ -131,9 +134,12 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         if weight == 0.0:  # burn-in: the teacher is not run
             losses['unsup_loss_seg'] = self.zero_loss()
         else:
+            source = (self._source_for_mix(inputs['sup'], data_samples['sup'],
+                                           inputs['strong'].shape)
+                      if c['mix'] == 'source_classmix' else None)
             losses['unsup_loss_seg'] = self._unsup_loss(
                 inputs['weak'], inputs['strong'], data_samples['weak'], data_samples['strong'],
-                weight)
+                weight, source)
         losses['unsup_weight'] = device_scalar(weight, inputs['weak'].device)
         return losses
 
@@ -159,8 +165,24 @@ class MeanTeacherSegmentor(TeacherStudentModel):
             conf, label = logits.softmax(1).max(1)
         return conf.clone(), label.clone()
 
+    def _source_for_mix(self, images: Tensor, samples: list,
+                        target_shape: torch.Size) -> Tuple[Tensor, Tensor]:
+        """(images, labels) of the labeled batch for ``mix='source_classmix'``: labels are
+        the ground truth, ``ignore_index`` on padding."""
+        if images.shape != target_shape:
+            raise ConfigKeyError(
+                f'{self.owner}: semi_train_cfg.mix="source_classmix" pastes the labeled images '
+                f'into the unlabeled ones, so both batches need one shape; got labeled '
+                f'{tuple(images.shape)} and unlabeled {tuple(target_shape)} (use the same '
+                f'crop size and batch size for both)')
+        labels = self._held_out_labels(samples, images)
+        valid = self.valid_mask(images, samples)
+        ignore = self.semi_train_cfg['ignore_index']
+        return images, torch.where(valid, labels, torch.full_like(labels, ignore))
+
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
-                    strong_samples: list, weight: float) -> Tensor:
+                    strong_samples: list, weight: float,
+                    source: Optional[Tuple[Tensor, Tensor]] = None) -> Tensor:
         c = self.semi_train_cfg
         valid = self.valid_mask(weak, weak_samples)
         gt = self._held_out_labels(strong_samples, valid) \
@@ -177,17 +199,30 @@ class MeanTeacherSegmentor(TeacherStudentModel):
                 context['second'] = self.teacher_maps(second, weak)
             keep = self.pseudo_filter.dense(conf, plabel, context) & valid
         plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
-        masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
-                          generator=self.iter_generator(), cutmix_area=c['cutmix_area'])
-        if masks is not None:
-            perm = torch.roll(torch.arange(weak.shape[0], device=weak.device), 1)
-            mixed = apply_mix(masks, perm, strong, plabel, keep, valid,
-                              *(() if gt is None else (gt, )))
-            strong, plabel, keep, valid = mixed[:4]
-            gt = mixed[4] if gt is not None else None
+        exact = None
+        if source is not None:  # source pixels (ground truth) pasted into the target images
+            src_img, src_label = source
+            exact = mix_masks(c['mix'], src_label, self.num_classes, c['ignore_index'],
+                              generator=self.iter_generator())
+            strong = torch.where(exact[:, None], src_img, strong)
+            plabel = torch.where(exact, src_label, plabel)
+            valid = valid | exact
+            if gt is not None:  # diagnostics count the target's own pixels only
+                gt = torch.where(exact, torch.full_like(gt, c['ignore_index']), gt)
+        else:
+            masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
+                              generator=self.iter_generator(), cutmix_area=c['cutmix_area'])
+            if masks is not None:
+                perm = torch.roll(torch.arange(weak.shape[0], device=weak.device), 1)
+                mixed = apply_mix(masks, perm, strong, plabel, keep, valid,
+                                  *(() if gt is None else (gt, )))
+                strong, plabel, keep, valid = mixed[:4]
+                gt = mixed[4] if gt is not None else None
         logits = self.student.encode_decode(strong, full_image_metas(strong))
-        loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting']) * weight
+        loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting'], exact) * weight
         self.check_finite(loss, 'the unsupervised loss')
+        if exact is not None:  # the statistics are the pseudo labels' (target pixels)
+            keep, valid = keep & ~exact, valid & ~exact
         stats = dict(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
                      pseudo=keep.sum())
         if gt is not None:

@@ -1,0 +1,6 @@
+# The target oracle of DigitScenes-UDA: ./st_fcn-r18w16-d8_digitscenes-uda.py with the target
+# train split's ground truth in place of the pseudo labels (the teacher is not run), so
+# supervised on labeled source and target images, with the same mixing, start and schedule. It
+# bounds what a pseudo-labelling method can reach.
+_base_ = ['./st_fcn-r18w16-d8_digitscenes-uda.py']
+model = dict(semi_train_cfg=dict(oracle=True))
