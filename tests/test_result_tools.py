@@ -333,7 +333,7 @@ def test_experiment_test_arm_evaluates_its_start_and_reads_as_iteration_0(tmp_pa
 
 
 @pytest.mark.parametrize('name', ['det_converged', 'seg_converged', 'video_converged', 'demo',
-                                  'sfod'])
+                                  'sfod', 'uda'])
 def test_model_zoo_experiment_files_load(name):
     """Every arm of the model zoo's experiments is a config file that exists, plus options."""
     exp = experiment.load_experiment(osp.join(REPO, 'experiments', f'{name}.py'))

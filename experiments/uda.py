@@ -1,0 +1,34 @@
+# Domain-adaptive segmentation, DigitScenes-UDA (docs/domain_adaptation.md). Needs
+# python tools/make_digitscenes_uda.py --out data/digitscenes_uda.
+#
+#   python tools/experiment.py experiments/uda.py --arms source           # source model
+#   python tools/experiment.py experiments/uda.py --arms source_only oracle st
+#
+# The source model trains 8,000 iterations on the labeled synthetic source, validated on the
+# target val split every 500 (its trajectory is the source-only headroom curve). Every
+# adaptation arm starts from it and trains 2,000 iterations, validated every 250.
+work_dir = 'work_dirs/uda'
+seeds = [0, 1, 2]
+options = {'train_dataloader.num_workers': 1, 'val_dataloader.num_workers': 1}
+
+_ST = 'configs/uda/st_fcn-r18w16-d8_digitscenes-uda.py'
+# tools/test.py evaluates the test split: point it at val, like the other arms' validations
+_ON_VAL = {'test_dataloader.num_workers': 1,
+           'test_dataloader.dataset.ann_file': 'splits/val.txt',
+           'test_dataloader.dataset.data_prefix.img_path': 'leftImg8bit/val',
+           'test_dataloader.dataset.data_prefix.seg_map_path': 'gtFine/val'}
+
+arms = {
+    'source': dict(stage='sup', config='configs/uda/source_fcn-r18w16-d8_digitscenes-uda.py',
+                   seeds=[0], options={'train_cfg.max_iters': 8000}),
+    # references: the source model on the target val split; the target oracle
+    'source_only': dict(stage='test', config=_ST, start='source', seeds=[0], options=_ON_VAL,
+                        pseudo=False),
+    'oracle': dict(config='configs/uda/oracle_fcn-r18w16-d8_digitscenes-uda.py',
+                   start='source'),
+    # single-pair self-training (DAFormer-style: source ClassMix, confidence-weighted labels)
+    'st': dict(config=_ST, start='source'),
+}
+table = dict(metric='fg_mIoU', extra=['mIoU'], headroom_metric='fg_mIoU', digits=1,
+             models=['teacher', 'student'], baseline='source_only', full='oracle', peak=True,
+             pseudo=['pseudo/kept_share', 'pseudo/accuracy'])
