@@ -69,7 +69,8 @@ class MeanTeacherSegmentor(TeacherStudentModel):
     included; ``sup_*``); the active teacher predicts the ``weak`` view; its per-pixel
     confidence and class go through the :class:`~mtkit.filters.FilterChain` (dense mode); the
     ``strong`` view, the pseudo labels and the masks are mixed (CutMix / ClassMix, one mask for
-    all of them); the student's cross-entropy on the mixed strong view is weighted by
+    all of them; or, for domain adaptation, ``'source_classmix'``: source pixels and their
+    ground truth pasted in from the ``sup`` batch); the student's cross-entropy on the mixed strong view is weighted by
     ``weighting`` and ``unsup_weight`` (with burn-in and ramp; ``unsup_loss_seg``). Padding and
     ``ignore_index`` pixels never count. The share of valid pixels kept (and, with held-out
     labels, their accuracy) goes to :meth:`pseudo_label_scalars`.
