@@ -197,8 +197,13 @@ def test_source_classmix_pastes_source_pixels_and_labels_into_target_images(uda,
         return plain_ce(logits, labels, keep, valid, weighting, exact)
     monkeypatch.setattr(mts, 'pseudo_label_ce', ce)
     encode = model.student.encode_decode
-    monkeypatch.setattr(model.student, 'encode_decode',
-                        lambda x, metas: seen.setdefault('inputs', []).append(x) or encode(x, metas))
+
+    def encode_seen(x, metas):
+        out = encode(x, metas)
+        seen.setdefault('inputs', []).append(x)
+        seen['logits'] = out
+        return out
+    monkeypatch.setattr(model.student, 'encode_decode', encode_seen)
     model.set_train_iter(5)
     batch = model.data_preprocessor(data, True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
@@ -219,8 +224,13 @@ def test_source_classmix_pastes_source_pixels_and_labels_into_target_images(uda,
         assert picked <= present and len(picked) == (len(present) + 1) // 2
         for c in picked:
             assert bool(exact[b][src_gt[b] == c].all())
-    # the statistics are the target's own pixels: all kept at threshold 0
-    assert model.pseudo_label_scalars()['pseudo/kept_share'] == pytest.approx(1.0)
+    # the statistics are the target's own pixels: all kept at threshold 0; the agreement of
+    # the student's prediction with the teacher's label over them
+    scalars = model.pseudo_label_scalars()
+    assert scalars['pseudo/kept_share'] == pytest.approx(1.0)
+    own = valid & ~exact
+    agree = ((seen['logits'].argmax(1) == teacher_label) & own).sum() / own.sum()
+    assert scalars['pseudo/agreement'] == pytest.approx(agree.item())
     assert torch.isfinite(losses['unsup_loss_seg']) and losses['unsup_loss_seg'] > 0
 
 

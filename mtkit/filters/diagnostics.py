@@ -36,6 +36,9 @@ BOX_STAT_KEYS = ('images', 'raw', 'pseudo', 'pseudo_correct', 'gt', 'gt_found', 
 #: the statistics of pixel pseudo labels: valid pixels, kept pixels, kept pixels with a
 #: held-out label and how many of those are right
 PIXEL_STAT_KEYS = ('images', 'raw', 'pseudo', 'checked', 'pseudo_correct')
+#: and the valid pixels where the student's prediction (on its view) is the teacher's label
+#: (teacher-student coupling), for models that count them
+COUPLED_PIXEL_STAT_KEYS = PIXEL_STAT_KEYS + ('agree', )
 
 
 class PseudoLabelStats:
@@ -85,11 +88,16 @@ def ratio(num: float, den: float) -> Optional[float]:
 
 
 def pixel_scalars(sums: Dict[str, float]) -> Dict[str, float]:
-    """``pseudo/kept_share`` (kept / valid pixels) and ``pseudo/accuracy`` (right / checked
-    kept pixels) of :data:`PIXEL_STAT_KEYS` sums; a ratio without denominator is left out."""
+    """``pseudo/kept_share`` (kept / valid pixels), ``pseudo/accuracy`` (right / checked
+    kept pixels) and ``pseudo/agreement`` (valid pixels where the student predicts the
+    teacher's label / valid pixels) of :data:`COUPLED_PIXEL_STAT_KEYS` sums; a ratio without
+    denominator (or a count not given) is left out."""
     out = {}
-    for key, num, den in (('kept_share', 'pseudo', 'raw'), ('accuracy', 'pseudo_correct',
-                                                            'checked')):
+    for key, num, den in (('kept_share', 'pseudo', 'raw'),
+                          ('accuracy', 'pseudo_correct', 'checked'),
+                          ('agreement', 'agree', 'raw')):
+        if num not in sums:
+            continue
         value = ratio(sums.get(num, 0), sums.get(den, 0))
         if value is not None:
             out[f'pseudo/{key}'] = value

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from ...augment import MIX_MODES, apply_mix, mix_masks
-from ...filters.diagnostics import PIXEL_STAT_KEYS, pixel_scalars
+from ...filters.diagnostics import COUPLED_PIXEL_STAT_KEYS, pixel_scalars
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...registry import MODELS, register
 from ...utils.device import device_scalar, host_to_device
@@ -93,7 +93,7 @@ class MeanTeacherSegmentor(TeacherStudentModel):
 
     TRAIN_DEFAULTS = TRAIN_DEFAULTS
     TEST_DEFAULTS = TEST_DEFAULTS
-    STAT_KEYS = PIXEL_STAT_KEYS
+    STAT_KEYS = COUPLED_PIXEL_STAT_KEYS
     FILTER_SHORTHANDS = ('pseudo_thr', )
     # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
     # `data_preprocessor`) is applied to each branch
@@ -224,8 +224,11 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         self.check_finite(loss, 'the unsupervised loss')
         if exact is not None:  # the statistics are the pseudo labels' (target pixels)
             keep, valid = keep & ~exact, valid & ~exact
+        # coupling: the student's prediction (its view) against the teacher's label, from the
+        # logits the loss already has
+        agree = (logits.detach().argmax(1) == plabel) & valid
         stats = dict(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
-                     pseudo=keep.sum())
+                     pseudo=keep.sum(), agree=agree.sum())
         if gt is not None:
             counted = keep & (gt != c['ignore_index'])
             stats.update(checked=counted.sum(), pseudo_correct=((plabel == gt) & counted).sum())
@@ -233,8 +236,10 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         return loss
 
     def pseudo_label_scalars(self) -> Dict[str, float]:
-        """``pseudo/kept_share`` (kept / valid pixels, after mixing) and, with held-out label
-        maps, ``pseudo/accuracy`` of the kept pixels that have a label."""
+        """``pseudo/kept_share`` (kept / valid pixels, after mixing), ``pseudo/agreement``
+        (valid pixels where the student's prediction on the strong view is the teacher's label:
+        how coupled the two are) and, with held-out label maps, ``pseudo/accuracy`` of the kept
+        pixels that have a label. With source mixing, the target's own pixels only."""
         return pixel_scalars(self.pseudo_stats.pop())
 
     def _held_out_labels(self, samples: list, like: Tensor) -> Tensor:
