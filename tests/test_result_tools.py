@@ -339,3 +339,24 @@ def test_model_zoo_experiment_files_load(name):
     exp = experiment.load_experiment(osp.join(REPO, 'experiments', f'{name}.py'))
     assert all(osp.isfile(osp.join(REPO, a['config'])) for a in exp['arms'].values())
     assert {a.get('start') for a in exp['arms'].values()} - {None} <= set(exp['arms'])
+
+
+def test_demo_table_ends_with_the_model_zoo_gain_beside_its_own(tmp_path):
+    """A short run's gain beside the model zoo's measured one, each labeled."""
+    exp = experiment.load_experiment(osp.join(REPO, 'experiments', 'demo.py'))
+    rows = {'mt': {'teacher/coco/bbox_mAP': (0.568, None), 'seeds': [0], 'iteration': 300},
+            'sup_ema': {'teacher/coco/bbox_mAP': (0.572, None), 'seeds': [0],
+                        'iteration': 300}}
+    lines = seed_table.reference_lines(rows, exp['table'])
+    text = '\n'.join(lines)
+    assert '| this run (one short run: its gain is within run-to-run noise) | 0.568 | 0.572 | ' \
+        '-0.004 | 0 | 300 |' in text
+    with open(osp.join(REPO, 'model_zoo', 'digitscenes_det_converged.json')) as f:
+        zoo = json.load(f)['arms']
+    gain = zoo['mt_long']['teacher'][0] - zoo['sup_ema_long']['teacher'][0]
+    measured = [line for line in lines if line.startswith('| model zoo, measured')]
+    assert len(measured) == 1 and f'| {gain:+.3f} | 0,1,2 | 3000 |' in measured[0]
+    # a reference arm the file lacks is an error naming the file
+    bad = dict(exp['table'], reference=dict(exp['table']['reference'], arm='nope'))
+    with pytest.raises(KeyError, match='digitscenes_det_converged.json'):
+        seed_table.reference_lines(rows, bad)

@@ -268,7 +268,52 @@ def experiment_tables(groups: dict, arms: dict, table: dict) -> tuple:
                      + ' | '.join(cells) + f' | {gain} | {opt("gap_closed", "{:.0%}")} | '
                      + ' | '.join(opt(k, '{:.3f}') for k in pseudo)
                      + f' | {r["baseline"]}, {r["full"]} |')
+    if table.get('reference'):
+        lines += reference_lines(rows, table)
     return '\n'.join(lines), rows
+
+
+def _zoo_value(row: dict, model: str, key: str):
+    """(mean, std) of ``model`` in a model zoo JSON arm row: ``'{model}/{key}'`` (the
+    experiment tables) or ``model`` (older tables, one metric)."""
+    value = row.get(f'{model}/{key}', row.get(model))
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise KeyError(f'no {model}/{key} (mean, std) in the row')
+    return tuple(value)
+
+
+def reference_lines(rows: dict, table: dict, root: Optional[str] = None) -> List[str]:
+    """This experiment's gain beside a measured one from the model zoo
+    (``table['reference']``: ``file`` (a model zoo JSON), ``arm`` and ``baseline`` there,
+    ``run_arm`` here (compared with this table's ``baseline``), ``model`` ('teacher'), and
+    ``what``, how the model zoo measured it). A short run's gain is noise next to a measured
+    one: the table says which is which. Missing pieces are a ``KeyError`` naming the file. A
+    relative ``file`` is under ``root`` (default: the repository)."""
+    ref = table['reference']
+    root = root or osp.dirname(osp.dirname(osp.abspath(__file__)))
+    digits = int(table.get('digits', 3))
+    key, model = table['metric'], ref.get('model', 'teacher')
+    path = ref['file'] if osp.isabs(ref['file']) else osp.join(root, ref['file'])
+    with open(path) as f:
+        zoo = json.load(f)['arms']
+    out = ['', f'This run beside the model zoo ({model}, {key}):', '',
+           f'| | {ref["run_arm"]} | {table["baseline"]} | gain | seeds | iters |',
+           '| --- | --- | --- | --- | --- | --- |']
+    run, base = rows.get(ref['run_arm']), rows.get(table['baseline'])
+    if run is not None and base is not None and f'{model}/{key}' in run:
+        a, b = run[f'{model}/{key}'], base[f'{model}/{key}']
+        out.append(f'| this run (one short run: its gain is within run-to-run noise) | '
+                   f'{fmt(a, digits)} | {fmt(b, digits)} | {a[0] - b[0]:+.{digits}f} | '
+                   f'{",".join(map(str, run["seeds"]))} | {run["iteration"]} |')
+    try:
+        za, zb = zoo[ref['arm']], zoo[ref['baseline']]
+        ma, mb = _zoo_value(za, model, key), _zoo_value(zb, model, key)
+    except KeyError as e:
+        raise KeyError(f'{path}: {e}') from None
+    out.append(f'| model zoo, measured ({ref["arm"]} vs {ref["baseline"]}: {ref["what"]}) | '
+               f'{fmt(ma, digits)} | {fmt(mb, digits)} | {ma[0] - mb[0]:+.{digits}f} | '
+               f'{",".join(map(str, za["seeds"]))} | {za["iteration"]} |')
+    return out
 
 
 def write_experiment_json(path: str, groups: dict, arms: dict, rows: dict) -> None:
