@@ -2,6 +2,8 @@
 #
 #   python tools/experiment.py experiments/seg_converged.py --arms sup1_8 supfull sup1_16
 #   python tools/experiment.py experiments/seg_converged.py --arms sup_ema mt mt_thr0.8 dt
+#   python tools/experiment.py experiments/seg_converged.py --arms sup_ema_long mt_long dt_long \
+#       dt_epoch_long
 #
 # The headroom arms (stage='sup') train 8,000 iterations from scratch; the semi-supervised arms
 # 1,000 iterations from the 1/8 checkpoint. Every arm is a config file (plus the options here).
@@ -15,6 +17,7 @@ _MT = 'configs/mean_teacher/'
 _DT = 'configs/dual_teacher/dt_' + _NAME
 _SUP_ITERS = {'train_cfg.max_iters': 8000}
 _SEMI = {'train_cfg.max_iters': 1000}
+_LONG = {'train_cfg.max_iters': 3000, 'train_cfg.val_interval': 500}
 _SPLITS = 'data/digitscenes/cityscapes/splits/'
 # every training image, the labeled list of sup_ema_full
 concat_files = {'train_all.txt': [_SPLITS + 'train.1@1_2.txt',
@@ -44,6 +47,15 @@ arms = {
     'dt_epoch': dict(config=_DT, start='sup1_8', reported='student',
                      options=dict(_SEMI, **{'custom_hooks.0.turns': None})),
     'oracle': dict(config=_MT + 'mt-oracle_' + _NAME, start='sup1_8', options=_SEMI),
+    # the long phase (3,000 iterations, validated every 500): the lever that moved the EMA
+    # teacher in detection, and the regime Dual Teacher's coupling argument is about (its turns
+    # 15 iterations at turns=200, or one epoch)
+    'sup_ema_long': dict(config=_MT + 'sup-ema_' + _NAME, start='sup1_8', pseudo=False,
+                         options=_LONG),
+    'mt_long': dict(config=_MT + 'mt_' + _NAME, start='sup1_8', options=_LONG),
+    'dt_long': dict(config=_DT, start='sup1_8', options=_LONG, reported='student'),
+    'dt_epoch_long': dict(config=_DT, start='sup1_8', reported='student',
+                          options=dict(_LONG, **{'custom_hooks.0.turns': None})),
     # the full-label reference of the same protocol: the all-label checkpoint, then supervised
     # continued + EMA on all 2,000 labeled images
     'sup_ema_full': dict(config=_MT + 'sup-ema_' + _NAME, start='supfull', pseudo=False,
@@ -54,4 +66,4 @@ arms = {
 }
 table = dict(metric='fg_mIoU', extra=['mIoU'], headroom_metric='fg_mIoU', digits=1,
              models=['teacher', 'student', 'teacher2'], baseline='sup_ema', full='sup_ema_full',
-             pseudo=['pseudo/kept_share', 'pseudo/accuracy'])
+             pseudo=['pseudo/kept_share', 'pseudo/accuracy', 'pseudo/agreement'])
