@@ -21,7 +21,8 @@ demo: setup
 		--work-dir $(DEMO_DIR)/test --out $(DEMO_DIR)/test_metrics.json
 	@echo "test-split metrics of the mean teacher (teacher and student): $(DEMO_DIR)/test_metrics.json"
 	@cat $(DEMO_DIR)/test_metrics.json
-	@echo; echo "val, side by side from the same supervised start: $(DEMO_DIR)/table.md"
+	@echo; echo "val, side by side from the same supervised start ($(DEMO_DIR)/table.md):"
+	@cat $(DEMO_DIR)/table.md
 
 TEST_WORKERS ?= auto
 test: setup
