@@ -142,8 +142,11 @@ def test_one_diagnostics_channel_for_boxes_and_pixels(models):
         'pseudo/boxes_per_img': 2.0, 'pseudo/raw_per_img': 4.0, 'pseudo/kept_share': 0.5,
         'pseudo/precision': 0.75, 'pseudo/recall': 0.5}
     assert det.pseudo_label_scalars() == {}  # read once per interval
-    for m in (seg, video):
-        m.pseudo_stats.add(dict(images=torch.tensor(1.), raw=torch.tensor(100.),
-                                pseudo=torch.tensor(80.), checked=torch.tensor(50.),
-                                pseudo_correct=torch.tensor(45.)))
-        assert m.pseudo_label_scalars() == {'pseudo/kept_share': 0.8, 'pseudo/accuracy': 0.9}
+    pixels = dict(images=torch.tensor(1.), raw=torch.tensor(100.), pseudo=torch.tensor(80.),
+                  checked=torch.tensor(50.), pseudo_correct=torch.tensor(45.))
+    # the segmentation wrapper also counts teacher-student agreement; video does not
+    seg.pseudo_stats.add(dict(pixels, agree=torch.tensor(60.)))
+    assert seg.pseudo_label_scalars() == {'pseudo/kept_share': 0.8, 'pseudo/accuracy': 0.9,
+                                          'pseudo/agreement': 0.6}
+    video.pseudo_stats.add(pixels)
+    assert video.pseudo_label_scalars() == {'pseudo/kept_share': 0.8, 'pseudo/accuracy': 0.9}
