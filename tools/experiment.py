@@ -29,8 +29,8 @@ holds ``done.json`` (written when it ended with exit code 0) is skipped, so an i
 experiment continues where it stopped; a training run interrupted after a checkpoint resumes
 from it (``tools/train.py --resume``, its log appended to) when its command is the one it was
 started with (``started.json``), and starts over otherwise. Then ``{work_dir}/table.md`` and
-``table.json`` are written (``tools/seed_table.py``, :func:`experiment_tables`) and the table is printed. A run
-that fails stops nothing else; the tool exits 1 naming it and its log.
+``table.json`` are written (``tools/seed_table.py``, :func:`experiment_tables`) and the table
+is printed. A run that fails stops nothing else; the tool exits 1 naming it and its log.
 """
 import argparse
 import json

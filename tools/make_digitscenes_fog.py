@@ -27,25 +27,17 @@ def main(argv=None):
                    help='digits from the commonest to the rarest (default: drawn from --seed)')
     p.add_argument('--force', action='store_true', help='regenerate even if meta.json matches')
     args = p.parse_args(argv)
-    from dataclasses import asdict
-
-    from mtkit.generate.common import holds_settings, report_generation
+    from mtkit.generate.common import generate_once
     from mtkit.generate.digitscenes_fog import DigitScenesFogConfig, generate_fog
     cfg = DigitScenesFogConfig(
         seed=args.seed, img_size=args.img_size, severities=tuple(args.severities),
         num_images=dict(train=args.num_train, val=args.num_val, test=args.num_test),
         imbalance=args.imbalance,
         class_order=tuple(args.class_order) if args.class_order else None)
-    try:
-        cfg.validate()
-    except ValueError as e:
-        sys.exit(f'make_digitscenes_fog: {e}')
-    if not args.force and holds_settings(args.out, dict(config=asdict(cfg))):
-        print(f'{args.out} already holds DigitScenes-Fog with these settings (use --force)')
-        return
-    meta = report_generation('DigitScenes-Fog', args.out, lambda: generate_fog(args.out, cfg),
-                             'images', 'objects')
-    print('train class order (commonest first): ' + ' '.join(meta['class_order']))
+    meta = generate_once('make_digitscenes_fog', 'DigitScenes-Fog', args.out, cfg,
+                         lambda: generate_fog(args.out, cfg), args.force)
+    if meta is not None:
+        print('train class order (commonest first): ' + ' '.join(meta['class_order']))
 
 
 if __name__ == '__main__':

@@ -32,9 +32,7 @@ def main(argv=None):
     p.add_argument('--severities', type=int, nargs='+', default=[1, 2, 3])
     p.add_argument('--force', action='store_true', help='regenerate even if meta.json matches')
     args = p.parse_args(argv)
-    from dataclasses import asdict
-
-    from mtkit.generate.common import holds_settings, report_generation
+    from mtkit.generate.common import generate_once
     from mtkit.generate.digitscenes_uda import DigitScenesUDAConfig, generate_uda
     cfg = DigitScenesUDAConfig(
         seed=args.seed, img_size=args.img_size, imbalance=args.imbalance,
@@ -44,17 +42,11 @@ def main(argv=None):
         source_order=tuple(args.source_order) if args.source_order else None,
         target_order=tuple(args.target_order) if args.target_order else None,
         severities=tuple(args.severities))
-    try:
-        cfg.validate()
-    except ValueError as e:
-        sys.exit(f'make_digitscenes_uda: {e}')
-    if not args.force and holds_settings(args.out, dict(config=asdict(cfg))):
-        print(f'{args.out} already holds DigitScenes-UDA with these settings (use --force)')
-        return
-    meta = report_generation('DigitScenes-UDA', args.out, lambda: generate_uda(args.out, cfg),
-                             'images', 'objects')
-    print('source class order (commonest first): ' + ' '.join(meta['source_order']))
-    print('target class order (commonest first): ' + ' '.join(meta['target_order']))
+    meta = generate_once('make_digitscenes_uda', 'DigitScenes-UDA', args.out, cfg,
+                         lambda: generate_uda(args.out, cfg), args.force)
+    if meta is not None:
+        print('source class order (commonest first): ' + ' '.join(meta['source_order']))
+        print('target class order (commonest first): ' + ' '.join(meta['target_order']))
 
 
 if __name__ == '__main__':

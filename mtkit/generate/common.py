@@ -60,6 +60,22 @@ def report_generation(name: str, out: str, generate: Callable[[], dict], unit: s
     return meta
 
 
+def generate_once(tool: str, name: str, out: str, cfg, generate: Callable[[], dict],
+                  force: bool = False, unit: str = 'images', objects: str = 'objects'):
+    """A generator tool's run: ``cfg.validate()`` (a ``ValueError`` exits naming ``tool``);
+    nothing when ``out`` already holds ``name`` with these settings (unless ``force``); else
+    ``generate()`` with :func:`report_generation`. Returns the meta, or None when skipped."""
+    from dataclasses import asdict
+    try:
+        cfg.validate()
+    except ValueError as e:
+        sys.exit(f'{tool}: {e}')
+    if not force and holds_settings(out, dict(config=asdict(cfg))):
+        print(f'{out} already holds {name} with these settings (use --force)')
+        return None
+    return report_generation(name, out, generate, unit, objects)
+
+
 def print_paths_or_exit(tool: str, write: Callable[[], Sequence[str]], errors) -> None:
     """A split tool's ending: print the paths ``write()`` wrote, or exit naming ``tool`` and
     the problem when it raises one of ``errors``."""

@@ -124,7 +124,8 @@ def textured_painter(photos: List[np.ndarray], opacity: Tuple[float, float]):
 
 
 def _write_split(out_dir: str, domain: str, split: str, stem_id: int, img: np.ndarray,
-                 instances: list, size: int) -> str:
+                 instances: list, size: int) -> Tuple[str, np.ndarray]:
+    """Write one image and its train-id label map; returns (stem, label map)."""
     city = DOMAINS[domain]
     stem = f'{city}_000000_{stem_id:06d}'
     img_dir = osp.join(out_dir, domain, 'leftImg8bit', split, city)
@@ -136,7 +137,7 @@ def _write_split(out_dir: str, domain: str, split: str, stem_id: int, img: np.nd
         seg[inst['mask']] = inst['label'] + 1
     write_png(osp.join(img_dir, stem + IMG_SUFFIX), img)
     write_png(osp.join(gt_dir, stem + SEG_SUFFIX), seg)
-    return stem
+    return stem, seg
 
 
 def pixel_shares(counts: Sequence[int]) -> Dict[str, float]:
@@ -183,17 +184,13 @@ def generate_uda(out_dir: str, cfg: DigitScenesUDAConfig = DigitScenesUDAConfig(
                 sev = int(cfg.severities[rng.integers(len(cfg.severities))])
                 img = np.asarray(corrupt(img, name, sev, seed=corruption_seed(
                     cfg.seed + 10 * domain_i + split_i, CORRUPTIONS.index(name), sev, i)))
-            stem = _write_split(out_dir, domain, split, i + 1, img, instances, cfg.img_size)
+            stem, seg = _write_split(out_dir, domain, split, i + 1, img, instances,
+                                     cfg.img_size)
             stems.append(f'{DOMAINS[domain]}/{stem}')
             if domain == 'target':
                 corruptions.setdefault(split, {})[stem] = [name, sev]
             objects += len(instances)
-            background = cfg.img_size ** 2
-            for inst in instances:
-                area = int(inst['mask'].sum())
-                pixels[inst['label'] + 1] += area
-                background -= area
-            pixels[0] += max(background, 0)
+            pixels += np.bincount(seg.ravel(), minlength=len(SEG_CLASSES))
         os.makedirs(osp.join(out_dir, domain, 'splits'), exist_ok=True)
         with open(osp.join(out_dir, domain, 'splits', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(stems) + '\n')

@@ -70,10 +70,11 @@ class MeanTeacherSegmentor(TeacherStudentModel):
     confidence and class go through the :class:`~mtkit.filters.FilterChain` (dense mode); the
     ``strong`` view, the pseudo labels and the masks are mixed (CutMix / ClassMix, one mask for
     all of them; or, for domain adaptation, ``'source_classmix'``: source pixels and their
-    ground truth pasted in from the ``sup`` batch); the student's cross-entropy on the mixed strong view is weighted by
-    ``weighting`` and ``unsup_weight`` (with burn-in and ramp; ``unsup_loss_seg``). Padding and
-    ``ignore_index`` pixels never count. The share of valid pixels kept (and, with held-out
-    labels, their accuracy) goes to :meth:`pseudo_label_scalars`.
+    ground truth pasted in from the ``sup`` batch); the student's cross-entropy on the mixed
+    strong view is weighted by ``weighting`` and ``unsup_weight`` (with burn-in and ramp;
+    ``unsup_loss_seg``). Padding and ``ignore_index`` pixels never count. The share of valid
+    pixels kept (and, with held-out labels, their accuracy) goes to
+    :meth:`pseudo_label_scalars`.
 
     Teachers are updated by hooks: :class:`~mtkit.hooks.EMATeacherHook` (one EMA teacher) or
     :class:`~mtkit.hooks.DualTeacherHook` (``num_teachers`` temporary teachers, of which
