@@ -24,6 +24,11 @@ def small_run_cfg(cfg: Config, work_dir: str, max_iters: int = 2, val: bool = Tr
     # without a config file name it is only a timestamp, so a Runner of another test started
     # in the same second would lend this one its default scope
     cfg.experiment_name = f'{osp.basename(work_dir)}_{uuid.uuid4().hex[:8]}'
+    # the shipped runtimes name their visualizer 'visualizer': MMEngine keeps one instance per
+    # name in a process, so without this a Runner built after another test's (same pytest
+    # worker) would write its scalars.json into that test's work_dir
+    if cfg.get('visualizer') is not None:
+        cfg.visualizer.name = cfg.experiment_name
     cfg.train_cfg.max_iters = max_iters
     cfg.train_cfg.val_interval = max_iters
     if not val:  # IterBasedTrainLoop also validates after the last iteration
