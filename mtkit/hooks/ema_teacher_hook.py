@@ -38,8 +38,9 @@ class EMATeacherHook(TeacherStudentHook):
         teacher_name, student_name: Attribute names of the two submodules. None (default):
             the model's first pair (``teacher`` of ``student``; ``teacher``/``student`` for a
             model without the contract). A second teacher (``teacher2`` of a consensus model)
-            needs its own hook with ``teacher_name='teacher2'``; a name the model does not
-            declare is a ``ConfigKeyError``.
+            needs its own hook with ``teacher_name='teacher2'`` (its state is saved under
+            ``mtkit_ema_teacher.teacher2``); a name the model does not declare is a
+            ``ConfigKeyError``.
     """
 
     state_key = 'mtkit_ema_teacher'
@@ -63,6 +64,9 @@ class EMATeacherHook(TeacherStudentHook):
         self.given_begin_iter = begin_iter
         self.begin_iter = begin_iter
         self.teacher_name, self.student_name = teacher_name, student_name
+        # one checkpoint entry per hook: a second hook (teacher_name='teacher2') keeps its own
+        if teacher_name not in (None, 'teacher'):
+            self.state_key = f'{EMATeacherHook.state_key}.{teacher_name}'
 
     def pairs_for(self, model) -> Dict[str, str]:
         contract = contract_of(model)
