@@ -43,6 +43,19 @@ def tiny_cfg(seed: int = 0, n_train: int = 24) -> DigitScenesConfig:
                              percents=(1, 10, 50), folds=(1, ), extra_unlabeled=4)
 
 
+#: a tiny DigitScenes-UDA (64 px)
+UDA_SMALL = dict(num_source=dict(train=4, val=2), num_target=dict(train=4, val=3, test=2),
+                 img_size=64)
+
+
+@pytest.fixture(scope='session')
+def digitscenes_uda(tmp_path_factory):
+    """A tiny DigitScenes-UDA: (root folder, the generator's metadata)."""
+    from mtkit.generate.digitscenes_uda import DigitScenesUDAConfig, generate_uda
+    root = str(tmp_path_factory.mktemp('uda'))
+    return root, generate_uda(root, DigitScenesUDAConfig(**UDA_SMALL))
+
+
 @pytest.fixture(scope='session')
 def digitscenes(tmp_path_factory):
     """A tiny DigitScenes (64 px): returns its root folder."""

@@ -70,3 +70,41 @@ def shrink_resizes(obj: Any, short: int = 160, long: int = 256) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(shrink_resizes(v, short, long) for v in obj)
     return obj
+
+
+UDA_ST = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                  'configs/uda/st_fcn-r18w16-d8_digitscenes-uda.py')
+
+
+def uda_cfg(root: str, work_dir: str, max_iters: int = 1, val: bool = False,
+            path: str = UDA_ST) -> Config:
+    """A shipped configs/uda config on the tiny DigitScenes-UDA at ``root``, from scratch."""
+    raw = replace_strings(Config.fromfile(path)._cfg_dict.to_dict(), 'data/digitscenes_uda/',
+                          root + '/')
+    cfg = small_run_cfg(Config(raw), work_dir, max_iters, val=val)
+    cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
+    cfg.train_dataloader.batch_size = 2
+    cfg.load_from = None
+    cfg.randomness = dict(seed=3, deterministic=False)
+    return cfg
+
+
+def uda_batch(cfg: Config):
+    """(model, the first two training samples collated) of a UDA config, seeded."""
+    import numpy as np
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mtkit.registry import DATASETS, MODELS
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            ds = DATASETS.build(cfg.train_dataloader.dataset)
+            data = pseudo_collate([ds[0], ds[1]])
+            torch.manual_seed(0)
+            model = MODELS.build(cfg.model)
+    finally:
+        np.random.set_state(state)
+    return model, data

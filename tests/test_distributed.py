@@ -198,6 +198,31 @@ def test_dist_train_pets_exchanges_on_both_ranks(digitscenes_fog, tmp_path):
 
 
 @pytest.mark.slow
+def test_dist_train_dual_teacher_student_two_processes(digitscenes_uda, tmp_path):
+    """DTS (two teacher-student pairs, source ClassMix with a per-pair share of source classes)
+    on 2 gloo processes: every rank runs both pairs' losses and the same collectives (a rank
+    that skipped one would hang DDP's gradient reduction); each pair's EMA hook keeps its own
+    state in the checkpoint and moved its own teacher. (Exact resume: test_dts.py.)"""
+    from helpers import uda_cfg
+    root, _ = digitscenes_uda
+    cfg = uda_cfg(root, str(tmp_path / 'unused'), max_iters=2,
+                  path=osp.join(REPO, 'configs/uda/dts_fcn-r18w16-d8_digitscenes-uda.py'))
+    cfg.model.semi_train_cfg.pseudo_thr = 0.0
+    cfg.train_dataloader.batch_size = 1  # 4 source images over 2 ranks x 2 samples
+    cfg_file = str(tmp_path / 'dts.py')
+    cfg.dump(cfg_file)
+    out = _dist_train(cfg_file, str(tmp_path / 'w'))
+    assert "'nccl' -> 'gloo'" in out
+    ckpt = torch.load(tmp_path / 'w' / 'iter_2.pth', map_location='cpu', weights_only=True)
+    assert ckpt['mtkit_ema_teacher'] == dict(step=2, pairs={'teacher': 'student'})
+    assert ckpt['mtkit_ema_teacher.teacher2'] == dict(step=2, pairs={'teacher2': 'student2'})
+    sd = ckpt['state_dict']
+    for teacher, student in (('teacher', 'student'), ('teacher2', 'student2')):
+        key = 'decode_head.conv_seg.weight'
+        assert not torch.equal(sd[f'{teacher}.{key}'], sd[f'{student}.{key}'])
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('name,burn_in,joint', [
     ('consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py', 0, 'auto'),
     ('mean_teacher/mt_yolox-tiny_digitscenes-10pct-converged.py', 1, True)])

@@ -14,14 +14,15 @@ from mtkit.generate.digitscenes import (DigitScenesConfig, digit_pools, load_dig
 from mtkit.generate.digitscenes_uda import (DigitScenesUDAConfig, flat_painter, generate_uda,
                                             textured_painter)
 
-SMALL = dict(num_source=dict(train=4, val=2), num_target=dict(train=4, val=3, test=2),
-             img_size=64)
+from conftest import UDA_SMALL as SMALL
+from helpers import UDA_ST as ST
+from helpers import uda_batch as _batch
+from helpers import uda_cfg
 
 
-@pytest.fixture(scope='module')
-def uda(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('uda'))
-    return out, generate_uda(out, DigitScenesUDAConfig(**SMALL))
+@pytest.fixture
+def uda(digitscenes_uda):
+    return digitscenes_uda
 
 
 def _maps(root, domain, split):
@@ -119,25 +120,7 @@ def test_uda_generator_is_deterministic_and_checks_its_config(tmp_path, uda):
 
 
 # ------------------------------------------------------------ the UDA setting of the wrapper
-ST = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-              'configs/uda/st_fcn-r18w16-d8_digitscenes-uda.py')
-
-
 UDA_CONFIGS = sorted(glob.glob(osp.join(osp.dirname(ST), '*.py')))
-
-
-def uda_cfg(root, work_dir, max_iters=1, val=False, path=ST):
-    from mmengine.config import Config
-
-    from helpers import replace_strings, small_run_cfg
-    raw = replace_strings(Config.fromfile(path)._cfg_dict.to_dict(), 'data/digitscenes_uda/',
-                          root + '/')
-    cfg = small_run_cfg(Config(raw), work_dir, max_iters, val=val)
-    cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
-    cfg.train_dataloader.batch_size = 2
-    cfg.load_from = None
-    cfg.randomness = dict(seed=3, deterministic=False)
-    return cfg
 
 
 @pytest.mark.parametrize('path', UDA_CONFIGS, ids=[osp.basename(c)[:-3] for c in UDA_CONFIGS])
@@ -159,25 +142,6 @@ def test_uda_configs_build_source_and_target_data(uda, path):
     assert 'synthville' in data.labeled.get_data_info(0)['img_path']
     assert 'realville' in data.unlabeled.get_data_info(0)['img_path']
     assert model.semi_train_cfg['oracle'] == ('oracle' in osp.basename(path))
-
-
-def _batch(cfg):
-    import torch
-    from mmengine.dataset import pseudo_collate
-    from mmengine.registry import DefaultScope
-
-    from mtkit.registry import DATASETS, MODELS
-    state = np.random.get_state()
-    np.random.seed(0)
-    try:
-        with DefaultScope.overwrite_default_scope('mmseg'):
-            ds = DATASETS.build(cfg.train_dataloader.dataset)
-            data = pseudo_collate([ds[0], ds[1]])
-            torch.manual_seed(0)
-            model = MODELS.build(cfg.model)
-    finally:
-        np.random.set_state(state)
-    return model, data
 
 
 def test_source_classmix_pastes_source_pixels_and_labels_into_target_images(uda, monkeypatch):

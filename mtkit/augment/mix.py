@@ -8,9 +8,9 @@ so that they stay consistent pixel for pixel.
 * CutMix (Yun et al. 2019; French et al. 2020 for segmentation): one random box per image with
   area fraction in ``area`` and aspect ratio in ``ratio``.
 * ClassMix (Olsson et al. 2021): the pixels of half the classes present in the source image's
-  pseudo label map (``ceil(n / 2)`` of its ``n`` classes, chosen at random); in domain
-  adaptation (DACS, DAFormer) the source is a labeled image of the source domain and its ground
-  truth picks the classes.
+  pseudo label map (``ceil(n / 2)`` of its ``n`` classes, chosen at random; ``share`` sets
+  another fraction); in domain adaptation (DACS, DAFormer) the source is a labeled image of the
+  source domain and its ground truth picks the classes.
 
 Randomness comes from ``generator`` (the global torch RNG when None); there is no Python loop
 over images or classes and nothing is read back to the host.
@@ -63,15 +63,24 @@ def cutmix_masks(batch: int, height: int, width: int, device=None,
             & (xs >= left[:, None, None]) & (xs < (left + box_w)[:, None, None]))
 
 
+def check_share(share: float, key: str = 'classmix share') -> None:
+    if not 0.0 <= float(share) <= 1.0:
+        raise ConfigKeyError(f'{key} is the fraction of a source image\'s classes pasted, in '
+                             f'[0, 1]; got {share!r}')
+
+
 def classmix_masks(labels: Tensor, num_classes: int, ignore_index: int = 255,
-                   generator: Optional[torch.Generator] = None) -> Tensor:
-    """(B, H, W) bool masks: the pixels of ``ceil(n / 2)`` random classes of each label map.
+                   generator: Optional[torch.Generator] = None, share: float = 0.5) -> Tensor:
+    """(B, H, W) bool masks: the pixels of ``ceil(share * n)`` random classes of each label
+    map (``share=0.5``: ClassMix's half, ``ceil(n / 2)``).
 
     Args:
         labels: (B, H, W) integer class maps (of the source images); ``ignore_index`` pixels
             are never selected and do not count as a class.
         num_classes: Number of classes C (labels lie in [0, C) or equal ``ignore_index``).
+        share: The fraction of each map's ``n`` present classes picked, in [0, 1].
     """
+    check_share(share)
     b = labels.shape[0]
     valid = labels != ignore_index
     safe = torch.where(valid, labels, torch.zeros_like(labels)).long()
@@ -81,24 +90,29 @@ def classmix_masks(labels: Tensor, num_classes: int, ignore_index: int = 255,
     keys = _rand((b, num_classes), labels.device, generator)
     keys = torch.where(present, keys, torch.full_like(keys, 2.0))
     rank = keys.argsort(1).argsort(1)
-    n_pick = (present.sum(1) + 1) // 2
+    # ceil(share * n) in integers when share is a multiple of 1/1000 (no float rounding at
+    # exact multiples: ceil(0.5 * 4) is 2, not 3)
+    milli = round(float(share) * 1000)
+    n_pick = (present.sum(1) * milli + 999) // 1000
     picked = present & (rank < n_pick[:, None])
     return torch.gather(picked, 1, safe.view(b, -1)).view_as(labels) & valid
 
 
 def mix_masks(mode: Optional[str], labels: Tensor, num_classes: int,
               ignore_index: int = 255, generator: Optional[torch.Generator] = None,
-              cutmix_area: Sequence[float] = (0.02, 0.4)) -> Optional[Tensor]:
+              cutmix_area: Sequence[float] = (0.02, 0.4),
+              classmix_share: float = 0.5) -> Optional[Tensor]:
     """Masks of ``mode`` ('cutmix', 'classmix' or 'source_classmix') for source ``labels``
-    (B, H, W); None for no mixing. The two ClassMix modes draw the same masks; they differ in
-    where the pasted images come from (:class:`~mtkit.MeanTeacherSegmentor`)."""
+    (B, H, W); None for no mixing. The two ClassMix modes draw the same masks (``ceil(
+    classmix_share * n)`` of the ``n`` classes); they differ in where the pasted images come
+    from (:class:`~mtkit.MeanTeacherSegmentor`)."""
     if mode is None:
         return None
     if mode == 'cutmix':
         b, h, w = labels.shape
         return cutmix_masks(b, h, w, labels.device, tuple(cutmix_area), generator=generator)
     if mode in ('classmix', 'source_classmix'):
-        return classmix_masks(labels, num_classes, ignore_index, generator)
+        return classmix_masks(labels, num_classes, ignore_index, generator, classmix_share)
     check_choice('mix mode', mode, MIX_MODES)
     raise AssertionError(f'mix mode {mode!r} has no masks')  # MIX_MODES lists one too many
 

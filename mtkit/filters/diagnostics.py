@@ -39,6 +39,9 @@ PIXEL_STAT_KEYS = ('images', 'raw', 'pseudo', 'checked', 'pseudo_correct')
 #: and the valid pixels where the student's prediction (on its view) is the teacher's label
 #: (teacher-student coupling), for models that count them
 COUPLED_PIXEL_STAT_KEYS = PIXEL_STAT_KEYS + ('agree', )
+#: and, under source mixing (domain adaptation), the valid pixels of the mixed images, source
+#: and target (``raw`` counts the target's): the target proportion of the student's batch
+MIXED_PIXEL_STAT_KEYS = COUPLED_PIXEL_STAT_KEYS + ('mixed', )
 
 
 class PseudoLabelStats:
@@ -89,13 +92,15 @@ def ratio(num: float, den: float) -> Optional[float]:
 
 def pixel_scalars(sums: Dict[str, float]) -> Dict[str, float]:
     """``pseudo/kept_share`` (kept / valid pixels), ``pseudo/accuracy`` (right / checked
-    kept pixels) and ``pseudo/agreement`` (valid pixels where the student predicts the
-    teacher's label / valid pixels) of :data:`COUPLED_PIXEL_STAT_KEYS` sums; a ratio without
-    denominator (or a count not given) is left out."""
+    kept pixels), ``pseudo/agreement`` (valid pixels where the student predicts the teacher's
+    label / valid pixels) and ``pseudo/target_share`` (valid target pixels / valid pixels of
+    the mixed images) of :data:`MIXED_PIXEL_STAT_KEYS` sums; a ratio without denominator (or a
+    count not given) is left out."""
     out = {}
     for key, num, den in (('kept_share', 'pseudo', 'raw'),
                           ('accuracy', 'pseudo_correct', 'checked'),
-                          ('agreement', 'agree', 'raw')):
+                          ('agreement', 'agree', 'raw'),
+                          ('target_share', 'raw', 'mixed')):
         if num not in sums:
             continue
         value = ratio(sums.get(num, 0), sums.get(den, 0))

@@ -23,9 +23,11 @@ else:
 
 if installed_version('mmsegmentation') is not None:
     require('mmsegmentation')
-    from .seg import MeanTeacherSegmentor, MultiBranchSegDataPreProcessor  # noqa: F401
+    from .seg import (DualTeacherStudentSegmentor, MeanTeacherSegmentor,  # noqa: F401
+                      MultiBranchSegDataPreProcessor)
 else:
     _missing('MeanTeacherSegmentor', 'mmsegmentation')
+    _missing('DualTeacherStudentSegmentor', 'mmsegmentation')
     _missing('MultiBranchSegDataPreProcessor', 'mmsegmentation')
 
 from .video import ClipSegDataPreProcessor, ErrorRecoveryUNet  # noqa: F401,E402 (pure torch)

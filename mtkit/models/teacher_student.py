@@ -243,12 +243,14 @@ class TeacherStudentModel(BaseModel):
         """Stop on NaN / inf in ``t`` (see :func:`~mtkit.models.semi_common.check_finite`)."""
         check_finite(t, f'{self.owner}: {what}', self.train_iter)
 
-    def iter_generator(self) -> torch.Generator:
+    def iter_generator(self, stream: int = 0) -> torch.Generator:
         """A CPU generator seeded by the run's seed and :attr:`train_iter`: random draws that
         do not depend on how much of torch's RNG stream was used before, so a resumed run
-        draws what a straight one does (MMEngine does not checkpoint RNG states)."""
+        draws what a straight one does (MMEngine does not checkpoint RNG states). ``stream``:
+        independent draws within one iteration (e.g. one per teacher-student pair)."""
         return torch.Generator().manual_seed(
-            (torch.initial_seed() + 1_000_003 * (self.train_iter + 1)) % (2**63 - 1))
+            (torch.initial_seed() + 1_000_003 * (self.train_iter + 1) + 7_919 * stream)
+            % (2**63 - 1))
 
     # ------------------------------------------------------------------ losses
     def zero_loss(self, students: Optional[Iterable[str]] = None) -> Tensor:

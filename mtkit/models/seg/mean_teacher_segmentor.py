@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 
 from ...augment import MIX_MODES, apply_mix, mix_masks
-from ...filters.diagnostics import COUPLED_PIXEL_STAT_KEYS, pixel_scalars
+from ...augment.mix import check_share
+from ...filters.diagnostics import MIXED_PIXEL_STAT_KEYS, PseudoLabelStats, pixel_scalars
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...registry import MODELS, register
 from ...utils.device import device_scalar, host_to_device
@@ -31,6 +32,8 @@ TRAIN_DEFAULTS = dict(
     # pixels train on their ground truth with weight 1).
     mix=None,
     cutmix_area=(0.02, 0.4),
+    # the fraction of a (pseudo) label map's classes ClassMix pastes: ceil(share * n) of n
+    classmix_share=0.5,
     freeze_teacher=True,
     ignore_index=255,
     # The unlabeled pipeline loads the held-out label maps: log the pixel accuracy of the
@@ -94,7 +97,7 @@ class MeanTeacherSegmentor(TeacherStudentModel):
 
     TRAIN_DEFAULTS = TRAIN_DEFAULTS
     TEST_DEFAULTS = TEST_DEFAULTS
-    STAT_KEYS = COUPLED_PIXEL_STAT_KEYS
+    STAT_KEYS = MIXED_PIXEL_STAT_KEYS
     FILTER_SHORTHANDS = ('pseudo_thr', )
     # a plain SegDataPreProcessor (also what MMEngine injects from a config's top-level
     # `data_preprocessor`) is applied to each branch
@@ -108,20 +111,26 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         segmentor = without_preprocessor(segmentor)
         num_teachers = self.build_pseudo_filter(
             [dict(type='ScoreThreshold', thr=self.semi_train_cfg['pseudo_thr'])], num_teachers)
-        self.student = MODELS.build(segmentor)
-        for name in teacher_names(num_teachers):
-            self.add_pair(name, 'student', MODELS.build(segmentor),
-                          freeze=self.semi_train_cfg['freeze_teacher'])
+        self.build_pairs(segmentor, num_teachers)
         self.finish_pairs()
         self.num_classes = decode_head_of(self.student, self.owner).num_classes
         self.check_filter_classes(self.num_classes)
 
+    def build_pairs(self, segmentor: dict, num_teachers: int) -> None:
+        """The student and its ``num_teachers`` teachers, all of the ``segmentor`` config
+        (subclasses add pairs of their own)."""
+        self.student = MODELS.build(segmentor)
+        for name in teacher_names(num_teachers):
+            self.add_pair(name, 'student', MODELS.build(segmentor),
+                          freeze=self.semi_train_cfg['freeze_teacher'])
+
     def check_train_cfg(self, cfg: dict) -> None:
         check_choice(f'{self.owner}.semi_train_cfg.weighting', cfg['weighting'], WEIGHTINGS)
         check_choice(f'{self.owner}.semi_train_cfg.mix', cfg['mix'], MIX_MODES)
+        check_share(cfg['classmix_share'], f'{self.owner}.semi_train_cfg.classmix_share')
 
     # ------------------------------------------------------------------ training
-    def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
+    def check_branches(self, inputs) -> None:
         if not isinstance(inputs, dict) or any(b not in inputs for b in BRANCHES):
             have = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
             raise ConfigKeyError(
@@ -129,20 +138,37 @@ class MeanTeacherSegmentor(TeacherStudentModel):
                 f'got {have}. Use dict(type="mtkit.SemiSegDataset", labeled=..., unlabeled=...) '
                 f'with an unlabeled pipeline ending in mtkit.WeakStrongViews '
                 f'(see configs/_base_/datasets/semi_digitscenes_seg.py).')
+
+    def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list]) -> dict:
+        self.check_branches(inputs)
         c = self.semi_train_cfg
-        losses = self.prefixed(self.student.loss(inputs['sup'], data_samples['sup']), 'sup_',
-                               c['sup_weight'])
         weight = self.unsup_weight()
-        if weight == 0.0:  # burn-in: the teacher is not run
-            losses['unsup_loss_seg'] = self.zero_loss()
-        else:
-            source = (self._source_for_mix(inputs['sup'], data_samples['sup'],
-                                           inputs['strong'].shape)
-                      if c['mix'] == 'source_classmix' else None)
-            losses['unsup_loss_seg'] = self._unsup_loss(
-                inputs['weak'], inputs['strong'], data_samples['weak'], data_samples['strong'],
-                weight, source)
+        losses = self.pair_losses(inputs, data_samples, weight, 'student', self.active_teacher,
+                                  self.pseudo_stats, c['sup_weight'], c['classmix_share'])
         losses['unsup_weight'] = device_scalar(weight, inputs['weak'].device)
+        return losses
+
+    def pair_losses(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list],
+                    weight: float, student: str, teacher: str, stats: PseudoLabelStats,
+                    sup_weight: float, share: float, prefix: str = '',
+                    stream: int = 0) -> dict:
+        """The losses of ``student``: supervised on the ``sup`` branch (``sup_{prefix}*``)
+        and on ``teacher``'s pseudo labels (``unsup_{prefix}loss_seg``, times ``weight``;
+        :func:`~mtkit.losses.pixel.pseudo_label_ce`), its ClassMix pasting ``share`` of the
+        source classes with random draws of ``stream``; statistics into ``stats``."""
+        c = self.semi_train_cfg
+        losses = self.prefixed(getattr(self, student).loss(inputs['sup'], data_samples['sup']),
+                               f'sup_{prefix}', sup_weight)
+        if weight == 0.0:  # burn-in: the teacher is not run
+            losses[f'unsup_{prefix}loss_seg'] = self.zero_loss([student])
+            return losses
+        source = (self._source_for_mix(inputs['sup'], data_samples['sup'],
+                                       inputs['strong'].shape)
+                  if c['mix'] == 'source_classmix' else None)
+        losses[f'unsup_{prefix}loss_seg'] = self._unsup_loss(
+            inputs['weak'], inputs['strong'], data_samples['weak'], data_samples['strong'],
+            weight, source, student=student, teacher=teacher, stats=stats, share=share,
+            stream=stream)
         return losses
 
     def valid_mask(self, x: Tensor, samples: list) -> Tensor:
@@ -184,8 +210,13 @@ class MeanTeacherSegmentor(TeacherStudentModel):
 
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
                     strong_samples: list, weight: float,
-                    source: Optional[Tuple[Tensor, Tensor]] = None) -> Tensor:
+                    source: Optional[Tuple[Tensor, Tensor]] = None, student: str = 'student',
+                    teacher: Optional[str] = None, stats: Optional[PseudoLabelStats] = None,
+                    share: Optional[float] = None, stream: int = 0) -> Tensor:
         c = self.semi_train_cfg
+        teacher = self.active_teacher if teacher is None else teacher
+        stats = self.pseudo_stats if stats is None else stats
+        share = c['classmix_share'] if share is None else share
         valid = self.valid_mask(weak, weak_samples)
         gt = self._held_out_labels(strong_samples, valid) \
             if c['diagnose_pseudo_labels'] or c['oracle'] else None
@@ -194,33 +225,36 @@ class MeanTeacherSegmentor(TeacherStudentModel):
             valid = valid & (gt != c['ignore_index'])
             keep = valid
         else:
-            conf, plabel = self.teacher_maps(self.active_teacher, weak)
+            conf, plabel = self.teacher_maps(teacher, weak)
             context = {'iter': self.train_iter}
             if 'second' in self.pseudo_filter.requires:
-                second = consensus_partner(self.active_teacher)
+                second = consensus_partner(teacher)
                 context['second'] = self.teacher_maps(second, weak)
             keep = self.pseudo_filter.dense(conf, plabel, context) & valid
         plabel = torch.where(valid, plabel, torch.full_like(plabel, c['ignore_index']))
         exact = None
+        stats_now = {}
         if source is not None:  # source pixels (ground truth) pasted into the target images
             src_img, src_label = source
             exact = mix_masks(c['mix'], src_label, self.num_classes, c['ignore_index'],
-                              generator=self.iter_generator())
+                              generator=self.iter_generator(stream), classmix_share=share)
             strong = torch.where(exact[:, None], src_img, strong)
             plabel = torch.where(exact, src_label, plabel)
             valid = valid | exact
+            stats_now['mixed'] = valid.sum()  # target pixels / these: the target proportion
             if gt is not None:  # diagnostics count the target's own pixels only
                 gt = torch.where(exact, torch.full_like(gt, c['ignore_index']), gt)
         else:
             masks = mix_masks(c['mix'], plabel, self.num_classes, c['ignore_index'],
-                              generator=self.iter_generator(), cutmix_area=c['cutmix_area'])
+                              generator=self.iter_generator(stream), cutmix_area=c['cutmix_area'],
+                              classmix_share=share)
             if masks is not None:
                 perm = torch.roll(torch.arange(weak.shape[0], device=weak.device), 1)
                 mixed = apply_mix(masks, perm, strong, plabel, keep, valid,
                                   *(() if gt is None else (gt, )))
                 strong, plabel, keep, valid = mixed[:4]
                 gt = mixed[4] if gt is not None else None
-        logits = self.student.encode_decode(strong, full_image_metas(strong))
+        logits = getattr(self, student).encode_decode(strong, full_image_metas(strong))
         loss = pseudo_label_ce(logits, plabel, keep, valid, c['weighting'], exact) * weight
         self.check_finite(loss, 'the unsupervised loss')
         if exact is not None:  # the statistics are the pseudo labels' (target pixels)
@@ -228,19 +262,22 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         # coupling: the student's prediction (its view) against the teacher's label, from the
         # logits the loss already has
         agree = (logits.detach().argmax(1) == plabel) & valid
-        stats = dict(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
-                     pseudo=keep.sum(), agree=agree.sum())
+        stats_now.update(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
+                         pseudo=keep.sum(), agree=agree.sum())
         if gt is not None:
             counted = keep & (gt != c['ignore_index'])
-            stats.update(checked=counted.sum(), pseudo_correct=((plabel == gt) & counted).sum())
-        self.pseudo_stats.add(stats)
+            stats_now.update(checked=counted.sum(),
+                             pseudo_correct=((plabel == gt) & counted).sum())
+        stats.add(stats_now)
         return loss
 
     def pseudo_label_scalars(self) -> Dict[str, float]:
         """``pseudo/kept_share`` (kept / valid pixels, after mixing), ``pseudo/agreement``
         (valid pixels where the student's prediction on the strong view is the teacher's label:
         how coupled the two are) and, with held-out label maps, ``pseudo/accuracy`` of the kept
-        pixels that have a label. With source mixing, the target's own pixels only."""
+        pixels that have a label. With source mixing, the target's own pixels only, and
+        ``pseudo/target_share``: the share of the mixed images' valid pixels that are the
+        target's."""
         return pixel_scalars(self.pseudo_stats.pop())
 
     def _held_out_labels(self, samples: list, like: Tensor) -> Tensor:
