@@ -3,6 +3,7 @@
 #
 #   python tools/experiment.py experiments/uda.py --arms source           # source model
 #   python tools/experiment.py experiments/uda.py --arms source_only oracle st
+#   python tools/experiment.py experiments/uda.py --arms pair2 dts_own dts
 #
 # The source model trains 8,000 iterations on the labeled synthetic source, validated on the
 # target val split every 500 (its trajectory is the source-only headroom curve). Every
@@ -12,6 +13,7 @@ seeds = [0, 1, 2]
 options = {'train_dataloader.num_workers': 1, 'val_dataloader.num_workers': 1}
 
 _ST = 'configs/uda/st_fcn-r18w16-d8_digitscenes-uda.py'
+_DTS = 'configs/uda/dts_fcn-r18w16-d8_digitscenes-uda.py'
 # tools/test.py evaluates the test split: point it at val, like the other arms' validations
 _ON_VAL = {'test_dataloader.num_workers': 1,
            'test_dataloader.dataset.ann_file': 'splits/val.txt',
@@ -28,7 +30,19 @@ arms = {
                    start='source'),
     # single-pair self-training (DAFormer-style: source ClassMix, confidence-weighted labels)
     'st': dict(config=_ST, start='source'),
+    # DTS' second pair alone: the single pair with a larger proportion of target pixels in its
+    # mixed images (a quarter of each source image's classes pasted instead of half)
+    'pair2': dict(config=_ST, start='source',
+                  options={'model.semi_train_cfg.classmix_share': 0.25}),
+    # DTS: both pairs, each student on its own teacher's pseudo labels, and with bidirectional
+    # learning (each student on the other pair's teacher's); the first teacher is reported,
+    # the second is a column of its own
+    'dts_own': dict(config=_DTS, start='source',
+                    options={'model.semi_train_cfg.pseudo_labels': 'own'}),
+    'dts': dict(config=_DTS, start='source'),
 }
 table = dict(metric='fg_mIoU', extra=['mIoU'], headroom_metric='fg_mIoU', digits=1,
-             models=['teacher', 'student'], baseline='source_only', full='oracle', peak=True,
-             pseudo=['pseudo/kept_share', 'pseudo/accuracy'])
+             models=['teacher', 'student', 'teacher2', 'student2'], extra_models=['teacher'],
+             baseline='source_only', full='oracle', peak=True,
+             pseudo=['pseudo/kept_share', 'pseudo/accuracy', 'pseudo/target_share',
+                     'pseudo/pair2_accuracy', 'pseudo/pair2_target_share'])

@@ -10,7 +10,7 @@ model = dict(
     type='mtkit.DualTeacherStudentSegmentor',
     semi_train_cfg=dict(second_classmix_share=0.25, second_sup_weight=1.0,
                         pseudo_labels='bidirectional'),
-    semi_test_cfg=dict(predict_on='teacher2'))
+    semi_test_cfg=dict(predict_on='teacher'))
 _predict_on = ('teacher', 'teacher2', 'student', 'student2')
 val_cfg = dict(predict_on=_predict_on)
 test_cfg = dict(predict_on=_predict_on)
