@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault('OMP_NUM_THREADS', '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2')
 
 import mtkit  # noqa: E402,F401  (registers mtkit; allowlists checkpoint classes)
+import mmengine.config.config as _mmengine_config  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mtkit.generate.digitscenes import DigitScenesConfig, generate  # noqa: E402
@@ -33,6 +34,15 @@ def _fromfile_once(filename, *args, **kwargs):
 
 
 Config.fromfile = staticmethod(_fromfile_once)
+
+# MMEngine formats a config with yapf each time it logs, dumps or checkpoints it: seconds per
+# call, most of a short Runner test's time. The text before formatting is the same Python
+# (yapf parses it), so the tests keep it as it is.
+_mmengine_config.FormatCode = lambda text, **kwargs: (text, False)
+# and so do the Python processes the tests start (tools, distributed launches)
+_STARTUP = osp.join(osp.dirname(osp.abspath(__file__)), 'startup')
+os.environ['PYTHONPATH'] = os.pathsep.join(
+    [_STARTUP] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -136,7 +136,7 @@ def seg_source(digitscenes, tiny_cityscapes, tmp_path_factory):
 
 
 def run_tta(cfg, ckpt, *args):
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ['PYTHONPATH']]))
     return subprocess.run([sys.executable, osp.join(REPO, 'tools/tta.py'), cfg, ckpt, *args,
                            '--device', 'cpu'], capture_output=True, text=True, env=env,
                           cwd=REPO)

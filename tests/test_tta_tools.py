@@ -46,7 +46,7 @@ def tta_config(tiny_digitsc, tmp_path):
 
 
 def run_tta(cfg, ckpt, *args):
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ['PYTHONPATH']]))
     return subprocess.run([sys.executable, osp.join(REPO, 'tools/tta.py'), cfg, ckpt, *args],
                           capture_output=True, text=True, env=env, cwd=REPO)
 
