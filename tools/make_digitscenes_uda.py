@@ -4,7 +4,8 @@ realistic target domain (unlabeled train, labeled val / test) for domain-adaptiv
     python tools/make_digitscenes_uda.py [--out data/digitscenes_uda] [--seed 0]
         [--num-source 2000 --num-source-val 200]
         [--num-target 2000 --num-target-val 300 --num-target-test 300]
-        [--imbalance 4] [--source-order 3 1 4 ...] [--target-order ...] [--severities 1 2 3]
+        [--imbalance 4] [--source-order 3 1 4 ...] [--target-order ...] [--severities 1 2]
+        [--target-opacity 0.9 1.0]
 """
 import argparse
 import os.path as osp
@@ -29,7 +30,9 @@ def main(argv=None):
                    help='digits from the commonest to the rarest in the source (default: '
                    'drawn from --seed)')
     p.add_argument('--target-order', type=int, nargs=10, help='likewise in the target')
-    p.add_argument('--severities', type=int, nargs='+', default=[1, 2, 3])
+    p.add_argument('--severities', type=int, nargs='+', default=[1, 2])
+    p.add_argument('--target-opacity', type=float, nargs=2, default=[0.9, 1.0],
+                   help="opacity range of the target's blended digits")
     p.add_argument('--force', action='store_true', help='regenerate even if meta.json matches')
     args = p.parse_args(argv)
     from mtkit.generate.common import generate_once
@@ -41,7 +44,7 @@ def main(argv=None):
                         test=args.num_target_test),
         source_order=tuple(args.source_order) if args.source_order else None,
         target_order=tuple(args.target_order) if args.target_order else None,
-        severities=tuple(args.severities))
+        severities=tuple(args.severities), target_opacity=tuple(args.target_opacity))
     meta = generate_once('make_digitscenes_uda', 'DigitScenes-UDA', args.out, cfg,
                          lambda: generate_uda(args.out, cfg), args.force)
     if meta is not None:

@@ -63,10 +63,12 @@ class DigitScenesUDAConfig:
     #: commonest).
     source_order: Optional[Tuple[int, ...]] = None
     target_order: Optional[Tuple[int, ...]] = None
-    #: The target's corruption severities (ImageNet-C's 4-5 leave many digits invisible).
-    severities: Tuple[int, ...] = (1, 2, 3)
+    #: The target's corruption severities. At 3 and opacities down to 0.7 the digits were too
+    #: faint: the source model reached 10.5 digit-only mIoU on the target val split and
+    #: self-training collapsed to background; at (1, 2) and 0.9-1.0 the source model has 21.2.
+    severities: Tuple[int, ...] = (1, 2)
     #: Opacity range of the target's blended digits.
-    target_opacity: Tuple[float, float] = (0.7, 0.95)
+    target_opacity: Tuple[float, float] = (0.9, 1.0)
 
     def validate(self) -> None:
         bad = [s for s in self.num_source if s not in ('train', 'val')]
