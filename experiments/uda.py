@@ -30,6 +30,10 @@ arms = {
                    start='source'),
     # single-pair self-training (DAFormer-style: source ClassMix, confidence-weighted labels)
     'st': dict(config=_ST, start='source'),
+    # the lever against the single pair's collapse to background: every pseudo class among
+    # the confident pixels weighs the same (the background no longer dominates)
+    'st_cb': dict(config=_ST, start='source',
+                  options={'model.semi_train_cfg.weighting': 'class_balanced'}),
     # DTS' second pair alone: the single pair with a larger proportion of target pixels in its
     # mixed images (a quarter of each source image's classes pasted instead of half)
     'pair2': dict(config=_ST, start='source',
