@@ -76,15 +76,17 @@ def test_errors(tmp_path):
 
 @pytest.mark.slow
 def test_cli_reports_errors_and_writes(tmp_path):
+    """The errors in-process (main(argv) exits naming the problem), the CLI in a process."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import split_coco
     ann = tmp_path / 'a.json'
     ann.write_text(json.dumps(_coco(10)))
+    for argv, message in (([str(ann), '--percent', '120'], 'percent must be in (0, 100), got 120'),
+                          ([str(tmp_path / 'nope.json'), '--percent', '10'], 'not found')):
+        with pytest.raises(SystemExit) as exit_info:
+            split_coco.main(argv)
+        assert message in str(exit_info.value.code)
     tool = osp.join(REPO, 'tools', 'split_coco.py')
-    r = subprocess.run([sys.executable, tool, str(ann), '--percent', '120'],
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and 'percent must be in (0, 100), got 120' in r.stderr
-    r = subprocess.run([sys.executable, tool, str(tmp_path / 'nope.json'), '--percent', '10'],
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and 'not found' in r.stderr
     r = subprocess.run([sys.executable, tool, str(ann), '--percent', '10', '--fold', '3'],
                        capture_output=True, text=True, check=True)
     assert osp.isfile(tmp_path / 'a.3@10.json')

@@ -79,25 +79,30 @@ def test_reset_setting_and_bad_inputs(source_ckpt, tiny_digitsc, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.load(open(tmp_path / 'r.json'))
     assert res['setting'] == 'reset' and res['images'] == 6 and res['max_per_domain'] == 3
-    proc = run_tta(cfg, source_ckpt, '--method', 'tnet')
-    assert proc.returncode != 0 and "--method 'tnet' is not in tta.methods" in proc.stderr
+    # the errors, in-process (tools/tta.py's main raises them; the run above is the CLI)
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import tta
+    out = ['--out', str(tmp_path / 'e.json')]
+    with pytest.raises(Exception, match="--method 'tnet' is not in tta.methods"):
+        tta.main([cfg, source_ckpt, '--method', 'tnet'] + out)
     # a checkpoint/config class-count mismatch is named
     bad = Config.fromfile(cfg)
     bad.model.num_classes = 7
     bad_path = str(tmp_path / 'bad.py')
     bad.dump(bad_path)
-    proc = run_tta(bad_path, source_ckpt, '--method', 'source')
-    assert proc.returncode != 0 and 'its head (head.weight) has 10 classes' in proc.stderr
-    assert 'num_classes=7' in proc.stderr
+    with pytest.raises(Exception, match=r'its head \(head.weight\) has 10 classes') as err:
+        tta.main([bad_path, source_ckpt, '--method', 'source'] + out)
+    assert 'num_classes=7' in str(err.value)
     # too few source images for a prototype of every class: the keys to raise are named
     few = Config.fromfile(cfg)
     few.tta.source_batches = 1
     few.tta.source_batch_size = 2
     few_path = str(tmp_path / 'few.py')
     few.dump(few_path)
-    proc = run_tta(few_path, source_ckpt, '--method', 'rmt', '--domains', 'fog-5')
-    assert proc.returncode != 0 and 'no source samples of class(es)' in proc.stderr
-    assert 'tta.source_batches=1' in proc.stderr and 'tta.source_batch_size=2' in proc.stderr
+    with pytest.raises(Exception, match=r'no source samples of class\(es\)') as err:
+        tta.main([few_path, source_ckpt, '--method', 'rmt', '--domains', 'fog-5'] + out)
+    assert 'tta.source_batches=1' in str(err.value)
+    assert 'tta.source_batch_size=2' in str(err.value)
 
 
 @pytest.mark.slow
