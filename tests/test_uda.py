@@ -175,7 +175,7 @@ def test_source_classmix_pastes_source_pixels_and_labels_into_target_images(uda,
     src_gt = torch.stack([s.gt_sem_seg.data[0] for s in batch['data_samples']['sup']]).long()
     _, teacher_label = model.teacher_maps('teacher', weak)
     exact = seen['exact']
-    assert seen['weighting'] == 'fraction'
+    assert seen['weighting'] == 'class_balanced'
     assert exact.any() and not exact.all()
     mixed = seen['inputs'][-1]  # the student's unlabeled forward (after the supervised one)
     assert torch.equal(mixed, torch.where(exact[:, None], sup, strong))
