@@ -7,10 +7,18 @@ import shutil
 
 import pytest
 
-# one intra-op thread per pytest-xdist worker (make test runs one worker per core), else 2
-os.environ.setdefault('OMP_NUM_THREADS', '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2')
+# one intra-op thread per pytest-xdist worker (make test runs one worker per core), else 2.
+# A worker must override, not default: it inherits the controller's environment, where this
+# file already set 2 (two workers x 2 threads on 2 cores made Runner tests 6x slower)
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = '1'
+else:
+    os.environ.setdefault('OMP_NUM_THREADS', '2')
 
 import mtkit  # noqa: E402,F401  (registers mtkit; allowlists checkpoint classes)
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))  # in case torch was imported first
 import mmengine.config.config as _mmengine_config  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
