@@ -104,9 +104,10 @@ class DualTeacherStudentSegmentor(MeanTeacherSegmentor):
         c = self.semi_train_cfg
         weight = self.unsup_weight()
         first, second = self.labelling_teachers()
-        losses = self.pair_losses(inputs, data_samples, weight, 'student', first,
+        source = self.source_for_mix(inputs, data_samples, weight)  # one for both pairs
+        losses = self.pair_losses(inputs, data_samples, weight, source, 'student', first,
                                   self.pseudo_stats, c['sup_weight'], c['classmix_share'])
-        losses.update(self.pair_losses(inputs, data_samples, weight, 'student2', second,
+        losses.update(self.pair_losses(inputs, data_samples, weight, source, 'student2', second,
                                        self.pseudo_stats2, c['second_sup_weight'],
                                        c['second_classmix_share'], prefix='pair2_', stream=1))
         losses['unsup_weight'] = device_scalar(weight, inputs['weak'].device)

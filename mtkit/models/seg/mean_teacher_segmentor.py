@@ -143,32 +143,30 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         self.check_branches(inputs)
         c = self.semi_train_cfg
         weight = self.unsup_weight()
-        losses = self.pair_losses(inputs, data_samples, weight, 'student', self.active_teacher,
-                                  self.pseudo_stats, c['sup_weight'], c['classmix_share'])
+        losses = self.pair_losses(inputs, data_samples, weight,
+                                  self.source_for_mix(inputs, data_samples, weight), 'student',
+                                  self.active_teacher, self.pseudo_stats, c['sup_weight'],
+                                  c['classmix_share'])
         losses['unsup_weight'] = device_scalar(weight, inputs['weak'].device)
         return losses
 
     def pair_losses(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list],
-                    weight: float, student: str, teacher: str, stats: PseudoLabelStats,
-                    sup_weight: float, share: float, prefix: str = '',
-                    stream: int = 0) -> dict:
+                    weight: float, source: Optional[Tuple[Tensor, Tensor]], student: str,
+                    teacher: str, stats: PseudoLabelStats, sup_weight: float, share: float,
+                    prefix: str = '', stream: int = 0) -> dict:
         """The losses of ``student``: supervised on the ``sup`` branch (``sup_{prefix}*``)
         and on ``teacher``'s pseudo labels (``unsup_{prefix}loss_seg``, times ``weight``;
         :func:`~mtkit.losses.pixel.pseudo_label_ce`), its ClassMix pasting ``share`` of the
-        source classes with random draws of ``stream``; statistics into ``stats``."""
-        c = self.semi_train_cfg
+        classes (of ``source``, :meth:`source_for_mix`, when given) with random draws of
+        ``stream``; statistics into ``stats``."""
         losses = self.prefixed(getattr(self, student).loss(inputs['sup'], data_samples['sup']),
                                f'sup_{prefix}', sup_weight)
         if weight == 0.0:  # burn-in: the teacher is not run
             losses[f'unsup_{prefix}loss_seg'] = self.zero_loss([student])
             return losses
-        source = (self._source_for_mix(inputs['sup'], data_samples['sup'],
-                                       inputs['strong'].shape)
-                  if c['mix'] == 'source_classmix' else None)
         losses[f'unsup_{prefix}loss_seg'] = self._unsup_loss(
             inputs['weak'], inputs['strong'], data_samples['weak'], data_samples['strong'],
-            weight, source, student=student, teacher=teacher, stats=stats, share=share,
-            stream=stream)
+            weight, source, student, teacher, stats, share, stream)
         return losses
 
     def valid_mask(self, x: Tensor, samples: list) -> Tensor:
@@ -193,10 +191,14 @@ class MeanTeacherSegmentor(TeacherStudentModel):
             conf, label = logits.softmax(1).max(1)
         return conf.clone(), label.clone()
 
-    def _source_for_mix(self, images: Tensor, samples: list,
-                        target_shape: torch.Size) -> Tuple[Tensor, Tensor]:
-        """(images, labels) of the labeled batch for ``mix='source_classmix'``: labels are
-        the ground truth, ``ignore_index`` on padding."""
+    def source_for_mix(self, inputs: Dict[str, Tensor], data_samples: Dict[str, list],
+                       weight: float) -> Optional[Tuple[Tensor, Tensor]]:
+        """(images, labels) of the labeled batch for ``mix='source_classmix'`` (labels: the
+        ground truth, ``ignore_index`` on padding), once per iteration for every pair; None
+        without source mixing or in burn-in."""
+        if self.semi_train_cfg['mix'] != 'source_classmix' or weight == 0.0:
+            return None
+        images, samples, target_shape = inputs['sup'], data_samples['sup'], inputs['strong'].shape
         if images.shape != target_shape:
             raise ConfigKeyError(
                 f'{self.owner}: semi_train_cfg.mix="source_classmix" pastes the labeled images '
@@ -210,13 +212,9 @@ class MeanTeacherSegmentor(TeacherStudentModel):
 
     def _unsup_loss(self, weak: Tensor, strong: Tensor, weak_samples: list,
                     strong_samples: list, weight: float,
-                    source: Optional[Tuple[Tensor, Tensor]] = None, student: str = 'student',
-                    teacher: Optional[str] = None, stats: Optional[PseudoLabelStats] = None,
-                    share: Optional[float] = None, stream: int = 0) -> Tensor:
+                    source: Optional[Tuple[Tensor, Tensor]], student: str, teacher: str,
+                    stats: PseudoLabelStats, share: float, stream: int) -> Tensor:
         c = self.semi_train_cfg
-        teacher = self.active_teacher if teacher is None else teacher
-        stats = self.pseudo_stats if stats is None else stats
-        share = c['classmix_share'] if share is None else share
         valid = self.valid_mask(weak, weak_samples)
         gt = self._held_out_labels(strong_samples, valid) \
             if c['diagnose_pseudo_labels'] or c['oracle'] else None
