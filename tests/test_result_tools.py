@@ -220,6 +220,32 @@ def test_experiment_plan_commands_and_start_checkpoints(tmp_path):
     assert [(j['arm'], j['seed']) for j in experiment.plan(exp)] == [('mt', 0), ('mt', 1)]
 
 
+def test_experiment_start_seed_same_starts_each_seed_from_its_own_run(tmp_path):
+    """start_seed='same': seed s of the arm starts from seed s of its start arm (e.g. each
+    seed's final checkpoint evaluated on another split); a seed whose run has not finished has
+    no start yet; anything but 'same', or a start that is a file, is named."""
+    from mtkit.utils.errors import ConfigKeyError
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'mt': dict(config=MT),
+        'mt_other_split': dict(stage='test', config=MT, start='mt', start_seed='same')}))
+    for seed in (0, 1):
+        wd = tmp_path / 'wd' / f'mt_s{seed}'
+        wd.mkdir(parents=True)
+        (wd / 'last_checkpoint').write_text(str(wd / 'iter_9.pth'))
+    (tmp_path / 'wd' / 'mt_s1' / 'done.json').write_text('{}')
+    assert experiment.start_checkpoint(exp, 'mt_other_split', 1) == \
+        str(tmp_path / 'wd' / 'mt_s1' / 'iter_9.pth')
+    assert experiment.start_checkpoint(exp, 'mt_other_split', 0) is None  # s0 not finished
+    (tmp_path / 'wd' / 'mt_s0' / 'done.json').write_text('{}')
+    assert experiment.start_checkpoint(exp, 'mt_other_split', 0) == \
+        str(tmp_path / 'wd' / 'mt_s0' / 'iter_9.pth')
+    for arm, msg in [(dict(config=MT, start='mt', start_seed=0), "start_seed must be 'same'"),
+                     (dict(config=MT, start='/a.pth', start_seed='same'), 'its start an arm')]:
+        with pytest.raises(ConfigKeyError, match=msg):
+            experiment.load_experiment(_experiment_file(tmp_path, {
+                'mt': dict(config=MT), 'b': arm}))
+
+
 def test_experiment_runs_in_order_marks_done_and_names_failures(tmp_path, monkeypatch):
     """Runs wait for the arm they start from, a run that exits 0 gets done.json (so a rerun
     skips it), a failing one is reported with its log and stops nothing else."""

@@ -11,8 +11,9 @@
 * ``arms``: ``{name: dict(config=..., options={key: value}, seeds=[...], start=...,
   stage='sup'|'semi', baseline=..., full=..., reported='teacher'|'student', pseudo=True)}``.
   ``start`` is another arm (its seed-0 run's last checkpoint, from that run's
-  ``last_checkpoint``) or a checkpoint path; it becomes ``load_from``. An arm waits for the arm
-  it starts from. ``stage='sup'`` arms are the headroom runs (the table lists them at every
+  ``last_checkpoint``; with ``start_seed='same'`` each seed's run starts from the same seed's
+  run of the start arm) or a checkpoint path; it becomes ``load_from``. An arm waits for the
+  arm it starts from. ``stage='sup'`` arms are the headroom runs (the table lists them at every
   validation); ``stage='test'`` arms only evaluate their start checkpoint with
   ``tools/test.py`` (e.g. a source model on the target domain, reported at iteration 0; its
   ``options`` choose the evaluated split). ``{work_dir}`` in an option value is the experiment's
@@ -54,8 +55,8 @@ else:  # python tools/experiment.py
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STAGES = ('sup', 'semi', 'test')
-ARM_KEYS = {'config', 'options', 'seeds', 'start', 'stage', 'baseline', 'full', 'reported',
-            'pseudo'}
+ARM_KEYS = {'config', 'options', 'seeds', 'start', 'start_seed', 'stage', 'baseline', 'full',
+            'reported', 'pseudo'}
 
 
 def option_value(value, work_dir: str) -> str:
@@ -94,6 +95,10 @@ def load_experiment(path: str, work_dir: Optional[str] = None) -> dict:
         if start is not None and start not in cfg['arms'] and not start.endswith('.pth'):
             raise ConfigKeyError(f'{path}: arms.{name}.start {start!r} is neither an arm '
                                  f'({sorted(cfg["arms"])}) nor a .pth checkpoint')
+        if 'start_seed' in arm and (arm['start_seed'] != 'same' or start not in cfg['arms']):
+            raise ConfigKeyError(f"{path}: arms.{name}.start_seed must be 'same' and its start "
+                                 f"an arm, got start_seed={arm['start_seed']!r}, "
+                                 f'start={start!r}')
     for key in ('metric', ):
         if key not in cfg['table']:
             raise ConfigKeyError(f'{path}: table has no {key!r}')
@@ -104,23 +109,29 @@ def run_dir(exp: dict, arm: str, seed: int) -> str:
     return osp.join(exp['work_dir'], f'{arm}_s{seed}')
 
 
-def start_run(exp: dict, arm: str) -> str:
-    """The run folder of the arm ``arm`` starts from (its seed 0, else its first seed)."""
+def start_run(exp: dict, arm: str, seed: Optional[int] = None) -> str:
+    """The run folder that seed ``seed`` of the arm ``arm`` starts from: its start arm's seed 0
+    (else its first seed), or its seed ``seed`` with ``start_seed='same'``."""
     start = exp['arms'][arm]['start']
+    if exp['arms'][arm].get('start_seed') == 'same':
+        if seed is None:
+            raise ValueError(f"arm {arm} starts from the same seed of {start}: name the seed")
+        return run_dir(exp, start, seed)
     seeds = exp['arms'][start].get('seeds', exp['seeds'])
     return run_dir(exp, start, 0 if 0 in seeds else seeds[0])
 
 
-def start_checkpoint(exp: dict, arm: str) -> Optional[str]:
-    """The ``load_from`` of an arm: its start arm's last checkpoint (seed 0, else its first
-    seed), or the path given; None when the start arm has not finished."""
+def start_checkpoint(exp: dict, arm: str, seed: Optional[int] = None) -> Optional[str]:
+    """The ``load_from`` of seed ``seed`` of an arm: the last checkpoint of the run it starts
+    from (:func:`start_run`), or the path given; None when that run has not finished."""
     start = exp['arms'][arm].get('start')
     if start is None:
         return None
     if start not in exp['arms']:
         return start
-    last = osp.join(start_run(exp, arm), 'last_checkpoint')
-    if not osp.isfile(osp.join(start_run(exp, arm), 'done.json')) or not osp.isfile(last):
+    folder = start_run(exp, arm, seed)
+    last = osp.join(folder, 'last_checkpoint')
+    if not osp.isfile(osp.join(folder, 'done.json')) or not osp.isfile(last):
         return None  # not finished (a checkpoint of a run still going is no start)
     with open(last) as f:
         return f.read().strip()
@@ -208,15 +219,16 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
                 break
             spec = exp['arms'][job['arm']]
             start = spec.get('start')
-            load_from = start_checkpoint(exp, job['arm'])
+            load_from = start_checkpoint(exp, job['arm'], job['seed'])
             if start is not None and load_from is None:
                 if start in arms_pending:
                     continue  # waits for its start arm
-                if start in exp['arms'] and osp.isdir(start_run(exp, job['arm'])) \
-                        and not dry_run:
+                folder = start_run(exp, job['arm'], job['seed']) if start in exp['arms'] \
+                    else None
+                if folder is not None and osp.isdir(folder) and not dry_run:
                     if job['arm'] not in waiting:  # running in another invocation
                         print(f'{job["arm"]}_s{job["seed"]} waits for {start} '
-                              f'({start_run(exp, job["arm"])}) to finish', flush=True)
+                              f'({folder}) to finish', flush=True)
                         waiting.add(job['arm'])
                     continue
                 raise ConfigKeyError(f'arm {job["arm"]} starts from {start}, which has no '
