@@ -33,6 +33,13 @@ def _on_source(start):
                 baseline='source_on_source', full='source_on_source')
 
 
+# every seed's final checkpoint on the target val split again, with each class's IoU
+def _classes(start):
+    return dict(stage='test', config=_DTS if start.startswith('dts') else _ST, start=start,
+                start_seed='same', options=dict(_ON_VAL, **{'test_evaluator.per_class': True}),
+                pseudo=False)
+
+
 arms = {
     'source': dict(stage='sup', config='configs/uda/source_fcn-r18w16-d8_digitscenes-uda.py',
                    seeds=[0], options={'train_cfg.max_iters': 8000}),
@@ -71,8 +78,16 @@ arms = {
     'pair2_on_source': _on_source('pair2'),
     'st_share75_on_source': _on_source('st_share75'),
     'dts_on_source': _on_source('dts'),
+    # per-class IoU on the target val split (the last validation's checkpoint)
+    'source_only_classes': dict(_classes('source'), seeds=[0]),
+    'oracle_classes': _classes('oracle'),
+    'st_classes': _classes('st'),
+    'pair2_classes': _classes('pair2'),
+    'dts_own_classes': _classes('dts_own'),
+    'dts_classes': _classes('dts'),
 }
-table = dict(metric='fg_mIoU', extra=['mIoU'], headroom_metric='fg_mIoU', digits=1,
+_DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
+table = dict(metric='fg_mIoU', extra=['mIoU'] + [f'IoU.{d}' for d in _DIGITS], headroom_metric='fg_mIoU', digits=1,
              models=['teacher', 'student', 'teacher2', 'student2'], extra_models=['teacher'],
              baseline='source_only', full='oracle', peak=True,
              pseudo=['pseudo/kept_share', 'pseudo/accuracy', 'pseudo/target_share',

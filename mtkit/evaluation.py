@@ -52,6 +52,15 @@ def check_background(background: Sequence[int], num_classes: int, owner: str) ->
                              f'{num_classes}-class dataset (expected 0..{num_classes - 1})')
 
 
+def class_names(meta, num_classes: int, owner: str) -> List[str]:
+    """The dataset meta's class names, one per class, checked against the class count."""
+    names = list((meta or {}).get('classes') or ())
+    if len(names) != num_classes:
+        raise ConfigKeyError(f'{owner}: per_class needs the dataset meta to name each of the '
+                             f'{num_classes} classes; it names {len(names)}: {names}')
+    return names
+
+
 def _get(sample, key: str) -> torch.Tensor:
     """``sample.<key>.data`` of a data sample or of its dict form."""
     return sample[key]['data'] if isinstance(sample, dict) else getattr(sample, key).data
@@ -82,17 +91,21 @@ class ForegroundIoUMetric(_SegAreaMetric):
     * ``mIoU``: every class (mmseg's ``IoUMetric`` areas and nan-mean, not rounded);
     * ``fg_mIoU``: the same areas, the classes in ``background_classes`` left out. On digit data
       (class 0 background, ~90% of the pixels) it is the digit-only mIoU, which an all-background
-      prediction cannot inflate.
+      prediction cannot inflate;
+    * with ``per_class=True``, ``IoU.{class name}`` for every class (%, nan for a class that is
+      in neither the labels nor the predictions), the per-class table mmseg only prints.
 
     Args:
         background_classes: Class indices left out of ``fg_mIoU`` (e.g. ``(0, )``).
         num_classes: Classes, or None to read them from the dataset meta.
         ignore_index: Label value that is not scored.
+        per_class: Also report each class's IoU (names from the dataset meta).
     """
 
     def __init__(self, background_classes: Sequence[int], num_classes: int = None,
-                 ignore_index: int = 255, **kwargs) -> None:
+                 ignore_index: int = 255, per_class: bool = False, **kwargs) -> None:
         super().__init__(num_classes, ignore_index, background_classes, **kwargs)
+        self.per_class = per_class
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         from mmseg.evaluation import IoUMetric
@@ -106,8 +119,14 @@ class ForegroundIoUMetric(_SegAreaMetric):
     def compute_metrics(self, results: list) -> dict:
         inter = sum(r[0] for r in results)
         union = sum(r[1] for r in results)
-        return dict(mIoU=mean_iou(inter, union),
-                    fg_mIoU=mean_iou(inter, union, exclude=self.background_classes))
+        out = dict(mIoU=mean_iou(inter, union),
+                   fg_mIoU=mean_iou(inter, union, exclude=self.background_classes))
+        if self.per_class:
+            names = class_names(self.dataset_meta, len(inter), type(self).__name__)
+            for c, name in enumerate(names):
+                out[f'IoU.{name}'] = 100.0 * float(inter[c] / union[c]) if union[c] > 0 \
+                    else float('nan')
+        return out
 
 
 @register(METRICS)

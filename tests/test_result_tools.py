@@ -352,10 +352,13 @@ def test_experiment_test_arm_evaluates_its_start_and_reads_as_iteration_0(tmp_pa
     os.makedirs(job['work_dir'])
     with open(out, 'w') as f:
         json.dump({'teacher/coco/bbox_mAP': 0.5, 'student/coco/bbox_mAP': 0.5,
-                   'teacher/coco/fog1_bbox_mAP': 0.6}, f)
+                   'teacher/coco/fog1_bbox_mAP': 0.6, 'teacher/IoU.zero': 40.0,
+                   'teacher/loss': 1.0}, f)
     groups = read_experiment_runs(str(tmp_path / 'wd'))
     assert groups['ref'][0]['iteration'] == 0
     assert groups['ref'][0]['metrics']['teacher/coco/fog1_bbox_mAP'] == 0.6
+    assert groups['ref'][0]['metrics']['teacher/IoU.zero'] == 40.0  # per-class IoU
+    assert 'teacher/loss' not in groups['ref'][0]['metrics']
 
 
 @pytest.mark.parametrize('name', ['det_converged', 'seg_converged', 'video_converged', 'demo',

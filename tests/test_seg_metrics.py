@@ -59,3 +59,25 @@ def test_background_class_out_of_range_is_an_error():
     with pytest.raises(ValueError, match=r'background_classes \[11\] are not class indices of '
                                          r'a 11-class dataset \(expected 0..10\)'):
         metric.process(None, [sample([[0]], [[0]])])
+
+
+def test_per_class_iou_by_hand_and_names_checked():
+    """per_class=True: IoU.{name} per class, nan for a class in neither labels nor
+    predictions; the dataset meta must name every class."""
+    from mtkit.utils.errors import ConfigKeyError
+    metric = ForegroundIoUMetric(background_classes=[0], num_classes=4, per_class=True)
+    metric.dataset_meta = dict(classes=('bg', 'one', 'two', 'three'))
+    # bg: inter 5, union 7; one: inter 1, union 2; two: inter 0, union 1; three: absent
+    metric.process(None, [sample([[0, 0, 0, 1], [0, 0, 0, 2]], [[0, 0, 1, 1], [0, 0, 0, 0]])])
+    res = metric.compute_metrics(metric.results)
+    assert res['IoU.bg'] == pytest.approx(100 * 5 / 7)
+    assert res['IoU.one'] == pytest.approx(50.0)
+    assert res['IoU.two'] == 0.0
+    assert res['IoU.three'] != res['IoU.three']  # nan
+    assert res['fg_mIoU'] == pytest.approx((50.0 + 0.0) / 2)
+    assert 'IoU.bg' not in ForegroundIoUMetric(
+        background_classes=[0], num_classes=4).compute_metrics(metric.results)
+    metric.dataset_meta = dict(classes=('bg', 'one'))
+    with pytest.raises(ConfigKeyError, match=r"per_class needs the dataset meta to name each "
+                                             r"of the 4 classes; it names 2: \['bg', 'one'\]"):
+        metric.compute_metrics(metric.results)

@@ -16,8 +16,9 @@ import sys
 from typing import Iterator
 
 # substrings of the validation metrics collected: COCO box mAP, the rare classes' mAP
-# (GroupedCocoMetric), (clip) mIoU and ClipSegMetric's temporal flicker
-METRIC_KEYS = ('bbox_mAP', 'rare_mAP', 'mIoU', 'flicker')
+# (GroupedCocoMetric), (clip) mIoU, per-class IoU (ForegroundIoUMetric per_class) and
+# ClipSegMetric's temporal flicker
+METRIC_KEYS = ('bbox_mAP', 'rare_mAP', 'mIoU', 'IoU.', 'flicker')
 
 
 def scalar_files(work_dir: str) -> list:
