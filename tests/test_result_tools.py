@@ -389,3 +389,20 @@ def test_demo_table_ends_with_the_model_zoo_gain_beside_its_own(tmp_path):
     bad = dict(exp['table'], reference=dict(exp['table']['reference'], arm='nope'))
     with pytest.raises(KeyError, match='digitscenes_det_converged.json'):
         seed_table.reference_lines(rows, bad)
+
+
+def test_experiment_table_leaves_out_runs_still_going_and_names_them(tmp_path):
+    """A run tools/experiment.py started and that has not finished (started.json, no
+    done.json: another invocation still trains it, or it failed) is not in the table, which
+    names it; a finished run, or one the tool did not start, is read."""
+    wd = tmp_path / 'wd'
+    for name, files in [('a_s0', ['started.json', 'done.json']), ('a_s1', ['started.json']),
+                        ('a_s2', [])]:
+        (wd / name).mkdir(parents=True)
+        for f in files:
+            (wd / name / f).write_text('{}')
+        (wd / name / 'test_metrics.json').write_text(json.dumps({'teacher/mIoU': 1.0}))
+    assert seed_table.unfinished_runs(str(wd)) == ['a_s1']
+    assert sorted(read_experiment_runs(str(wd))['a']) == [0, 2]
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {'a': dict(config=MT)}))
+    assert experiment.write_table(exp).endswith('left out, not finished: a_s1')

@@ -31,7 +31,8 @@ experiment continues where it stopped; a training run interrupted after a checkp
 from it (``tools/train.py --resume``, its log appended to) when its command is the one it was
 started with (``started.json``), and starts over otherwise. Then ``{work_dir}/table.md`` and
 ``table.json`` are written (``tools/seed_table.py``, :func:`experiment_tables`) and the table
-is printed. A run that fails stops nothing else; the tool exits 1 naming it and its log.
+is printed; a run started and not finished (another invocation still trains it, or it failed)
+is left out of it and named below it. A run that fails stops nothing else; the tool exits 1 naming it and its log.
 """
 import argparse
 import json
@@ -48,10 +49,12 @@ from mtkit.utils.errors import ConfigKeyError
 
 if __package__:
     from .collect_results import TEST_METRICS
-    from .seed_table import experiment_tables, read_experiment_runs, write_experiment_json
+    from .seed_table import (experiment_tables, read_experiment_runs, unfinished_runs,
+                             write_experiment_json)
 else:  # python tools/experiment.py
     from collect_results import TEST_METRICS
-    from seed_table import experiment_tables, read_experiment_runs, write_experiment_json
+    from seed_table import (experiment_tables, read_experiment_runs, unfinished_runs,
+                            write_experiment_json)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STAGES = ('sup', 'semi', 'test')
@@ -286,6 +289,9 @@ def write_table(exp: dict, arms: Optional[List[str]] = None) -> str:
     with open(osp.join(exp['work_dir'], 'table.md'), 'w') as f:
         f.write(text + '\n')
     write_experiment_json(osp.join(exp['work_dir'], 'table.json'), groups, exp['arms'], rows)
+    unfinished = unfinished_runs(exp['work_dir'])
+    if unfinished:  # still going (another invocation) or failed: not in the table
+        text += '\n\nleft out, not finished: ' + ', '.join(unfinished)
     return text
 
 

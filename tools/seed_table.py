@@ -146,14 +146,26 @@ def pseudo_means(work_dir: str) -> Dict[str, float]:
     return out
 
 
+def unfinished_runs(work_dir: str) -> list:
+    """The run folders in ``work_dir`` that ``tools/experiment.py`` started (``started.json``)
+    and that have not finished with exit code 0 (no ``done.json``), sorted."""
+    return sorted(osp.basename(osp.dirname(p))
+                  for p in glob.glob(osp.join(work_dir, '*_s*', 'started.json'))
+                  if not osp.isfile(osp.join(osp.dirname(p), 'done.json')))
+
+
 def read_experiment_runs(work_dir: str, arms: Optional[Sequence[str]] = None) -> dict:
     """``{arm: {seed: dict(iteration, metrics, all_val, pseudo)}}`` of the runs
     ``{arm}_s{seed}`` in ``work_dir`` that validated at least once (only ``arms`` if given);
-    each with its last validation."""
+    each with its last validation. A run that ``tools/experiment.py`` started and has not
+    finished (``started.json`` without ``done.json``: still going, or failed) is left out
+    (:func:`unfinished_runs` names them)."""
     groups: dict = {}
+    unfinished = set(unfinished_runs(work_dir))
     for path in sorted(glob.glob(osp.join(work_dir, '*_s*'))):
         m = SEED_SUFFIX.match(osp.basename(path))
-        if not m or not osp.isdir(path) or (arms is not None and m['name'] not in arms):
+        if not m or not osp.isdir(path) or (arms is not None and m['name'] not in arms) \
+                or osp.basename(path) in unfinished:
             continue
         try:
             run = read_run(path)
