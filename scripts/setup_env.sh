@@ -8,6 +8,9 @@
 #   MTKIT_PYTHON      interpreter that creates the venv (default: python3.11, else python3)
 #   MTKIT_WHEELHOUSE  folder with a prebuilt mmcv 2.1.0 wheel; default ../shared/wheels/cpu-py311
 #                     when it exists. Set to "none" to force the build from source.
+#   MTKIT_CONSTRAINTS pip constraints of every package the stack pulls in (default
+#                     scripts/constraints.txt: the versions the model zoo is measured with).
+#                     Set to "none" to let pip resolve the newest releases instead.
 #
 # The script is idempotent: once a stamp records that this exact setup.cfg and this script
 # were installed into the venv, and mmcv.ops still loads, it exits in about a second.
@@ -23,6 +26,14 @@ else
   wheelhouse=${MTKIT_WHEELHOUSE:-none}
 fi
 
+constraints=${MTKIT_CONSTRAINTS:-$root/scripts/constraints.txt}
+if [ "$constraints" = "none" ]; then
+  pin=()
+else
+  [ -f "$constraints" ] || { printf '[mtkit setup] MTKIT_CONSTRAINTS=%s: no such file\n' "$constraints" >&2; exit 2; }
+  pin=(-c "$constraints")
+fi
+
 TORCH_VERSION=2.13.0
 MMCV_VERSION=2.1.0
 
@@ -30,7 +41,8 @@ log() { printf '[mtkit setup] %s\n' "$*" >&2; }
 
 stamp_key() {
   # Anything that changes what is installed must change the key.
-  cat "$root/setup.cfg" "$root/scripts/setup_env.sh" | sha256sum | cut -d' ' -f1
+  { cat "$root/setup.cfg" "$root/scripts/setup_env.sh"
+    [ "$constraints" = "none" ] && echo none || cat "$constraints"; } | sha256sum | cut -d' ' -f1
 }
 
 vpy="$venv/bin/python"
@@ -71,7 +83,7 @@ else
 fi
 
 log "installing mtkit and its dependencies (editable, extras det,seg,tta,dev)"
-pip install -q -e "$root[det,seg,tta,dev]"
+pip install -q -e "$root[det,seg,tta,dev]" "${pin[@]}"
 
 install_mmcv_from_source() {
   log "building mmcv==$MMCV_VERSION with ops from source (several minutes on 2 cores)"
@@ -95,7 +107,7 @@ else
   install_mmcv_from_source
 fi
 # mmcv's own runtime requirements (installed --no-deps above so pip never tries a source build).
-pip install -q addict packaging Pillow pyyaml yapf
+pip install -q addict packaging Pillow pyyaml yapf "${pin[@]}"
 
 if ! mmcv_ops_ok; then
   log "ERROR: mmcv.ops still does not load after installation; see the output above."
