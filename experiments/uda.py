@@ -27,17 +27,19 @@ _ON_SOURCE_VAL = dict(_ON_VAL, **{
     'test_dataloader.dataset.data_root': 'data/digitscenes_uda/source/'})
 
 
-def _on_source(start):
+def _evaluate(start, options, **extra):
+    """A test arm: every seed's final checkpoint of ``start`` evaluated with ``options``."""
     return dict(stage='test', config=_DTS if start.startswith('dts') else _ST, start=start,
-                start_seed='same', options=_ON_SOURCE_VAL, pseudo=False,
-                baseline='source_on_source', full='source_on_source')
+                start_seed='same', options=options, pseudo=False, **extra)
+
+
+def _on_source(start):
+    return _evaluate(start, _ON_SOURCE_VAL, baseline='source_on_source', full='source_on_source')
 
 
 # every seed's final checkpoint on the target val split again, with each class's IoU
 def _classes(start):
-    return dict(stage='test', config=_DTS if start.startswith('dts') else _ST, start=start,
-                start_seed='same', options=dict(_ON_VAL, **{'test_evaluator.per_class': True}),
-                pseudo=False)
+    return _evaluate(start, dict(_ON_VAL, **{'test_evaluator.per_class': True}))
 
 
 arms = {
@@ -87,7 +89,8 @@ arms = {
     'dts_classes': _classes('dts'),
 }
 _DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-table = dict(metric='fg_mIoU', extra=['mIoU'] + [f'IoU.{d}' for d in _DIGITS], headroom_metric='fg_mIoU', digits=1,
+table = dict(metric='fg_mIoU', extra=['mIoU'] + [f'IoU.{d}' for d in _DIGITS],
+             headroom_metric='fg_mIoU', digits=1,
              models=['teacher', 'student', 'teacher2', 'student2'], extra_models=['teacher'],
              baseline='source_only', full='oracle', peak=True,
              pseudo=['pseudo/kept_share', 'pseudo/accuracy', 'pseudo/target_share',

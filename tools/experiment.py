@@ -32,7 +32,8 @@ from it (``tools/train.py --resume``, its log appended to) when its command is t
 started with (``started.json``), and starts over otherwise. Then ``{work_dir}/table.md`` and
 ``table.json`` are written (``tools/seed_table.py``, :func:`experiment_tables`) and the table
 is printed; a run started and not finished (another invocation still trains it, or it failed)
-is left out of it and named below it. A run that fails stops nothing else; the tool exits 1 naming it and its log.
+is left out of it and named below it. A run that fails stops nothing else; the tool exits 1
+naming it and its log.
 """
 import argparse
 import json
