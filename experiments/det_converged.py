@@ -24,6 +24,10 @@ _CONSENSUS = 'configs/mean_teacher/mt-consensus_yolox-tiny_digitscenes-10pct-con
 _SUP_ITERS = {'train_cfg.max_iters': 5000}
 _SEMI = {'train_cfg.max_iters': 1000}
 _LONG = {'train_cfg.max_iters': 3000}
+# the 1% split (20 labeled images, the other 1,980 unlabeled) in a 10% config
+_ONE_PCT = {'train_dataloader.dataset.datasets.0.ann_file': 'annotations/instances_train.1@1.json',
+            'train_dataloader.dataset.datasets.1.ann_file':
+            'annotations/instances_train.1@1-unlabeled.gt.json'}
 _ALL_LABELED = {'train_dataloader.dataset.datasets.0.ann_file':
                 'annotations/instances_train.json'}
 
@@ -79,6 +83,24 @@ arms = {
     'sup_ema_1pct': dict(config=_SUP_EMA_1PCT, start='sup1', options=_SEMI, pseudo=False,
                          baseline='sup_ema_1pct'),
     'mt_1pct': dict(config=_MT_1PCT, start='sup1', options=_SEMI, baseline='sup_ema_1pct'),
+    # where the pseudo labels are noisy (1% labels): GMM thresholds, with the positive
+    # component's mode ('high', the paper's default) or its lowest score ('middle') as the
+    # threshold; two-teacher consensus with the model zoo's momenta and with teachers that
+    # differ more (the second one 8x slower); the oracle of the same start
+    'gmm_1pct': dict(config=_GMM, start='sup1', options=dict(_SEMI, **_ONE_PCT),
+                     baseline='sup_ema_1pct'),
+    'gmm_middle_1pct': dict(config=_GMM, start='sup1', baseline='sup_ema_1pct', options=dict(
+        _SEMI, **_ONE_PCT, **{'model.semi_train_cfg.pseudo_filters.1.policy': 'middle'})),
+    'consensus_1pct': dict(config=_CONSENSUS, start='sup1', options=dict(_SEMI, **_ONE_PCT),
+                           baseline='sup_ema_1pct'),
+    'consensus_slow_1pct': dict(config=_CONSENSUS, start='sup1', baseline='sup_ema_1pct',
+                                options=dict(_SEMI, **_ONE_PCT,
+                                             **{'custom_hooks.1.momentum': 0.0005})),
+    'oracle_1pct': dict(config=_ORACLE, start='sup1', options=dict(_SEMI, **_ONE_PCT),
+                        baseline='sup_ema_1pct'),
+    # the same GMM lever at 10% labels
+    'gmm_middle': dict(config=_GMM, start='sup10', options=dict(
+        _SEMI, **{'model.semi_train_cfg.pseudo_filters.1.policy': 'middle'})),
 }
 table = dict(metric='coco/bbox_mAP', headroom_metric='coco/bbox_mAP', digits=3,
              models=['teacher', 'student'], baseline='sup_ema', full='sup_ema_full',
