@@ -6,7 +6,8 @@ from mmengine.structures import InstanceData
 from mtkit.filters import (ClassQuantileThreshold, ConsensusFilter, FilterChain, GMMThreshold,
                            NMSFilter, ScoreSumTopK, build_filter, class_quantiles,
                            consensus_boxes, consensus_dense, gmm_thresholds, score_sum_topk_mask)
-from mtkit.filters.diagnostics import PseudoLabelStats, pseudo_label_matches
+from mtkit.filters.diagnostics import (PseudoLabelStats, precision_recall, pseudo_label_matches,
+                                      score_matches, score_pr_counts)
 from mtkit.utils.errors import ConfigKeyError
 
 
@@ -182,6 +183,43 @@ def test_pseudo_label_matches_and_stats():
     out = stats.pop()
     assert out['images'] == 4 and out['pseudo'] == 4 and out['gt'] == 2
     assert stats.pop() == {}
+
+
+def test_score_pr_counts_by_hand():
+    # image: gt 0 (class 1) at [0, 0, 10, 10], gt 1 (class 0) at [50, 50, 60, 60]
+    pred = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10.], [50, 50, 60, 60],
+                         [80, 80, 90, 90]])
+    labels = torch.tensor([1, 1, 2, 0, 0])
+    scores = torch.tensor([0.9, 0.4, 0.8, 0.3, 0.6])
+    gt = torch.tensor([[0, 0, 10, 10], [50, 50, 60, 60.]])
+    gt_labels = torch.tensor([1, 0])
+    correct, best = score_matches(pred, labels, gt, gt_labels, scores)
+    # preds 0 and 1 cover gt 0 (same class), pred 2 has the wrong class, pred 3 covers gt 1,
+    # pred 4 overlaps nothing; each gt's best matching score: 0.9 and 0.3
+    assert correct.tolist() == [True, True, False, True, False]
+    assert best.tolist() == pytest.approx([0.9, 0.3])
+    counts = score_pr_counts(scores, labels, correct, best, gt_labels,
+                             torch.tensor([0.25, 0.5, 0.95]), num_classes=3)
+    # class 0: boxes 0.3 (right), 0.6 (wrong); class 1: 0.9, 0.4 (both right); class 2: 0.8
+    assert counts['kept'].tolist() == [[2, 1, 0], [2, 1, 0], [1, 1, 0]]
+    assert counts['kept_correct'].tolist() == [[1, 0, 0], [2, 1, 0], [0, 0, 0]]
+    assert counts['found'].tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 0]]
+    assert counts['gt'].tolist() == [1, 1, 0]
+    p, r = precision_recall(counts)
+    assert p[0, :2].tolist() == [0.5, 0.0] and torch.isnan(p[0, 2])  # nothing kept at 0.95
+    assert r[1].tolist() == [1.0, 1.0, 0.0] and torch.isnan(r[2]).all()
+    p_all, r_all = precision_recall(counts, per_class=False)
+    assert p_all.tolist()[:2] == pytest.approx([3 / 5, 1 / 3]) and torch.isnan(p_all[2])
+    assert r_all.tolist() == pytest.approx([1.0, 0.5, 0.0])
+    # the training-time definition at one threshold is the same count
+    keep = scores >= 0.5
+    assert pseudo_label_matches(pred[keep], labels[keep], gt, gt_labels).tolist() == \
+        [3, 1, 2, 1]
+    # no boxes, or no ground truth
+    c0, b0 = score_matches(pred[:0], labels[:0], gt, gt_labels, scores[:0])
+    assert c0.tolist() == [] and b0.tolist() == [-float('inf')] * 2
+    c1, b1 = score_matches(pred, labels, gt[:0], gt_labels[:0], scores)
+    assert not c1.any() and b1.numel() == 0
 
 
 def test_class_quantiles_by_hand_and_against_torch():

@@ -406,3 +406,60 @@ def test_experiment_table_leaves_out_runs_still_going_and_names_them(tmp_path):
     assert sorted(read_experiment_runs(str(wd))['a']) == [0, 2]
     exp = experiment.load_experiment(_experiment_file(tmp_path, {'a': dict(config=MT)}))
     assert experiment.write_table(exp).endswith('left out, not finished: a_s1')
+
+
+def test_score_pr_curve_tool_scores_fixed_and_run_thresholds(tmp_path, capsys):
+    """tools/score_pr_curve.py: per-class precision / recall at the fixed threshold and at a
+    run's logged per-class thresholds (mean over the second half), by hand; files that do not
+    fit each other are named."""
+    from tools import score_pr_curve
+    preds = {'classes': ['a', 'b'], 'predictions': {
+        '1': {'bboxes': [[0, 0, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]],
+              'scores': [0.9, 0.45, 0.7], 'labels': [0, 1, 1]},
+        '2': {'bboxes': [[0, 0, 10, 10]], 'scores': [0.3], 'labels': [1]}}}
+    gt = {'images': [{'id': 1}, {'id': 2}],
+          'categories': [{'id': 7, 'name': 'b'}, {'id': 3, 'name': 'a'}],
+          'annotations': [{'id': 1, 'image_id': 1, 'category_id': 3, 'bbox': [0, 0, 10, 10]},
+                          {'id': 2, 'image_id': 1, 'category_id': 7, 'bbox': [20, 20, 10, 10]},
+                          {'id': 3, 'image_id': 2, 'category_id': 7, 'bbox': [0, 0, 10, 10]},
+                          {'id': 4, 'image_id': 2, 'category_id': 7, 'bbox': [40, 40, 5, 5],
+                           'iscrowd': 1}]}
+    (tmp_path / 'preds.json').write_text(json.dumps(preds))
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    run = tmp_path / 'gmm_run'
+    # class b's threshold: 0.9 early, then 0.6 and 0.4 in the second half -> 0.5
+    write_scalars(run, [{'pseudo/thr/a': 0.2, 'pseudo/thr/b': 0.9, 'step': 50},
+                        {'pseudo/thr/a': 0.95, 'pseudo/thr/b': 0.6, 'step': 100},
+                        {'pseudo/thr/a': 0.95, 'pseudo/thr/b': 0.4, 'step': 150}])
+    assert score_pr_curve.main([str(tmp_path / 'preds.json'), '--ann-file',
+                                str(tmp_path / 'gt.json'), '--run', str(run),
+                                '--out', str(tmp_path / 'out')]) == 0
+    res = json.loads((tmp_path / 'out' / 'score_pr_curve.json').read_text())
+    assert res['gt'] == [1, 2]  # the crowd box left out
+    # fixed 0.5: a keeps 0.9 (right): P 1, R 1; b keeps 0.7 (right): P 1, R 1/2
+    assert res['at']['fixed']['precision'] == [1.0, 1.0]
+    assert res['at']['fixed']['recall'] == [1.0, 0.5]
+    # the run's: a at 0.95 keeps nothing (P undefined, R 0); b at 0.5: as fixed
+    at_run = res['at']['gmm_run']
+    assert at_run['thresholds'] == pytest.approx([0.95, 0.5])
+    assert math.isnan(at_run['precision'][0]) and at_run['recall'] == [0.0, 0.5]
+    # on the grid, class b at 0.3: all three b boxes kept, two right (0.7 and 0.3), both found
+    i = res['thresholds'].index(0.3)
+    assert res['precision'][1][i] == pytest.approx(2 / 3) and res['recall'][1][i] == 1.0
+    assert (tmp_path / 'out' / 'score_pr_curve.png').stat().st_size > 5000
+    assert '| b | 2 | 0.50 / 1.00 / 0.50 | 0.50 / 1.00 / 0.50 |' in capsys.readouterr().out
+    # what does not fit is named
+    gt['categories'].append({'id': 9, 'name': 'c'})
+    (tmp_path / 'gt2.json').write_text(json.dumps(gt))
+    assert score_pr_curve.main([str(tmp_path / 'preds.json'), '--ann-file',
+                                str(tmp_path / 'gt2.json')]) == 2
+    assert "category 'c' (id 9) is not one of the predictions' classes" in \
+        capsys.readouterr().err
+    del preds['predictions']['2']
+    (tmp_path / 'preds2.json').write_text(json.dumps(preds))
+    assert score_pr_curve.main([str(tmp_path / 'preds2.json'), '--ann-file',
+                                str(tmp_path / 'gt.json')]) == 2
+    assert 'no predictions for image id(s) [\'2\']' in capsys.readouterr().err
+    assert score_pr_curve.main([str(tmp_path / 'preds.json'), '--ann-file',
+                                str(tmp_path / 'gt.json'), '--run', str(tmp_path)]) == 2
+    assert 'no */vis_data/scalars.json' in capsys.readouterr().err

@@ -1,5 +1,6 @@
-"""Write an expert detector's boxes on a COCO-format image set, for Grounded Teacher's expert
-branch read from a file (``semi_train_cfg.expert=dict(predictions=...)``).
+"""Write a detector's boxes on a COCO-format image set: Grounded Teacher's expert branch read
+from a file (``semi_train_cfg.expert=dict(predictions=...)``), or the scores that
+``tools/score_pr_curve.py`` rates against held-out labels.
 
     python tools/expert_predictions.py CONFIG CHECKPOINT --ann-file ANN.json --img-dir DIR \
         --out expert.json [--score-thr 0.05] [--device cpu]

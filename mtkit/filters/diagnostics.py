@@ -107,3 +107,64 @@ def pixel_scalars(sums: Dict[str, float]) -> Dict[str, float]:
         if value is not None:
             out[f'pseudo/{key}'] = value
     return out
+
+
+def score_matches(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
+                  pred_scores: Tensor, iou_thr: float = 0.5):
+    """What one image's scored boxes find, for precision and recall at any score threshold.
+
+    The definition of :func:`pseudo_label_matches` (coverage: a box is correct when a
+    ground-truth box of its class overlaps it at IoU >= ``iou_thr``), kept for every threshold
+    at once: at threshold ``t`` the kept boxes are those scoring >= ``t``; a kept box is
+    correct or not whatever else is kept, and a ground-truth box is found when its best
+    matching box scores >= ``t``.
+
+    Returns:
+        ``(correct, gt_best)``: (N,) bool, each box correct; (M,) float, each ground-truth box's
+        highest score among the boxes that match it (``-inf`` when none does).
+    """
+    n_p, n_g = pred_boxes.shape[0], gt_boxes.shape[0]
+    correct = torch.zeros(n_p, dtype=torch.bool, device=pred_boxes.device)
+    gt_best = torch.full((n_g, ), -float('inf'), device=pred_boxes.device)
+    if n_p == 0 or n_g == 0:
+        return correct, gt_best
+    iou = box_iou(pred_boxes.float(), gt_boxes.float().to(pred_boxes.device))
+    hit = (iou >= iou_thr) & (pred_labels[:, None] == gt_labels.to(pred_labels.device)[None, :])
+    scored = torch.where(hit, pred_scores.float()[:, None], torch.full_like(iou, -float('inf')))
+    return hit.any(1), scored.amax(0)
+
+
+def score_pr_counts(scores: Tensor, labels: Tensor, correct: Tensor, gt_best: Tensor,
+                    gt_labels: Tensor, thresholds: Tensor, num_classes: int) -> Dict[str, Tensor]:
+    """Per class and threshold, the counts behind precision and recall, without a loop.
+
+    Args:
+        scores, labels, correct: (N,) every box of a set of images (:func:`score_matches`).
+        gt_best, gt_labels: (M,) every ground-truth box of those images.
+        thresholds: (T,) score thresholds (a box is kept when its score >= the threshold).
+        num_classes: C.
+
+    Returns:
+        ``kept``, ``kept_correct``, ``found``: (C, T); ``gt``: (C,).
+    """
+    thresholds = thresholds.to(scores.device, torch.float32)
+    onehot = torch.nn.functional.one_hot(labels.long(), num_classes).float().t()  # (C, N)
+    above = (scores.float()[:, None] >= thresholds[None, :]).float()  # (N, T)
+    gt_onehot = torch.nn.functional.one_hot(gt_labels.long(), num_classes).float().t()  # (C, M)
+    gt_above = (gt_best.float()[:, None] >= thresholds[None, :]).float()  # (M, T)
+    return dict(kept=onehot @ above, kept_correct=onehot @ (above * correct.float()[:, None]),
+                found=gt_onehot @ gt_above, gt=gt_onehot.sum(1))
+
+
+def precision_recall(counts: Dict[str, Tensor], per_class: bool = True):
+    """``(precision, recall)`` of :func:`score_pr_counts` counts: (C, T) per class, or (T,)
+    over all classes; NaN where nothing is kept (precision) or there is no ground truth
+    (recall)."""
+    kept, right, found, gt = (counts['kept'], counts['kept_correct'], counts['found'],
+                              counts['gt'][:, None].expand_as(counts['found']))
+    if not per_class:
+        kept, right, found, gt = kept.sum(0), right.sum(0), found.sum(0), gt.sum(0)
+    nan = torch.tensor(float('nan'), device=kept.device)
+    precision = torch.where(kept > 0, right / kept.clamp_min(1), nan)
+    recall = torch.where(gt > 0, found / gt.clamp_min(1), nan)
+    return precision, recall
