@@ -15,6 +15,7 @@ options = {}
 
 _ST = 'configs/stable_teacher/{}_fcn-r18_moving-digits-10pct-converged.py'
 _SEMI = {'train_cfg.max_iters': 1000, 'train_cfg.val_interval': 250}
+_WEIGHT = 'model.semi_train_cfg.unsup_weight'
 
 arms = {
     'plateau': dict(stage='sup', config='configs/stable_teacher/sup_fcn-r18_moving-digits-'
@@ -25,7 +26,15 @@ arms = {
     'smt-dop': dict(config=_ST.format('smt-dop'), start='plateau', options=_SEMI),
     'smt-eor': dict(config=_ST.format('smt-eor'), start='plateau', options=_SEMI),
     'smt': dict(config=_ST.format('smt'), start='plateau', options=_SEMI),
+    # the consistency weight at a scale where the loss matters (the published 0.1 makes it
+    # about 1e-4 against a supervised loss of 0.1; pseudo/unsup_share is its share): the
+    # mean teacher at 10, 100 and 1,000, then each part of Stable Mean Teacher at 100
+    **{f'mt_w{w}': dict(config=_ST.format('mt'), start='plateau',
+                        options=dict(_SEMI, **{_WEIGHT: float(w)})) for w in (10, 100, 1000)},
+    **{f'{v}_w100': dict(config=_ST.format(v), start='plateau',
+                         options=dict(_SEMI, **{_WEIGHT: 100.0}))
+       for v in ('smt-dop', 'smt-eor', 'smt')},
 }
 table = dict(metric='clip/fg_mIoU', extra=['clip/mIoU', 'clip/fg_flicker', 'clip/flicker'],
              headroom_metric='teacher/clip/mIoU', digits=2, models=['teacher', 'student'],
-             baseline='sup', full=None, pseudo=['pseudo/accuracy'])
+             baseline='sup', full=None, pseudo=['pseudo/accuracy', 'pseudo/unsup_share'])
