@@ -28,6 +28,7 @@ _LONG = {'train_cfg.max_iters': 3000}
 _ONE_PCT = {'train_dataloader.dataset.datasets.0.ann_file': 'annotations/instances_train.1@1.json',
             'train_dataloader.dataset.datasets.1.ann_file':
             'annotations/instances_train.1@1-unlabeled.gt.json'}
+_GMM_MIDDLE = {'model.semi_train_cfg.pseudo_filters.1.policy': 'middle'}
 _ALL_LABELED = {'train_dataloader.dataset.datasets.0.ann_file':
                 'annotations/instances_train.json'}
 
@@ -90,7 +91,7 @@ arms = {
     'gmm_1pct': dict(config=_GMM, start='sup1', options=dict(_SEMI, **_ONE_PCT),
                      baseline='sup_ema_1pct'),
     'gmm_middle_1pct': dict(config=_GMM, start='sup1', baseline='sup_ema_1pct', options=dict(
-        _SEMI, **_ONE_PCT, **{'model.semi_train_cfg.pseudo_filters.1.policy': 'middle'})),
+        _SEMI, **_ONE_PCT, **_GMM_MIDDLE)),
     'consensus_1pct': dict(config=_CONSENSUS, start='sup1', options=dict(_SEMI, **_ONE_PCT),
                            baseline='sup_ema_1pct'),
     'consensus_slow_1pct': dict(config=_CONSENSUS, start='sup1', baseline='sup_ema_1pct',
@@ -99,8 +100,7 @@ arms = {
     'oracle_1pct': dict(config=_ORACLE, start='sup1', options=dict(_SEMI, **_ONE_PCT),
                         baseline='sup_ema_1pct'),
     # the same GMM lever at 10% labels
-    'gmm_middle': dict(config=_GMM, start='sup10', options=dict(
-        _SEMI, **{'model.semi_train_cfg.pseudo_filters.1.policy': 'middle'})),
+    'gmm_middle': dict(config=_GMM, start='sup10', options=dict(_SEMI, **_GMM_MIDDLE)),
 }
 table = dict(metric='coco/bbox_mAP', headroom_metric='coco/bbox_mAP', digits=3,
              models=['teacher', 'student'], baseline='sup_ema', full='sup_ema_full',

@@ -8,6 +8,14 @@ from ..utils.device import device_scalar
 from .consensus import box_iou
 
 
+def match_matrix(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
+                 iou_thr: float = 0.5) -> Tensor:
+    """(N, M) bool: box ``i`` matches ground-truth box ``j`` (same class, IoU >= ``iou_thr``)."""
+    device = pred_boxes.device
+    iou = box_iou(pred_boxes.float(), gt_boxes.float().to(device))
+    return (iou >= iou_thr) & (pred_labels[:, None] == gt_labels.to(device)[None, :])
+
+
 def pseudo_label_matches(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tensor,
                          gt_labels: Tensor, iou_thr: float = 0.5) -> Tensor:
     """Counts for precision and recall of one image's pseudo boxes at ``iou_thr``.
@@ -25,8 +33,7 @@ def pseudo_label_matches(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tens
     if n_p == 0 or n_g == 0:
         return torch.stack([device_scalar(n_p, device), device_scalar(0, device),
                             device_scalar(n_g, device), device_scalar(0, device)])
-    iou = box_iou(pred_boxes.float(), gt_boxes.float().to(device))
-    hit = (iou >= iou_thr) & (pred_labels[:, None] == gt_labels.to(device)[None, :])
+    hit = match_matrix(pred_boxes, pred_labels, gt_boxes, gt_labels, iou_thr)
     return torch.stack([device_scalar(n_p, device), hit.any(1).sum().float(),
                         device_scalar(n_g, device), hit.any(0).sum().float()])
 
@@ -128,9 +135,9 @@ def score_matches(pred_boxes: Tensor, pred_labels: Tensor, gt_boxes: Tensor, gt_
     gt_best = torch.full((n_g, ), -float('inf'), device=pred_boxes.device)
     if n_p == 0 or n_g == 0:
         return correct, gt_best
-    iou = box_iou(pred_boxes.float(), gt_boxes.float().to(pred_boxes.device))
-    hit = (iou >= iou_thr) & (pred_labels[:, None] == gt_labels.to(pred_labels.device)[None, :])
-    scored = torch.where(hit, pred_scores.float()[:, None], torch.full_like(iou, -float('inf')))
+    hit = match_matrix(pred_boxes, pred_labels, gt_boxes, gt_labels, iou_thr)
+    scored = torch.where(hit, pred_scores.float()[:, None],
+                         torch.full(hit.shape, -float('inf'), device=hit.device))
     return hit.any(1), scored.amax(0)
 
 
