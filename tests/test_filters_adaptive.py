@@ -57,6 +57,23 @@ def test_consensus_boxes_hand_computed():
     assert len(ConsensusFilter()([a], dict(second=[b[:0]]))[0]) == 0
 
 
+def test_consensus_second_thr_hand_computed():
+    # a0 has two same-class partners in b: b0 (IoU 1, score 0.3) and b1 (IoU 0.81, score 0.7)
+    a = inst([[0, 0, 10, 10], [20, 20, 30, 30]], [0.9, 0.8], [1, 2])
+    b = inst([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], [0.3, 0.7, 0.4], [1, 1, 2])
+    keep, scores, _ = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels,
+                                      b.scores, 0.5, 'min')
+    assert keep.tolist() == [True, True] and scores.tolist() == pytest.approx([0.3, 0.4])
+    # with second_thr 0.5 b0 and b2 are no partners: a0 pairs with b1, a1 with nothing
+    keep, scores, _ = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes, b.labels,
+                                      b.scores, 0.5, 'min', second_thr=0.5)
+    assert keep.tolist() == [True, False] and scores.tolist() == pytest.approx([0.7, 0.8])
+    out, = ConsensusFilter(0.5, 'min', second_thr=0.5)([a], dict(second=[b]))
+    assert out.labels.tolist() == [1] and out.scores.tolist() == pytest.approx([0.7])
+    with pytest.raises(ConfigKeyError, match='ConsensusFilter.second_thr'):
+        ConsensusFilter(second_thr=1.5)
+
+
 def test_consensus_weighted_box_fusion_hand_computed():
     # PETS' consensus: agreed pairs fused with their scores as weights
     a = inst([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]], [0.6, 0.8, 0.7], [1, 2, 3])

@@ -42,12 +42,13 @@ def combine_scores(a: Tensor, b: Tensor, rule: str) -> Tensor:
 
 def consensus_boxes(boxes_a: Tensor, labels_a: Tensor, scores_a: Tensor, boxes_b: Tensor,
                     labels_b: Tensor, scores_b: Tensor, iou_thr: float,
-                    rule: str = 'mean', box_rule: str = 'first'
+                    rule: str = 'mean', box_rule: str = 'first', second_thr: float = 0.0
                     ) -> Tuple[Tensor, Tensor, Tensor]:
     """Match teacher A's boxes to teacher B's.
 
     A box of A is kept when B has a box of the same class with IoU >= ``iou_thr``; its partner
     is B's same-class box of highest IoU, and the kept box gets ``rule(score_a, score_b)``.
+    B's boxes scoring below ``second_thr`` are no partners.
     With ``box_rule='weighted'`` its coordinates become ``(s_a * box_a + s_b * box_b) /
     (s_a + s_b)`` (weighted box fusion of the pair; A's box where both scores are 0).
 
@@ -60,7 +61,8 @@ def consensus_boxes(boxes_a: Tensor, labels_a: Tensor, scores_a: Tensor, boxes_b
     if n == 0 or boxes_b.shape[0] == 0:
         return torch.zeros(n, dtype=torch.bool, device=boxes_a.device), scores_a, boxes_a
     iou = box_iou(boxes_a, boxes_b)
-    iou = torch.where(labels_a[:, None] == labels_b[None, :], iou, iou.new_full((), -1.0))
+    partner = (labels_a[:, None] == labels_b[None, :]) & (scores_b >= second_thr)[None, :]
+    iou = torch.where(partner, iou, iou.new_full((), -1.0))
     best_iou, best = iou.max(1)
     keep = best_iou >= iou_thr
     combined = combine_scores(scores_a, scores_b[best], rule)
@@ -102,22 +104,31 @@ class ConsensusFilter(PseudoLabelFilter):
         score_rule: ``'mean'`` (default), ``'min'``, ``'max'`` or ``'geometric'``.
         box_rule: ``'first'`` (default) or ``'weighted'``.
         dense_thr: Per-pixel confidence both teachers need (dense maps only).
+        second_thr: Score a box of the second teacher needs to count as a partner (boxes).
+            The default 0 lets any of its boxes agree, at whatever score; with the same value
+            as the first teacher's ``ScoreThreshold`` a box is kept only when both teachers
+            keep it on their own.
     """
 
     requires = ('second', )
 
     def __init__(self, iou_thr: float = 0.5, score_rule: str = 'mean',
-                 box_rule: str = 'first', dense_thr: float = 0.0) -> None:
+                 box_rule: str = 'first', dense_thr: float = 0.0,
+                 second_thr: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= iou_thr <= 1.0:
             raise ConfigKeyError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
                                  f'{iou_thr!r}')
+        if not 0.0 <= second_thr <= 1.0:
+            raise ConfigKeyError(f'ConsensusFilter.second_thr: expected a score in [0, 1], got '
+                                 f'{second_thr!r}')
         check_choice('ConsensusFilter.score_rule', score_rule, SCORE_RULES)
         check_choice('ConsensusFilter.box_rule', box_rule, BOX_RULES)
         self.box_rule = box_rule
         self.iou_thr = float(iou_thr)
         self.score_rule = score_rule
         self.dense_thr = float(dense_thr)
+        self.second_thr = float(second_thr)
 
     def filter_batch(self, batch: List[Any], context: Context = None) -> List[Any]:
         second = context['second']
@@ -128,7 +139,8 @@ class ConsensusFilter(PseudoLabelFilter):
         for a, b in zip(batch, second):
             keep, scores, boxes = consensus_boxes(a.bboxes, a.labels, a.scores, b.bboxes,
                                                   b.labels, b.scores, self.iou_thr,
-                                                  self.score_rule, self.box_rule)
+                                                  self.score_rule, self.box_rule,
+                                                  self.second_thr)
             a = a.clone() if hasattr(a, 'clone') else a
             a.scores = scores
             if boxes is not a.bboxes:
