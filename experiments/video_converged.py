@@ -28,12 +28,12 @@ arms = {
     'smt': dict(config=_ST.format('smt'), start='plateau', options=_SEMI),
     # the consistency weight at a scale where the loss matters (the published 0.1 makes it
     # about 1e-4 against a supervised loss of 0.1; pseudo/unsup_share is its share): the
-    # mean teacher at 10, 100 and 1,000, then each part of Stable Mean Teacher at 100
+    # mean teacher at 10, 100 and 1,000, then each part of Stable Mean Teacher at 10 and 100
     **{f'mt_w{w}': dict(config=_ST.format('mt'), start='plateau',
                         options=dict(_SEMI, **{_WEIGHT: float(w)})) for w in (10, 100, 1000)},
-    **{f'{v}_w100': dict(config=_ST.format(v), start='plateau',
-                         options=dict(_SEMI, **{_WEIGHT: 100.0}))
-       for v in ('smt-dop', 'smt-eor', 'smt')},
+    **{f'{v}_w{w}': dict(config=_ST.format(v), start='plateau',
+                         options=dict(_SEMI, **{_WEIGHT: float(w)}))
+       for v in ('smt-dop', 'smt-eor', 'smt') for w in (10, 100)},
 }
 table = dict(metric='clip/fg_mIoU', extra=['clip/mIoU', 'clip/fg_flicker', 'clip/flicker'],
              headroom_metric='teacher/clip/mIoU', digits=2, models=['teacher', 'student'],
