@@ -30,6 +30,7 @@ _ONE_PCT = {'train_dataloader.dataset.datasets.0.ann_file': 'annotations/instanc
             'annotations/instances_train.1@1-unlabeled.gt.json'}
 _GMM_MIDDLE = {'model.semi_train_cfg.pseudo_filters.1.policy': 'middle'}
 _BOTH = {'model.semi_train_cfg.pseudo_filters.1.second_thr': 0.5}
+_SLOW_SECOND = {'custom_hooks.1.momentum': 0.0005}  # the second teacher 8x slower
 _ALL_LABELED = {'train_dataloader.dataset.datasets.0.ann_file':
                 'annotations/instances_train.json'}
 
@@ -96,15 +97,13 @@ arms = {
     'consensus_1pct': dict(config=_CONSENSUS, start='sup1', options=dict(_SEMI, **_ONE_PCT),
                            baseline='sup_ema_1pct'),
     'consensus_slow_1pct': dict(config=_CONSENSUS, start='sup1', baseline='sup_ema_1pct',
-                                options=dict(_SEMI, **_ONE_PCT,
-                                             **{'custom_hooks.1.momentum': 0.0005})),
+                                options=dict(_SEMI, **_ONE_PCT, **_SLOW_SECOND)),
     # the same pairs where a box counts only when both teachers keep it on their own (the
     # second teacher's partner box also scores >= 0.5)
     'consensus_both_1pct': dict(config=_CONSENSUS, start='sup1', baseline='sup_ema_1pct',
                                 options=dict(_SEMI, **_ONE_PCT, **_BOTH)),
     'consensus_slow_both_1pct': dict(config=_CONSENSUS, start='sup1', baseline='sup_ema_1pct',
-                                     options=dict(_SEMI, **_ONE_PCT, **_BOTH,
-                                                  **{'custom_hooks.1.momentum': 0.0005})),
+                                     options=dict(_SEMI, **_ONE_PCT, **_BOTH, **_SLOW_SECOND)),
     'oracle_1pct': dict(config=_ORACLE, start='sup1', options=dict(_SEMI, **_ONE_PCT),
                         baseline='sup_ema_1pct'),
     # the same GMM lever at 10% labels

@@ -116,12 +116,10 @@ class ConsensusFilter(PseudoLabelFilter):
                  box_rule: str = 'first', dense_thr: float = 0.0,
                  second_thr: float = 0.0) -> None:
         super().__init__()
-        if not 0.0 <= iou_thr <= 1.0:
-            raise ConfigKeyError(f'ConsensusFilter.iou_thr: expected a value in [0, 1], got '
-                                 f'{iou_thr!r}')
-        if not 0.0 <= second_thr <= 1.0:
-            raise ConfigKeyError(f'ConsensusFilter.second_thr: expected a score in [0, 1], got '
-                                 f'{second_thr!r}')
+        for name, v in (('iou_thr', iou_thr), ('second_thr', second_thr)):
+            if not 0.0 <= v <= 1.0:
+                raise ConfigKeyError(f'ConsensusFilter.{name}: expected a value in [0, 1], got '
+                                     f'{v!r}')
         check_choice('ConsensusFilter.score_rule', score_rule, SCORE_RULES)
         check_choice('ConsensusFilter.box_rule', box_rule, BOX_RULES)
         self.box_rule = box_rule
