@@ -4,6 +4,7 @@
 #   python tools/experiment.py experiments/seg_converged.py --arms sup_ema mt mt_thr0.8 dt
 #   python tools/experiment.py experiments/seg_converged.py --arms sup_ema_long mt_long dt_long \
 #       dt_epoch_long
+#   python tools/experiment.py experiments/seg_converged.py --arms sup_ema_1_16 mt_1_16
 #
 # The headroom arms (stage='sup') train 8,000 iterations from scratch; the semi-supervised arms
 # 1,000 iterations from the 1/8 checkpoint. Every arm is a config file (plus the options here).
@@ -19,6 +20,10 @@ _SUP_ITERS = {'train_cfg.max_iters': 8000}
 _SEMI = {'train_cfg.max_iters': 1000}
 _LONG = {'train_cfg.max_iters': 3000, 'train_cfg.val_interval': 500}
 _SPLITS = 'data/digitscenes/cityscapes/splits/'
+_THR08 = {'model.semi_train_cfg.pseudo_thr': 0.8}
+_SPLIT_1_16 = {'train_dataloader.dataset.labeled.ann_file': 'splits/train.1@1_16.txt',
+               'train_dataloader.dataset.unlabeled.ann_file':
+               'splits/train.1@1_16-unlabeled.txt'}
 # every training image, the labeled list of sup_ema_full
 concat_files = {'train_all.txt': [_SPLITS + 'train.1@1_2.txt',
                                   _SPLITS + 'train.1@1_2-unlabeled.txt']}
@@ -49,13 +54,24 @@ arms = {
     'oracle': dict(config=_MT + 'mt-oracle_' + _NAME, start='sup1_8', options=_SEMI),
     # the long phase (3,000 iterations, validated every 500): the lever that moved the EMA
     # teacher in detection, and the regime Dual Teacher's coupling argument is about (its turns
-    # 15 iterations at turns=200, or one epoch)
+    # 15 iterations at turns=200, or one epoch). Every long arm labels at threshold 0.8, the
+    # mean teacher's recipe at 1,000 iterations, so the teachers differ only in how they are
+    # built; pseudo/agreement (the student predicting the teacher's label) is the coupling.
     'sup_ema_long': dict(config=_MT + 'sup-ema_' + _NAME, start='sup1_8', pseudo=False,
-                         options=_LONG),
-    'mt_long': dict(config=_MT + 'mt_' + _NAME, start='sup1_8', options=_LONG),
-    'dt_long': dict(config=_DT, start='sup1_8', options=_LONG, reported='student'),
+                         options=_LONG, baseline='sup_ema_long'),
+    'mt_long': dict(config=_MT + 'mt-thr0.8_' + _NAME, start='sup1_8', options=_LONG,
+                    baseline='sup_ema_long'),
+    'dt_long': dict(config=_DT, start='sup1_8', reported='student', baseline='sup_ema_long',
+                    options=dict(_LONG, **_THR08)),
     'dt_epoch_long': dict(config=_DT, start='sup1_8', reported='student',
-                          options=dict(_LONG, **{'custom_hooks.0.turns': None})),
+                          baseline='sup_ema_long',
+                          options=dict(_LONG, **_THR08, **{'custom_hooks.0.turns': None})),
+    # 1/16 labels (125 images) from the 1/16 checkpoint, 1,000 iterations: supervised + EMA and
+    # the mean teacher at threshold 0.8
+    'sup_ema_1_16': dict(config=_MT + 'sup-ema_' + _NAME, start='sup1_16', pseudo=False,
+                         options=dict(_SEMI, **_SPLIT_1_16), baseline='sup_ema_1_16'),
+    'mt_1_16': dict(config=_MT + 'mt-thr0.8_' + _NAME, start='sup1_16',
+                    options=dict(_SEMI, **_SPLIT_1_16), baseline='sup_ema_1_16'),
     # the full-label reference of the same protocol: the all-label checkpoint, then supervised
     # continued + EMA on all 2,000 labeled images
     'sup_ema_full': dict(config=_MT + 'sup-ema_' + _NAME, start='supfull', pseudo=False,

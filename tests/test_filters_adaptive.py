@@ -6,8 +6,9 @@ from mmengine.structures import InstanceData
 from mtkit.filters import (ClassQuantileThreshold, ConsensusFilter, FilterChain, GMMThreshold,
                            NMSFilter, ScoreSumTopK, build_filter, class_quantiles,
                            consensus_boxes, consensus_dense, gmm_thresholds, score_sum_topk_mask)
-from mtkit.filters.diagnostics import (PseudoLabelStats, precision_recall, pseudo_label_matches,
-                                      score_matches, score_pr_counts)
+from mtkit.filters.diagnostics import (PseudoLabelStats, class_agreement_counts,
+                                      class_pixel_keys, pixel_scalars, precision_recall,
+                                      pseudo_label_matches, score_matches, score_pr_counts)
 from mtkit.utils.errors import ConfigKeyError
 
 
@@ -200,6 +201,24 @@ def test_pseudo_label_matches_and_stats():
     out = stats.pop()
     assert out['images'] == 4 and out['pseudo'] == 4 and out['gt'] == 2
     assert stats.pop() == {}
+
+
+def test_class_agreement_by_hand():
+    # teacher labels of one 2x4 image (255 = ignore), the student's agreement, the valid mask
+    plabel = torch.tensor([[[0, 0, 0, 0], [0, 1, 1, 255]]])
+    agree = torch.tensor([[[1, 1, 1, 1], [1, 0, 1, 0]]], dtype=torch.bool)
+    valid = torch.tensor([[[1, 1, 1, 1], [1, 1, 1, 0]]], dtype=torch.bool)
+    counts = class_agreement_counts(plabel, agree, valid, 3)
+    assert set(counts) == set(class_pixel_keys(3))
+    # class 0: 5 pixels, 5 agreed; class 1: 2 pixels, 1 agreed; class 2: none
+    assert [counts[f'label_c{i}'].item() for i in range(3)] == [5, 2, 0]
+    assert [counts[f'agree_c{i}'].item() for i in range(3)] == [5, 1, 0]
+    stats = PseudoLabelStats(('raw', 'agree') + class_pixel_keys(3))
+    stats.add(dict(raw=valid.sum(), agree=(agree & valid).sum(), **counts))
+    out = pixel_scalars(stats.pop())
+    # pixel agreement 6/7, dominated by class 0; class-mean (1 + 0.5) / 2 over the labelled ones
+    assert out['pseudo/agreement'] == pytest.approx(6 / 7)
+    assert out['pseudo/class_agreement'] == pytest.approx(0.75)
 
 
 def test_score_pr_counts_by_hand():

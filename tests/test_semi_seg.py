@@ -127,6 +127,8 @@ def test_segmentor_losses_train_the_student_only(seg_batch):
     assert 0.0 <= losses['pseudo/accuracy'].item() <= 1.0
     # coupling: the student's argmax on the (mixed) strong view against the teacher's labels
     assert 0.0 < losses['pseudo/agreement'].item() <= 1.0
+    # and per teacher class, averaged: every class the teacher labelled counts alike
+    assert 0.0 <= losses['pseudo/class_agreement'].item() <= 1.0
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total) and losses['unsup_loss_seg'].item() > 0
     total.backward()

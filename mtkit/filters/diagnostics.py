@@ -1,5 +1,5 @@
 """Pseudo-label quality against held-out ground truth (pure torch) and a step accumulator."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -49,6 +49,27 @@ COUPLED_PIXEL_STAT_KEYS = PIXEL_STAT_KEYS + ('agree', )
 #: and, under source mixing (domain adaptation), the valid pixels of the mixed images, source
 #: and target (``raw`` counts the target's): the target proportion of the student's batch
 MIXED_PIXEL_STAT_KEYS = COUPLED_PIXEL_STAT_KEYS + ('mixed', )
+
+
+def class_pixel_keys(num_classes: int) -> Tuple[str, ...]:
+    """The per-class coupling counts of :func:`class_agreement_counts` for ``num_classes``
+    classes: ``label_c{i}`` (valid pixels the teacher labels ``i``) and ``agree_c{i}`` (those
+    the student also predicts ``i``)."""
+    return tuple(f'label_c{i}' for i in range(num_classes)) + \
+        tuple(f'agree_c{i}' for i in range(num_classes))
+
+
+def class_agreement_counts(plabel: Tensor, agree: Tensor, valid: Tensor,
+                           num_classes: int) -> Dict[str, Tensor]:
+    """Per teacher class, the valid pixels it labels and those the student agrees on
+    (:func:`class_pixel_keys`), on the device: a class-mean agreement that the majority class
+    (background, ~90% of the pixels in street or digit scenes) does not drown."""
+    spill = torch.full_like(plabel, num_classes)  # invalid pixels and ignore_index go here
+    labels = torch.where(valid, plabel, spill).flatten().long()
+    agreed = torch.where(agree & valid, plabel, spill).flatten().long()
+    counts = torch.stack([torch.bincount(labels, minlength=num_classes + 1)[:num_classes],
+                          torch.bincount(agreed, minlength=num_classes + 1)[:num_classes]])
+    return dict(zip(class_pixel_keys(num_classes), counts.flatten().unbind()))
 
 
 class PseudoLabelStats:
@@ -101,9 +122,15 @@ def pixel_scalars(sums: Dict[str, float]) -> Dict[str, float]:
     """``pseudo/kept_share`` (kept / valid pixels), ``pseudo/accuracy`` (right / checked
     kept pixels), ``pseudo/agreement`` (valid pixels where the student predicts the teacher's
     label / valid pixels) and ``pseudo/target_share`` (valid target pixels / valid pixels of
-    the mixed images) of :data:`MIXED_PIXEL_STAT_KEYS` sums; a ratio without denominator (or a
+    the mixed images) of :data:`MIXED_PIXEL_STAT_KEYS` sums; with :func:`class_pixel_keys`
+    counts, ``pseudo/class_agreement``: the mean over the classes the teacher labelled of the
+    share of their pixels the student predicts the same. A ratio without denominator (or a
     count not given) is left out."""
     out = {}
+    shares = [ratio(sums[f'agree_c{k[7:]}'], v) for k, v in sums.items()
+              if k.startswith('label_c') and v > 0]
+    if shares:
+        out['pseudo/class_agreement'] = sum(shares) / len(shares)
     for key, num, den in (('kept_share', 'pseudo', 'raw'),
                           ('accuracy', 'pseudo_correct', 'checked'),
                           ('agreement', 'agree', 'raw'),

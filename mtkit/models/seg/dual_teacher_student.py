@@ -7,7 +7,7 @@ from typing import Dict, Tuple
 from torch import Tensor
 
 from ...augment.mix import check_share
-from ...filters.diagnostics import PseudoLabelStats, pixel_scalars
+from ...filters.diagnostics import pixel_scalars
 from ...registry import MODELS, register
 from ...utils.device import device_scalar
 from ...utils.errors import ConfigKeyError, check_choice
@@ -68,7 +68,7 @@ class DualTeacherStudentSegmentor(MeanTeacherSegmentor):
                  data_preprocessor=None, init_cfg=None) -> None:
         super().__init__(segmentor, semi_train_cfg, semi_test_cfg, num_teachers=1,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.pseudo_stats2 = PseudoLabelStats(self.STAT_KEYS)
+        self.pseudo_stats2 = self.new_pixel_stats()
 
     def build_pairs(self, segmentor: dict, num_teachers: int) -> None:
         super().build_pairs(segmentor, num_teachers)

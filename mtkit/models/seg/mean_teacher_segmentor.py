@@ -6,7 +6,8 @@ from torch import Tensor
 
 from ...augment import MIX_MODES, apply_mix, mix_masks
 from ...augment.mix import check_share
-from ...filters.diagnostics import MIXED_PIXEL_STAT_KEYS, PseudoLabelStats, pixel_scalars
+from ...filters.diagnostics import (MIXED_PIXEL_STAT_KEYS, PseudoLabelStats,
+                                   class_agreement_counts, class_pixel_keys, pixel_scalars)
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...registry import MODELS, register
 from ...utils.device import device_scalar, host_to_device
@@ -115,6 +116,11 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         self.finish_pairs()
         self.num_classes = decode_head_of(self.student, self.owner).num_classes
         self.check_filter_classes(self.num_classes)
+        self.pseudo_stats = self.new_pixel_stats()
+
+    def new_pixel_stats(self) -> PseudoLabelStats:
+        """Running sums of :attr:`STAT_KEYS` and the per-class coupling counts."""
+        return PseudoLabelStats(self.STAT_KEYS + class_pixel_keys(self.num_classes))
 
     def build_pairs(self, segmentor: dict, num_teachers: int) -> None:
         """The student and its ``num_teachers`` teachers, all of the ``segmentor`` config
@@ -261,7 +267,8 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         # logits the loss already has
         agree = (logits.detach().argmax(1) == plabel) & valid
         stats_now.update(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
-                         pseudo=keep.sum(), agree=agree.sum())
+                         pseudo=keep.sum(), agree=agree.sum(),
+                         **class_agreement_counts(plabel, agree, valid, self.num_classes))
         if gt is not None:
             counted = keep & (gt != c['ignore_index'])
             stats_now.update(checked=counted.sum(),
@@ -272,7 +279,8 @@ class MeanTeacherSegmentor(TeacherStudentModel):
     def pseudo_label_scalars(self) -> Dict[str, float]:
         """``pseudo/kept_share`` (kept / valid pixels, after mixing), ``pseudo/agreement``
         (valid pixels where the student's prediction on the strong view is the teacher's label:
-        how coupled the two are) and, with held-out label maps, ``pseudo/accuracy`` of the kept
+        how coupled the two are), ``pseudo/class_agreement`` (the same per teacher class,
+        averaged over the classes, so that background does not drown the digits) and, with held-out label maps, ``pseudo/accuracy`` of the kept
         pixels that have a label. With source mixing, the target's own pixels only, and
         ``pseudo/target_share``: the share of the mixed images' valid pixels that are the
         target's."""
