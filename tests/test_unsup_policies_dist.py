@@ -2,7 +2,9 @@
 ``'with_pseudo'``) every rank runs the student's unsupervised loss, and with it YOLOX's
 all-reduce of the positive count, whatever its pseudo boxes. Rank 1's unlabeled images have
 none here (oracle pseudo labels from empty ground truth), rank 0's have three; both finish and
-then all-reduce their gradients as DDP would."""
+then all-reduce their gradients as DDP would. The same with two teachers and
+``ConsensusFilter(second_thr=0.5)``: the teachers' boxes are set per rank, and on rank 1 the
+second teacher's partners score below ``second_thr``, so its consensus keeps nothing."""
 import copy
 import datetime
 import json
@@ -12,6 +14,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from mmengine.structures import InstanceData
 
 
 def _worker(rank: int, world: int, init_file: str, out_dir: str, policy: str) -> None:
@@ -23,10 +26,26 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, policy: str) ->
     try:
         with DefaultScope.overwrite_default_scope('mmdet'):
             torch.set_num_threads(1)
-            model = build(oracle=dict(), unsup_images=policy, unsup_norm='pseudo_density')
-            set_iter(model, 10)
             x, gt = _batch()
-            unlabeled = copy.deepcopy(gt) if rank == 0 else [sample(), sample()]
+            if policy == 'consensus':
+                model = build(unsup_images='all', unsup_norm='pseudo_density',
+                              pseudo_filters=[dict(type='ScoreThreshold', thr=0.5),
+                                              dict(type='ConsensusFilter', second_thr=0.5)])
+                second_score = 0.9 if rank == 0 else 0.3
+
+                def boxes(name, inputs, samples):  # the teachers' boxes, fixed per rank
+                    return [InstanceData(bboxes=g.gt_instances.bboxes.clone(),
+                                         labels=g.gt_instances.labels.clone(),
+                                         scores=torch.full((len(g.gt_instances), ),
+                                                           0.9 if name == 'teacher'
+                                                           else second_score))
+                            for g in gt]
+                model.teacher_boxes = boxes
+                unlabeled = [sample(), sample()]
+            else:
+                model = build(oracle=dict(), unsup_images=policy, unsup_norm='pseudo_density')
+                unlabeled = copy.deepcopy(gt) if rank == 0 else [sample(), sample()]
+            set_iter(model, 10)
             inputs = dict(sup=x.clone(), unsup_teacher=x.clone(), unsup_student=x.clone())
             samples = dict(sup=copy.deepcopy(gt), unsup_teacher=copy.deepcopy(unlabeled),
                            unsup_student=copy.deepcopy(unlabeled))
@@ -48,7 +67,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, policy: str) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('policy', ['all', 'with_pseudo'])
+@pytest.mark.parametrize('policy', ['all', 'with_pseudo', 'consensus'])
 def test_every_rank_runs_the_student_loss_whatever_its_pseudo_boxes(tmp_path, policy):
     mp.spawn(_worker, args=(2, str(tmp_path / 'init'), str(tmp_path), policy), nprocs=2,
              join=True)
