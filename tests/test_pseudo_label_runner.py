@@ -133,3 +133,22 @@ def test_precision_without_pseudo_boxes_is_nan_not_stale(digitscenes, tmp_path):
     precision = hub.get_scalar('train/pseudo/precision').current()
     assert precision != precision  # NaN: undefined, not the stale 0.7
     assert hub.get_scalar('train/pseudo/recall').current() == 0.0
+
+
+def test_plot_tool_draws_pixel_coupling(tmp_path):
+    """Pixel runs (segmentation) log teacher-student agreement: the coupling figure is drawn
+    from MMEngine's scalars.json, one curve per run, and the series are read back as logged."""
+    import json
+    runs = []
+    for name, agree in (('ema', 0.9), ('dual', 0.6)):
+        vis = tmp_path / name / '20261207_000000' / 'vis_data'
+        vis.mkdir(parents=True)
+        rows = [{'step': it, 'loss': 1.0, 'pseudo/kept_share': 0.9, 'pseudo/accuracy': 0.98,
+                 'pseudo/agreement': 0.97, 'pseudo/class_agreement': agree + it / 1000}
+                for it in (50, 100, 150)]
+        (vis / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in rows) + '\n')
+        runs.append(str(tmp_path / name))
+    assert plot_pseudo_labels.main(runs + ['--out', str(tmp_path / 'plots')]) == 0
+    assert (tmp_path / 'plots' / 'pseudo_coupling.png').stat().st_size > 5000
+    series = plot_pseudo_labels.read_pseudo_scalars(runs[1])
+    assert series['pseudo/class_agreement'] == [(50, 0.65), (100, 0.7), (150, 0.75)]

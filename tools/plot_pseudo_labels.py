@@ -7,7 +7,9 @@ logged under ``pseudo/``:
 * ``pseudo_thresholds.png``: per-class thresholds over iterations (and their mean);
 * ``pseudo_precision_recall.png``: pseudo-label precision and recall at IoU 0.5;
 * ``pseudo_boxes.png``: pseudo boxes per image (kept and before filtering) and the share of
-  the unsupervised loss in the total.
+  the unsupervised loss in the total;
+* ``pseudo_coupling.png`` (pixel pseudo labels, when a run logged them): teacher-student
+  agreement, over all valid pixels and class-mean, and the kept share and accuracy.
 
     python tools/plot_pseudo_labels.py WORK_DIR [WORK_DIR ...] [--out DIR]
 
@@ -92,6 +94,24 @@ def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
     for a in (ax, ax2, ax3):
         a.legend(fontsize=8)
     written.append(_save(fig, out_dir, 'pseudo_boxes.png'))
+
+    if any('pseudo/agreement' in s for s in runs.values()):
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for r, (name, s) in enumerate(runs.items()):
+            style = styles[r % len(styles)]
+            line(ax, s.get('pseudo/class_agreement'), f'{name}: class-mean', style,
+                 color=f'C{r}')
+            line(ax, s.get('pseudo/agreement'), f'{name}: all pixels', style, color=f'C{r}',
+                 alpha=0.4)
+            line(ax2, s.get('pseudo/kept_share'), f'{name}: kept share', style, color=f'C{r}')
+            line(ax2, s.get('pseudo/accuracy'), f'{name}: kept accuracy', style, color=f'C{r}',
+                 alpha=0.4)
+        ax.set(xlabel='iteration', ylabel='student predicts the teacher\'s label',
+               title='teacher-student coupling')
+        ax2.set(xlabel='iteration', title='pixel pseudo labels')
+        for a in (ax, ax2):
+            a.legend(fontsize=7)
+        written.append(_save(fig, out_dir, 'pseudo_coupling.png'))
     return written
 
 
