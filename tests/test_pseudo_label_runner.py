@@ -150,5 +150,7 @@ def test_plot_tool_draws_pixel_coupling(tmp_path):
         runs.append(str(tmp_path / name))
     assert plot_pseudo_labels.main(runs + ['--out', str(tmp_path / 'plots')]) == 0
     assert (tmp_path / 'plots' / 'pseudo_coupling.png').stat().st_size > 5000
+    # nothing drawn for what pixel runs do not log (thresholds, box precision, boxes)
+    assert sorted(p.name for p in (tmp_path / 'plots').iterdir()) == ['pseudo_coupling.png']
     series = plot_pseudo_labels.read_pseudo_scalars(runs[1])
     assert series['pseudo/class_agreement'] == [(50, 0.65), (100, 0.7), (150, 0.75)]

@@ -8,8 +8,11 @@ logged under ``pseudo/``:
 * ``pseudo_precision_recall.png``: pseudo-label precision and recall at IoU 0.5;
 * ``pseudo_boxes.png``: pseudo boxes per image (kept and before filtering) and the share of
   the unsupervised loss in the total;
-* ``pseudo_coupling.png`` (pixel pseudo labels, when a run logged them): teacher-student
-  agreement, over all valid pixels and class-mean, and the kept share and accuracy.
+* ``pseudo_coupling.png`` (pixel pseudo labels): teacher-student agreement, over all valid
+  pixels and class-mean, and the kept share and accuracy.
+
+A figure is drawn only when some run logged what it shows (segmentation runs get the coupling
+figure, detection runs the other three).
 
     python tools/plot_pseudo_labels.py WORK_DIR [WORK_DIR ...] [--out DIR]
 
@@ -51,7 +54,6 @@ def read_pseudo_scalars(work_dir: str) -> Series:
 def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
     import matplotlib
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     os.makedirs(out_dir, exist_ok=True)
     styles = ['-', '--', ':', '-.']
     written = []
@@ -60,7 +62,23 @@ def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label, **kw)
 
-    # thresholds
+    def logged(*keys):  # a figure is drawn only when some run logged what it shows
+        return any(k in s or any(n.startswith(k + '/') for n in s)
+                   for s in runs.values() for k in keys)
+
+    if logged('pseudo/thr', 'pseudo/thr_mean'):
+        written.append(_thresholds(runs, out_dir, line, styles))
+    if logged('pseudo/precision', 'pseudo/recall'):
+        written.append(_precision_recall(runs, out_dir, line, styles))
+    if logged('pseudo/boxes_per_img', 'pseudo/raw_per_img'):
+        written.append(_boxes(runs, out_dir, line, styles))
+    if logged('pseudo/agreement'):
+        written.append(_coupling(runs, out_dir, line, styles))
+    return written
+
+
+def _thresholds(runs, out_dir, line, styles):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
     for r, (name, s) in enumerate(runs.items()):
         style = styles[r % len(styles)]
@@ -70,8 +88,11 @@ def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
         line(ax, s.get('pseudo/thr_mean'), f'{name}: mean', style, lw=2.5, color='k')
     ax.set(xlabel='iteration', ylabel='score threshold', title='pseudo-label thresholds')
     ax.legend(fontsize=6, ncol=2)
-    written.append(_save(fig, out_dir, 'pseudo_thresholds.png'))
+    return _save(fig, out_dir, 'pseudo_thresholds.png')
 
+
+def _precision_recall(runs, out_dir, line, styles):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
     for r, (name, s) in enumerate(runs.items()):
         style = styles[r % len(styles)]
@@ -80,8 +101,11 @@ def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
     ax.set(xlabel='iteration', ylim=(0, 1), title='pseudo labels vs held-out ground truth '
            '(IoU 0.5)')
     ax.legend(fontsize=8)
-    written.append(_save(fig, out_dir, 'pseudo_precision_recall.png'))
+    return _save(fig, out_dir, 'pseudo_precision_recall.png')
 
+
+def _boxes(runs, out_dir, line, styles):
+    import matplotlib.pyplot as plt
     fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
     for r, (name, s) in enumerate(runs.items()):
         style = styles[r % len(styles)]
@@ -93,26 +117,26 @@ def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
     ax3.set(xlabel='iteration', ylim=(0, 1), title='unsupervised share of the loss')
     for a in (ax, ax2, ax3):
         a.legend(fontsize=8)
-    written.append(_save(fig, out_dir, 'pseudo_boxes.png'))
+    return _save(fig, out_dir, 'pseudo_boxes.png')
 
-    if any('pseudo/agreement' in s for s in runs.values()):
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-        for r, (name, s) in enumerate(runs.items()):
-            style = styles[r % len(styles)]
-            line(ax, s.get('pseudo/class_agreement'), f'{name}: class-mean', style,
-                 color=f'C{r}')
-            line(ax, s.get('pseudo/agreement'), f'{name}: all pixels', style, color=f'C{r}',
-                 alpha=0.4)
-            line(ax2, s.get('pseudo/kept_share'), f'{name}: kept share', style, color=f'C{r}')
-            line(ax2, s.get('pseudo/accuracy'), f'{name}: kept accuracy', style, color=f'C{r}',
-                 alpha=0.4)
-        ax.set(xlabel='iteration', ylabel='student predicts the teacher\'s label',
-               title='teacher-student coupling')
-        ax2.set(xlabel='iteration', title='pixel pseudo labels')
-        for a in (ax, ax2):
-            a.legend(fontsize=7)
-        written.append(_save(fig, out_dir, 'pseudo_coupling.png'))
-    return written
+
+def _coupling(runs, out_dir, line, styles):
+    import matplotlib.pyplot as plt
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for r, (name, s) in enumerate(runs.items()):
+        style = styles[r % len(styles)]
+        line(ax, s.get('pseudo/class_agreement'), f'{name}: class-mean', style, color=f'C{r}')
+        line(ax, s.get('pseudo/agreement'), f'{name}: all pixels', style, color=f'C{r}',
+             alpha=0.4)
+        line(ax2, s.get('pseudo/kept_share'), f'{name}: kept share', style, color=f'C{r}')
+        line(ax2, s.get('pseudo/accuracy'), f'{name}: kept accuracy', style, color=f'C{r}',
+             alpha=0.4)
+    ax.set(xlabel='iteration', ylabel='student predicts the teacher\'s label',
+           title='teacher-student coupling')
+    ax2.set(xlabel='iteration', title='pixel pseudo labels')
+    for a in (ax, ax2):
+        a.legend(fontsize=7)
+    return _save(fig, out_dir, 'pseudo_coupling.png')
 
 
 def _save(fig, out_dir, name):
