@@ -107,7 +107,7 @@ VARIANTS = {
             'model.semi_train_cfg.unsup_weight'}),
     'consistent_teacher/ct_retinanet-r18w16_digitscenes-1pct-converged.py': (
         'mean_teacher/mt_retinanet-r18w16_digitscenes-1pct-converged.py', {
-            'model.semi_train_cfg.pseudo_filters'}),
+            'model.semi_train_cfg.pseudo_filters', 'ct_gmm_filters'}),
 }
 TRAINED = [c for c in CONFIGS if not SPLITS.search(c) and c not in SOURCE_FREE
            and osp.relpath(c, osp.join(REPO, 'configs')) not in VARIANTS]
