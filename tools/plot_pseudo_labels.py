@@ -51,67 +51,65 @@ def read_pseudo_scalars(work_dir: str) -> Series:
     return {k: sorted(v.items()) for k, v in series.items()}
 
 
+STYLES = ['-', '--', ':', '-.']  # one line style per run
+
+
+def _line(ax, pts, label, style, **kw):
+    if pts:
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label, **kw)
+
+
 def plot(runs: Dict[str, Series], out_dir: str) -> List[str]:
     import matplotlib
     matplotlib.use('Agg')
     os.makedirs(out_dir, exist_ok=True)
-    styles = ['-', '--', ':', '-.']
-    written = []
-
-    def line(ax, pts, label, style, **kw):
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label, **kw)
 
     def logged(*keys):  # a figure is drawn only when some run logged what it shows
         return any(k in s or any(n.startswith(k + '/') for n in s)
                    for s in runs.values() for k in keys)
 
-    if logged('pseudo/thr', 'pseudo/thr_mean'):
-        written.append(_thresholds(runs, out_dir, line, styles))
-    if logged('pseudo/precision', 'pseudo/recall'):
-        written.append(_precision_recall(runs, out_dir, line, styles))
-    if logged('pseudo/boxes_per_img', 'pseudo/raw_per_img'):
-        written.append(_boxes(runs, out_dir, line, styles))
-    if logged('pseudo/agreement'):
-        written.append(_coupling(runs, out_dir, line, styles))
-    return written
+    figures = ((_thresholds, ('pseudo/thr', 'pseudo/thr_mean')),
+               (_precision_recall, ('pseudo/precision', 'pseudo/recall')),
+               (_boxes, ('pseudo/boxes_per_img', 'pseudo/raw_per_img')),
+               (_coupling, ('pseudo/agreement', )))
+    return [draw(runs, out_dir) for draw, keys in figures if logged(*keys)]
 
 
-def _thresholds(runs, out_dir, line, styles):
+def _thresholds(runs, out_dir):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
     for r, (name, s) in enumerate(runs.items()):
-        style = styles[r % len(styles)]
+        style = STYLES[r % len(STYLES)]
         per_class = sorted(k for k in s if k.startswith('pseudo/thr/'))
         for k in per_class:
-            line(ax, s[k], f'{name}: {k[len("pseudo/thr/"):]}', style, lw=1, alpha=0.7)
-        line(ax, s.get('pseudo/thr_mean'), f'{name}: mean', style, lw=2.5, color='k')
+            _line(ax, s[k], f'{name}: {k[len("pseudo/thr/"):]}', style, lw=1, alpha=0.7)
+        _line(ax, s.get('pseudo/thr_mean'), f'{name}: mean', style, lw=2.5, color='k')
     ax.set(xlabel='iteration', ylabel='score threshold', title='pseudo-label thresholds')
     ax.legend(fontsize=6, ncol=2)
     return _save(fig, out_dir, 'pseudo_thresholds.png')
 
 
-def _precision_recall(runs, out_dir, line, styles):
+def _precision_recall(runs, out_dir):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
     for r, (name, s) in enumerate(runs.items()):
-        style = styles[r % len(styles)]
-        line(ax, s.get('pseudo/precision'), f'{name}: precision', style, color='tab:blue')
-        line(ax, s.get('pseudo/recall'), f'{name}: recall', style, color='tab:orange')
+        style = STYLES[r % len(STYLES)]
+        _line(ax, s.get('pseudo/precision'), f'{name}: precision', style, color='tab:blue')
+        _line(ax, s.get('pseudo/recall'), f'{name}: recall', style, color='tab:orange')
     ax.set(xlabel='iteration', ylim=(0, 1), title='pseudo labels vs held-out ground truth '
            '(IoU 0.5)')
     ax.legend(fontsize=8)
     return _save(fig, out_dir, 'pseudo_precision_recall.png')
 
 
-def _boxes(runs, out_dir, line, styles):
+def _boxes(runs, out_dir):
     import matplotlib.pyplot as plt
     fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
     for r, (name, s) in enumerate(runs.items()):
-        style = styles[r % len(styles)]
-        line(ax, s.get('pseudo/boxes_per_img'), name, style)
-        line(ax2, s.get('pseudo/raw_per_img'), name, style)
-        line(ax3, s.get('pseudo/unsup_share'), name, style)
+        style = STYLES[r % len(STYLES)]
+        _line(ax, s.get('pseudo/boxes_per_img'), name, style)
+        _line(ax2, s.get('pseudo/raw_per_img'), name, style)
+        _line(ax3, s.get('pseudo/unsup_share'), name, style)
     ax.set(xlabel='iteration', ylabel='boxes per image', title='kept pseudo boxes')
     ax2.set(xlabel='iteration', ylabel='boxes per image', title='teacher boxes before filtering')
     ax3.set(xlabel='iteration', ylim=(0, 1), title='unsupervised share of the loss')
@@ -120,16 +118,16 @@ def _boxes(runs, out_dir, line, styles):
     return _save(fig, out_dir, 'pseudo_boxes.png')
 
 
-def _coupling(runs, out_dir, line, styles):
+def _coupling(runs, out_dir):
     import matplotlib.pyplot as plt
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for r, (name, s) in enumerate(runs.items()):
-        style = styles[r % len(styles)]
-        line(ax, s.get('pseudo/class_agreement'), f'{name}: class-mean', style, color=f'C{r}')
-        line(ax, s.get('pseudo/agreement'), f'{name}: all pixels', style, color=f'C{r}',
+        style = STYLES[r % len(STYLES)]
+        _line(ax, s.get('pseudo/class_agreement'), f'{name}: class-mean', style, color=f'C{r}')
+        _line(ax, s.get('pseudo/agreement'), f'{name}: all pixels', style, color=f'C{r}',
              alpha=0.4)
-        line(ax2, s.get('pseudo/kept_share'), f'{name}: kept share', style, color=f'C{r}')
-        line(ax2, s.get('pseudo/accuracy'), f'{name}: kept accuracy', style, color=f'C{r}',
+        _line(ax2, s.get('pseudo/kept_share'), f'{name}: kept share', style, color=f'C{r}')
+        _line(ax2, s.get('pseudo/accuracy'), f'{name}: kept accuracy', style, color=f'C{r}',
              alpha=0.4)
     ax.set(xlabel='iteration', ylabel='student predicts the teacher\'s label',
            title='teacher-student coupling')

@@ -127,7 +127,7 @@ def pixel_scalars(sums: Dict[str, float]) -> Dict[str, float]:
     share of their pixels the student predicts the same. A ratio without denominator (or a
     count not given) is left out."""
     out = {}
-    shares = [ratio(sums[f'agree_c{k[7:]}'], v) for k, v in sums.items()
+    shares = [ratio(sums['agree_c' + k[len('label_c'):]], v) for k, v in sums.items()
               if k.startswith('label_c') and v > 0]
     if shares:
         out['pseudo/class_agreement'] = sum(shares) / len(shares)
