@@ -5,6 +5,8 @@
 #   python tools/experiment.py experiments/seg_converged.py --arms sup_ema_long mt_long dt_long \
 #       dt_epoch_long
 #   python tools/experiment.py experiments/seg_converged.py --arms sup_ema_1_16 mt_1_16
+#   python tools/experiment.py experiments/seg_converged.py --arms dt_epoch_1_16 \
+#       dt_consensus_1_16
 #
 # The headroom arms (stage='sup') train 8,000 iterations from scratch; the semi-supervised arms
 # 1,000 iterations from the 1/8 checkpoint. Every arm is a config file (plus the options here).
@@ -78,6 +80,17 @@ arms = {
                            baseline='sup_ema_1_16', options=dict(_SEMI, **_SPLIT_1_16, **{
                                'model.semi_train_cfg.pseudo_filters.0.dense_thr': 0.8,
                                'custom_hooks.1.momentum': 0.00125})),
+    # consensus of teachers that differ: Dual Teacher's pair (the active temporary teacher and
+    # the resting one, frozen at the end of its turn), one-epoch turns, at 1/16 where the pixels
+    # are noisier; dt_epoch_1_16 is the same Dual Teacher without the consensus
+    'dt_epoch_1_16': dict(config=_DT, start='sup1_16', reported='student',
+                          baseline='sup_ema_1_16',
+                          options=dict(_SEMI, **_SPLIT_1_16, **_THR08,
+                                       **{'custom_hooks.0.turns': None})),
+    'dt_consensus_1_16': dict(config='configs/dual_teacher/dt-consensus_' + _NAME,
+                              start='sup1_16', reported='student', baseline='sup_ema_1_16',
+                              options=dict(_SEMI, **_SPLIT_1_16,
+                                           **{'custom_hooks.0.turns': None})),
     # the full-label reference of the same protocol: the all-label checkpoint, then supervised
     # continued + EMA on all 2,000 labeled images
     'sup_ema_full': dict(config=_MT + 'sup-ema_' + _NAME, start='supfull', pseudo=False,

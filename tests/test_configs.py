@@ -84,7 +84,7 @@ def test_model_zoo_metafile_points_at_real_configs():
 # each (method, model) trains once, at 10% (an R50 detector costs ~40 s per run on CPU, a
 # YOLOX-tiny ~30 s). The CPU-sized RetinaNet exists at 1% only: it trains here as it is.
 SPLITS = re.compile(r'(?<!retinanet-r18w16)_(coco|digitscenes)-(1|5)pct(-converged|-plateau)?\.py$')
-# Supervised variants that only change the schedule, batch, labeled split or the widths of
+# Variants that only change the schedule, batch, labeled split, widths, filters or weights of
 # the model (checked key by key below), not what a 2-iteration run exercises.
 VARIANTS = {
     'supervised/yolox-tiny_digitscenes-10pct-plateau.py': (
@@ -108,6 +108,9 @@ VARIANTS = {
     'consistent_teacher/ct_retinanet-r18w16_digitscenes-1pct-converged.py': (
         'mean_teacher/mt_retinanet-r18w16_digitscenes-1pct-converged.py', {
             'model.semi_train_cfg.pseudo_filters', 'ct_gmm_filters'}),
+    'dual_teacher/dt-consensus_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py': (
+        'dual_teacher/dt_fcn-r18w16-d8_digitscenes-seg-1_8-converged.py', {
+            'model.semi_train_cfg.pseudo_filters', 'model.semi_train_cfg.pseudo_thr'}),
 }
 TRAINED = [c for c in CONFIGS if not SPLITS.search(c) and c not in SOURCE_FREE
            and osp.relpath(c, osp.join(REPO, 'configs')) not in VARIANTS]
@@ -123,7 +126,7 @@ def _flat(obj, prefix=''):
 
 
 @pytest.mark.parametrize('variant', sorted(VARIANTS))
-def test_supervised_variants_differ_from_a_trained_config_only_where_listed(variant):
+def test_variants_differ_from_a_trained_config_only_where_listed(variant):
     """The variants are their base (trained in test_config_trains_and_evaluates, or itself a
     checked variant) except for the keys listed; a variant's model still builds."""
     base, allowed = VARIANTS[variant]
@@ -134,8 +137,9 @@ def test_supervised_variants_differ_from_a_trained_config_only_where_listed(vari
     from mmengine.registry import DefaultScope
 
     from mtkit.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        MODELS.build(Config.fromfile(osp.join(REPO, 'configs', variant)).model)
+    cfg = Config.fromfile(osp.join(REPO, 'configs', variant))
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
+        MODELS.build(cfg.model)
 
 
 def _sub_all(obj, pattern, new):

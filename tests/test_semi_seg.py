@@ -181,6 +181,10 @@ def test_consensus_filter_builds_a_second_teacher_and_intersects(seg_batch):
     want = ((label == other) & valid).sum() / valid.sum()
     assert losses_of(model, data)['pseudo/kept_share'].item() == pytest.approx(want.item())
     assert want < 1.0
+    # a Dual Teacher pair: with teacher2 making the labels, its partner is teacher (were it
+    # compared with itself, every pixel would be kept)
+    model.set_active_teacher('teacher2')
+    assert losses_of(model, data)['pseudo/kept_share'].item() == pytest.approx(want.item())
 
 
 def test_plain_segmentor_checkpoint_fills_student_and_teachers(seg_batch):
