@@ -6,7 +6,7 @@ from mmengine.structures import InstanceData
 from mtkit.filters import (ClassQuantileThreshold, ConsensusFilter, FilterChain, GMMThreshold,
                            NMSFilter, ScoreSumTopK, build_filter, class_quantiles,
                            consensus_boxes, consensus_dense, gmm_thresholds, score_sum_topk_mask)
-from mtkit.filters.diagnostics import (PseudoLabelStats, class_agreement_counts,
+from mtkit.filters.diagnostics import (CLASS_COUNTS, PseudoLabelStats, class_agreement_counts,
                                       class_pixel_keys, pixel_scalars, precision_recall,
                                       pseudo_label_matches, score_matches, score_pr_counts)
 from mtkit.utils.errors import ConfigKeyError
@@ -209,16 +209,25 @@ def test_class_agreement_by_hand():
     agree = torch.tensor([[[1, 1, 1, 1], [1, 0, 1, 0]]], dtype=torch.bool)
     valid = torch.tensor([[[1, 1, 1, 1], [1, 1, 1, 0]]], dtype=torch.bool)
     counts = class_agreement_counts(plabel, agree, valid, 3)
-    assert set(counts) == set(class_pixel_keys(3))
-    # class 0: 5 pixels, 5 agreed; class 1: 2 pixels, 1 agreed; class 2: none
-    assert [counts[f'label_c{i}'].item() for i in range(3)] == [5, 2, 0]
-    assert [counts[f'agree_c{i}'].item() for i in range(3)] == [5, 1, 0]
-    stats = PseudoLabelStats(('raw', 'agree') + class_pixel_keys(3))
-    stats.add(dict(raw=valid.sum(), agree=(agree & valid).sum(), **counts))
+    # class 0: 5 pixels, 5 agreed; class 1: 2 pixels, 1 agreed; class 2: none (label_c0..2,
+    # then agree_c0..2, the order of class_pixel_keys)
+    assert counts.tolist() == [5, 2, 0, 5, 1, 0]
+    stats = PseudoLabelStats(('raw', 'agree'), blocks={CLASS_COUNTS: class_pixel_keys(3)})
+    stats.add(dict(raw=valid.sum(), agree=(agree & valid).sum(), **{CLASS_COUNTS: counts}))
+    stats.add(dict(raw=valid.sum()))  # a step without the block adds zeros to its keys
+    sums = stats.pop()
+    assert [sums[k] for k in class_pixel_keys(3)] == [5, 2, 0, 5, 1, 0] and sums['raw'] == 14
+    stats.add(dict(raw=valid.sum(), agree=(agree & valid).sum(), **{CLASS_COUNTS: counts}))
     out = pixel_scalars(stats.pop())
     # pixel agreement 6/7, dominated by class 0; class-mean (1 + 0.5) / 2 over the labelled ones
     assert out['pseudo/agreement'] == pytest.approx(6 / 7)
     assert out['pseudo/class_agreement'] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="'class_counts' takes 6 value"):
+        stats.add({CLASS_COUNTS: counts[:4]})
+    with pytest.raises(KeyError, match=r"unknown statistic\(s\) \['label_c0'\]"):
+        stats.add(dict(label_c0=torch.tensor(1.)))
+    with pytest.raises(ValueError, match='named twice'):
+        PseudoLabelStats(('raw', 'label_c0'), blocks={CLASS_COUNTS: class_pixel_keys(3)})
 
 
 def test_score_pr_counts_by_hand():

@@ -59,17 +59,22 @@ def class_pixel_keys(num_classes: int) -> Tuple[str, ...]:
         tuple(f'agree_c{i}' for i in range(num_classes))
 
 
+CLASS_COUNTS = 'class_counts'  # the block of :func:`class_agreement_counts` in PseudoLabelStats
+
+
 def class_agreement_counts(plabel: Tensor, agree: Tensor, valid: Tensor,
-                           num_classes: int) -> Dict[str, Tensor]:
-    """Per teacher class, the valid pixels it labels and those the student agrees on
-    (:func:`class_pixel_keys`), on the device: a class-mean agreement that the majority class
-    (background, ~90% of the pixels in street or digit scenes) does not drown."""
+                           num_classes: int) -> Tensor:
+    """Per teacher class, the valid pixels it labels and those the student agrees on, as one
+    vector on the device in the order of :func:`class_pixel_keys` (``2 * num_classes``
+    counts, one :class:`PseudoLabelStats` block): a class-mean agreement that the majority
+    class (background, ~90% of the pixels in street or digit scenes) does not drown."""
     spill = torch.full_like(plabel, num_classes)  # invalid pixels and ignore_index go here
     labels = torch.where(valid, plabel, spill).flatten().long()
     agreed = torch.where(agree & valid, plabel, spill).flatten().long()
-    counts = torch.stack([torch.bincount(labels, minlength=num_classes + 1)[:num_classes],
-                          torch.bincount(agreed, minlength=num_classes + 1)[:num_classes]])
-    return dict(zip(class_pixel_keys(num_classes), counts.flatten().unbind()))
+    # one bincount for both: the agreed pixels are shifted past the labels' bins
+    both = torch.bincount(torch.cat([labels, agreed + num_classes + 1]),
+                          minlength=2 * (num_classes + 1))
+    return both.view(2, num_classes + 1)[:, :num_classes].flatten()
 
 
 class PseudoLabelStats:
@@ -81,21 +86,42 @@ class PseudoLabelStats:
     reached the model (``gt_images``). Pixel pseudo labels: :data:`PIXEL_STAT_KEYS`.
 
     Args:
-        keys: The names summed; :meth:`add` takes any subset (missing ones count 0).
+        keys: The scalar counts summed; :meth:`add` takes any subset (missing ones count 0).
+        blocks: Counts that arrive as one vector each: ``{name: keys}``; :meth:`add` takes
+            ``name`` with a tensor of ``len(keys)`` values, summed into those keys (e.g.
+            ``{CLASS_COUNTS: class_pixel_keys(C)}`` for :func:`class_agreement_counts`).
     """
 
-    def __init__(self, keys=BOX_STAT_KEYS) -> None:
-        self.keys = tuple(keys)
+    def __init__(self, keys=BOX_STAT_KEYS, blocks: Optional[Dict[str, Tuple[str, ...]]] = None
+                 ) -> None:
+        blocks = {name: tuple(ks) for name, ks in (blocks or {}).items()}
+        # (name, size) of each piece add() concatenates, in the order of self.keys
+        self._layout = tuple((k, 1) for k in keys) + tuple((n, len(ks))
+                                                           for n, ks in blocks.items())
+        self.keys = tuple(keys) + tuple(k for ks in blocks.values() for k in ks)
+        if len(set(self.keys)) != len(self.keys) or set(blocks) & set(self.keys):
+            raise ValueError(f'PseudoLabelStats: a count is named twice in keys={keys!r}, '
+                             f'blocks={blocks!r}')
         self._sums: Optional[Tensor] = None
 
     def add(self, values: Dict[str, Tensor]) -> None:
-        unknown = sorted(set(values) - set(self.keys))
+        names = {n for n, _ in self._layout}
+        unknown = sorted(set(values) - names)
         if unknown:
             raise KeyError(f'PseudoLabelStats: unknown statistic(s) {unknown}; it sums '
-                           f'{list(self.keys)}')
+                           f'{sorted(names)}')
         device = self._device(values)
-        vec = torch.stack([values[k].to(device, torch.float32) if isinstance(values.get(k), Tensor)
-                           else device_scalar(values.get(k, 0.0), device) for k in self.keys])
+        pieces = []
+        for name, size in self._layout:
+            v = values.get(name)
+            if not isinstance(v, Tensor):
+                pieces.append(torch.full((size, ), float(v or 0.0), device=device))
+            elif v.numel() != size:
+                raise ValueError(f'PseudoLabelStats: {name!r} takes {size} value(s), got a '
+                                 f'tensor of shape {tuple(v.shape)}')
+            else:
+                pieces.append(v.to(device, torch.float32).reshape(size))
+        vec = torch.cat(pieces)
         self._sums = vec if self._sums is None else self._sums + vec
 
     @staticmethod
@@ -106,7 +132,8 @@ class PseudoLabelStats:
         return torch.device('cpu')
 
     def pop(self) -> Dict[str, float]:
-        """The sums since the last pop (one host read), then reset."""
+        """The sums since the last pop (one host read), per key (a block's keys one by one),
+        then reset."""
         if self._sums is None:
             return {}
         out = dict(zip(self.keys, self._sums.tolist()))

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from ...augment import MIX_MODES, apply_mix, mix_masks
 from ...augment.mix import check_share
-from ...filters.diagnostics import (MIXED_PIXEL_STAT_KEYS, PseudoLabelStats,
+from ...filters.diagnostics import (CLASS_COUNTS, MIXED_PIXEL_STAT_KEYS, PseudoLabelStats,
                                    class_agreement_counts, class_pixel_keys, pixel_scalars)
 from ...losses.pixel import WEIGHTINGS, pseudo_label_ce
 from ...registry import MODELS, register
@@ -120,7 +120,8 @@ class MeanTeacherSegmentor(TeacherStudentModel):
 
     def new_pixel_stats(self) -> PseudoLabelStats:
         """Running sums of :attr:`STAT_KEYS` and the per-class coupling counts."""
-        return PseudoLabelStats(self.STAT_KEYS + class_pixel_keys(self.num_classes))
+        return PseudoLabelStats(self.STAT_KEYS,
+                                blocks={CLASS_COUNTS: class_pixel_keys(self.num_classes)})
 
     def build_pairs(self, segmentor: dict, num_teachers: int) -> None:
         """The student and its ``num_teachers`` teachers, all of the ``segmentor`` config
@@ -267,8 +268,8 @@ class MeanTeacherSegmentor(TeacherStudentModel):
         # logits the loss already has
         agree = (logits.detach().argmax(1) == plabel) & valid
         stats_now.update(images=device_scalar(weak.shape[0], weak.device), raw=valid.sum(),
-                         pseudo=keep.sum(), agree=agree.sum(),
-                         **class_agreement_counts(plabel, agree, valid, self.num_classes))
+                         pseudo=keep.sum(), agree=agree.sum())
+        stats_now[CLASS_COUNTS] = class_agreement_counts(plabel, agree, valid, self.num_classes)
         if gt is not None:
             counted = keep & (gt != c['ignore_index'])
             stats_now.update(checked=counted.sum(),
