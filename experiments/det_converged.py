@@ -2,6 +2,7 @@
 #
 #   python tools/experiment.py experiments/det_converged.py --arms sup10 sup100   # headroom
 #   python tools/experiment.py experiments/det_converged.py --arms sup_ema mt      # 3 seeds
+#   python tools/experiment.py experiments/det_converged.py --arms dt_1pct dt_consensus_1pct
 #
 # Every arm is a config file plus the options listed here; `start` is the arm whose last
 # checkpoint it loads (`load_from`). The headroom arms (stage='sup') train 5,000 iterations from
@@ -21,6 +22,7 @@ _SUP_EMA_1PCT = 'configs/mean_teacher/sup-ema_yolox-tiny_digitscenes-1pct-conver
 _ORACLE = 'configs/mean_teacher/mt-oracle_yolox-tiny_digitscenes-10pct-converged.py'
 _GMM = 'configs/consistent_teacher/ct_yolox-tiny_digitscenes-10pct-converged.py'
 _CONSENSUS = 'configs/mean_teacher/mt-consensus_yolox-tiny_digitscenes-10pct-converged.py'
+_DT = 'configs/dual_teacher/dt{}_yolox-tiny_digitscenes-10pct-converged.py'
 _SUP_ITERS = {'train_cfg.max_iters': 5000}
 _SEMI = {'train_cfg.max_iters': 1000}
 _LONG = {'train_cfg.max_iters': 3000}
@@ -104,11 +106,19 @@ arms = {
                                 options=dict(_SEMI, **_ONE_PCT, **_BOTH)),
     'consensus_slow_both_1pct': dict(config=_CONSENSUS, start='sup1', baseline='sup_ema_1pct',
                                      options=dict(_SEMI, **_ONE_PCT, **_BOTH, **_SLOW_SECOND)),
+    # consensus of teachers that differ: Dual Teacher's pair (the active temporary teacher and
+    # the resting one, frozen at the end of its one-epoch turn), both keeping the box at 0.5;
+    # dt_1pct is the same Dual Teacher without the consensus (the student is reported)
+    'dt_1pct': dict(config=_DT.format(''), start='sup1', baseline='sup_ema_1pct',
+                    reported='student', options=dict(_SEMI, **_ONE_PCT)),
+    'dt_consensus_1pct': dict(config=_DT.format('-consensus'), start='sup1',
+                              baseline='sup_ema_1pct', reported='student',
+                              options=dict(_SEMI, **_ONE_PCT)),
     'oracle_1pct': dict(config=_ORACLE, start='sup1', options=dict(_SEMI, **_ONE_PCT),
                         baseline='sup_ema_1pct'),
     # the same GMM lever at 10% labels
     'gmm_middle': dict(config=_GMM, start='sup10', options=dict(_SEMI, **_GMM_MIDDLE)),
 }
 table = dict(metric='coco/bbox_mAP', headroom_metric='coco/bbox_mAP', digits=3,
-             models=['teacher', 'student'], baseline='sup_ema', full='sup_ema_full',
+             models=['teacher', 'student', 'teacher2'], baseline='sup_ema', full='sup_ema_full',
              pseudo=['pseudo/boxes_per_img', 'pseudo/precision', 'pseudo/recall'])
