@@ -276,6 +276,43 @@ def test_experiment_runs_in_order_marks_done_and_names_failures(tmp_path, monkey
     assert [(j['arm'], j['seed']) for j in experiment.plan(exp)] == [('bad', 0), ('bad', 1)]
 
 
+def test_experiment_gives_a_run_nothing_can_run_beside_every_thread(tmp_path, monkeypatch):
+    """The supervised start, which every other run waits for, trains with parallel x threads
+    threads; the runs from it share the machine (threads each), as does a start that another
+    ready run can run beside."""
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'sup': dict(stage='sup', config=SUP, seeds=[0]),
+        'mt': dict(config=MT, start='sup')}))
+    threads = {}
+
+    def fake_command(exp_, job, load_from):
+        ckpt = job['work_dir'] + '/iter_9.pth'
+        code = (f'import os; open({job["work_dir"] + "/threads"!r}, "w").write('
+                f'os.environ["OMP_NUM_THREADS"]); open({ckpt!r}, "w"); '
+                f'open({job["work_dir"] + "/last_checkpoint"!r}, "w").write({ckpt!r})')
+        return [sys.executable, '-c', code]
+
+    def read_threads():
+        for arm_seed in ('sup_s0', 'mt_s0', 'mt_s1', 'free_s0'):
+            path = tmp_path / 'wd' / arm_seed / 'threads'
+            if path.exists():
+                threads[arm_seed] = path.read_text()
+        return threads
+
+    monkeypatch.setattr(experiment, 'command', fake_command)
+    assert experiment.run_jobs(exp, experiment.plan(exp), parallel=2, threads=3) == []
+    assert read_threads() == {'sup_s0': '6', 'mt_s0': '3', 'mt_s1': '3'}
+    # with a run that needs no start beside it, the start shares the machine
+    tmp_path = tmp_path / 'other'
+    tmp_path.mkdir()
+    exp = experiment.load_experiment(_experiment_file(tmp_path, {
+        'sup': dict(stage='sup', config=SUP, seeds=[0]),
+        'free': dict(config=MT, seeds=[0])}))
+    threads.clear()
+    assert experiment.run_jobs(exp, experiment.plan(exp), parallel=2, threads=1) == []
+    assert read_threads() == {'sup_s0': '1', 'free_s0': '1'}
+
+
 def test_experiment_resumes_an_interrupted_run_started_with_the_same_command(tmp_path,
                                                                               monkeypatch):
     """A training run with a last_checkpoint from an attempt with the same command resumes

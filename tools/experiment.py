@@ -25,7 +25,9 @@
   ``full`` (the default references: supervised + EMA and its full-label counterpart),
   ``headroom_metric`` (the headroom runs' key).
 
-Runs ``--parallel`` jobs at a time with ``OMP_NUM_THREADS=--threads`` each. A run whose folder
+Runs ``--parallel`` jobs at a time with ``OMP_NUM_THREADS=--threads`` each; a run that nothing
+can run beside (a supervised start that every other run waits for) gets all
+``--parallel x --threads`` threads. A run whose folder
 holds ``done.json`` (written when it ended with exit code 0) is skipped, so an interrupted
 experiment continues where it stopped; a training run interrupted after a checkpoint resumes
 from it (``tools/train.py --resume``, its log appended to) when its command is the one it was
@@ -208,12 +210,25 @@ def write_concat_files(exp: dict) -> None:
             f.write('\n'.join(sorted(lines)) + '\n')
 
 
+def start_state(exp: dict, job: dict, arms_pending: set) -> str:
+    """Whether ``job``'s start is there: ``'ready'`` (no start, or its checkpoint exists),
+    ``'pending'`` (its start arm has runs to do in this invocation), ``'elsewhere'`` (its start
+    run's folder exists: another invocation trains it) or ``'missing'``."""
+    start = exp['arms'][job['arm']].get('start')
+    if start is None or start_checkpoint(exp, job['arm'], job['seed']) is not None:
+        return 'ready'
+    if start in arms_pending:
+        return 'pending'
+    folder = start_run(exp, job['arm'], job['seed']) if start in exp['arms'] else None
+    return 'elsewhere' if folder is not None and osp.isdir(folder) else 'missing'
+
+
 def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
              dry_run: bool = False) -> List[dict]:
-    """Run ``jobs``, ``parallel`` at a time, each waiting for the arm it starts from; returns
-    the failed ones."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               PYTHONUNBUFFERED='1')
+    """Run ``jobs``, ``parallel`` at a time with ``threads`` threads each, each waiting for the
+    arm it starts from; returns the failed ones. A run that nothing can run beside (nothing
+    else running, every other job waiting for a start arm of this invocation, e.g. a
+    supervised start) gets ``parallel * threads`` threads."""
     pending, running, failed = list(jobs), [], []
     waiting = set()
     arms_pending = {j['arm'] for j in jobs}
@@ -221,29 +236,30 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
         for job in list(pending):
             if len(running) >= parallel:
                 break
-            spec = exp['arms'][job['arm']]
-            start = spec.get('start')
-            load_from = start_checkpoint(exp, job['arm'], job['seed'])
-            if start is not None and load_from is None:
-                if start in arms_pending:
-                    continue  # waits for its start arm
-                folder = start_run(exp, job['arm'], job['seed']) if start in exp['arms'] \
-                    else None
-                if folder is not None and osp.isdir(folder) and not dry_run:
-                    if job['arm'] not in waiting:  # running in another invocation
-                        print(f'{job["arm"]}_s{job["seed"]} waits for {start} '
-                              f'({folder}) to finish', flush=True)
-                        waiting.add(job['arm'])
-                    continue
+            state = start_state(exp, job, arms_pending)
+            start = exp['arms'][job['arm']].get('start')
+            if state == 'pending':
+                continue  # waits for its start arm
+            if state == 'elsewhere' and not dry_run:
+                if job['arm'] not in waiting:  # running in another invocation
+                    print(f'{job["arm"]}_s{job["seed"]} waits for {start} '
+                          f'({start_run(exp, job["arm"], job["seed"])}) to finish', flush=True)
+                    waiting.add(job['arm'])
+                continue
+            if state != 'ready':
                 raise ConfigKeyError(f'arm {job["arm"]} starts from {start}, which has no '
                                      f'finished run in {exp["work_dir"]}: run it first')
+            load_from = start_checkpoint(exp, job['arm'], job['seed'])
             if load_from is not None and not osp.isfile(load_from):
                 raise ConfigKeyError(f'arm {job["arm"]}: its start checkpoint {load_from} '
                                      f'does not exist')
             pending.remove(job)
+            alone = not running and all(start_state(exp, other, arms_pending) == 'pending'
+                                        for other in pending)
+            n = threads * parallel if alone else threads
             cmd = command(exp, job, load_from)
-            print(f'[{time.strftime("%H:%M:%S")}] start {job["arm"]}_s{job["seed"]}: '
-                  f'{" ".join(cmd)}', flush=True)
+            print(f'[{time.strftime("%H:%M:%S")}] start {job["arm"]}_s{job["seed"]} '
+                  f'({n} thread{"s" if n > 1 else ""}): {" ".join(cmd)}', flush=True)
             if dry_run:
                 continue
             os.makedirs(job['work_dir'], exist_ok=True)
@@ -255,6 +271,8 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
                       flush=True)
                 cmd = cmd + ['--resume']
             log = open(job['log'], 'a' if resume else 'w')
+            env = dict(os.environ, OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n),
+                       PYTHONUNBUFFERED='1')
             running.append((job, cmd, subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log,
                                                        stderr=subprocess.STDOUT), log))
         if dry_run:
@@ -303,7 +321,9 @@ def main(argv=None) -> int:
     p.add_argument('--seeds', nargs='+', type=int,
                    help="the semi-supervised arms' seeds (default: the experiment's)")
     p.add_argument('--parallel', type=int, default=2, help='runs at a time')
-    p.add_argument('--threads', type=int, default=1, help='OMP_NUM_THREADS of each run')
+    p.add_argument('--threads', type=int, default=1,
+                   help='OMP_NUM_THREADS of each run (a run nothing can run beside gets '
+                   'parallel x threads)')
     p.add_argument('--work-dir', help="instead of the experiment's work_dir")
     p.add_argument('--dry-run', action='store_true', help='print the commands, run nothing')
     p.add_argument('--table-only', action='store_true', help='only write the table')
