@@ -279,7 +279,7 @@ def experiment_tables(groups: dict, arms: dict, table: dict) -> tuple:
         lines.append(f'| {n} | {",".join(map(str, r["seeds"]))} | {r["iteration"]} | '
                      + ' | '.join(cells) + f' | {gain} | {opt("gap_closed", "{:.0%}")} | '
                      + ' | '.join(opt(k, '{:.3f}') for k in pseudo)
-                     + f' | {r["baseline"]}, {r["full"]} |')
+                     + f' | {", ".join(str(b) for b in (r["baseline"], r["full"]) if b)} |')
     if table.get('reference'):
         lines += reference_lines(rows, table)
     return '\n'.join(lines), rows
