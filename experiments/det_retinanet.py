@@ -6,6 +6,7 @@
 #   python tools/experiment.py experiments/det_retinanet.py --arms sup1          # the start
 #   python tools/experiment.py experiments/det_retinanet.py --arms sup_ema_1pct mt_1pct gmm_1pct
 #   python tools/experiment.py experiments/det_retinanet.py --arms mt_thr0.3_1pct
+#   python tools/experiment.py experiments/det_retinanet.py --arms oracle_1pct --seeds 0
 #
 # The start trains 5,000 iterations from scratch (seed 0); each semi-supervised arm 1,000
 # iterations from its last checkpoint, validated every 250.
@@ -27,6 +28,12 @@ arms = {
     'mt_thr0.3_1pct': dict(config='configs/mean_teacher/mt_' + _NAME, start='sup1',
                            options=dict(_SEMI, **{
                                'model.semi_train_cfg.pseudo_filters.0.thr': 0.3})),
+    # the oracle: the unlabeled images' held-out boxes as pseudo labels (what any filter can
+    # reach from this start)
+    'oracle_1pct': dict(config='configs/mean_teacher/mt_' + _NAME, start='sup1', options=dict(
+        _SEMI, **{'model.semi_train_cfg.oracle.recall': 1.0,
+                  'model.semi_train_cfg.oracle.false_positives': 0.0,
+                  'model.semi_train_cfg.oracle.jitter': 0.0})),
     'gmm_1pct': dict(config='configs/consistent_teacher/ct_' + _NAME, start='sup1',
                      options=_SEMI),
 }
