@@ -99,17 +99,17 @@ class PseudoLabelStats:
         self._layout = tuple((k, 1) for k in keys) + tuple((n, len(ks))
                                                            for n, ks in blocks.items())
         self.keys = tuple(keys) + tuple(k for ks in blocks.values() for k in ks)
+        self._names = frozenset(n for n, _ in self._layout)
         if len(set(self.keys)) != len(self.keys) or set(blocks) & set(self.keys):
             raise ValueError(f'PseudoLabelStats: a count is named twice in keys={keys!r}, '
                              f'blocks={blocks!r}')
         self._sums: Optional[Tensor] = None
 
     def add(self, values: Dict[str, Tensor]) -> None:
-        names = {n for n, _ in self._layout}
-        unknown = sorted(set(values) - names)
+        unknown = sorted(set(values) - self._names)
         if unknown:
             raise KeyError(f'PseudoLabelStats: unknown statistic(s) {unknown}; it sums '
-                           f'{sorted(names)}')
+                           f'{sorted(self._names)}')
         device = self._device(values)
         pieces = []
         for name, size in self._layout:
