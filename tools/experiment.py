@@ -44,7 +44,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -210,17 +210,19 @@ def write_concat_files(exp: dict) -> None:
             f.write('\n'.join(sorted(lines)) + '\n')
 
 
-def start_state(exp: dict, job: dict, arms_pending: set) -> str:
-    """Whether ``job``'s start is there: ``'ready'`` (no start, or its checkpoint exists),
-    ``'pending'`` (its start arm has runs to do in this invocation), ``'elsewhere'`` (its start
-    run's folder exists: another invocation trains it) or ``'missing'``."""
+def start_state(exp: dict, job: dict, arms_pending: set) -> Tuple[str, Optional[str]]:
+    """Whether ``job``'s start is there, and its ``load_from`` (None without one):
+    ``'ready'`` (no start, or its checkpoint exists), ``'pending'`` (its start arm has runs to
+    do in this invocation), ``'elsewhere'`` (its start run's folder exists: another invocation
+    trains it) or ``'missing'``."""
     start = exp['arms'][job['arm']].get('start')
-    if start is None or start_checkpoint(exp, job['arm'], job['seed']) is not None:
-        return 'ready'
+    load_from = start_checkpoint(exp, job['arm'], job['seed'])
+    if start is None or load_from is not None:
+        return 'ready', load_from
     if start in arms_pending:
-        return 'pending'
+        return 'pending', None
     folder = start_run(exp, job['arm'], job['seed']) if start in exp['arms'] else None
-    return 'elsewhere' if folder is not None and osp.isdir(folder) else 'missing'
+    return ('elsewhere' if folder is not None and osp.isdir(folder) else 'missing'), None
 
 
 def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
@@ -236,7 +238,7 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
         for job in list(pending):
             if len(running) >= parallel:
                 break
-            state = start_state(exp, job, arms_pending)
+            state, load_from = start_state(exp, job, arms_pending)
             start = exp['arms'][job['arm']].get('start')
             if state == 'pending':
                 continue  # waits for its start arm
@@ -249,12 +251,11 @@ def run_jobs(exp: dict, jobs: List[dict], parallel: int, threads: int,
             if state != 'ready':
                 raise ConfigKeyError(f'arm {job["arm"]} starts from {start}, which has no '
                                      f'finished run in {exp["work_dir"]}: run it first')
-            load_from = start_checkpoint(exp, job['arm'], job['seed'])
             if load_from is not None and not osp.isfile(load_from):
                 raise ConfigKeyError(f'arm {job["arm"]}: its start checkpoint {load_from} '
                                      f'does not exist')
             pending.remove(job)
-            alone = not running and all(start_state(exp, other, arms_pending) == 'pending'
+            alone = not running and all(start_state(exp, other, arms_pending)[0] == 'pending'
                                         for other in pending)
             n = threads * parallel if alone else threads
             cmd = command(exp, job, load_from)
